@@ -1,0 +1,204 @@
+"""Analysis: segment clean Vietnamese text into words and syllables with character offsets, and turn them into index terms.
+
+Every text field is indexed four ways, so that a query matches whether or not it
+carries diacritics and whether it names a whole word or one syllable of it:
+
+    <field>_s   syllables, canonical form ("hòa", "nội")      positions kept
+    <field>_sf  syllables, folded ("hoa", "noi")               positions kept
+    <field>_w   segmented multi-syllable words ("hà_nội")      frequencies only
+    <field>_wf  folded words ("ha_noi")                        frequencies only
+
+Only this module imports underthesea, lazily: loading the model costs ~0.5 s.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Iterable, Iterator, NamedTuple
+
+from whoosh.analysis import Token, Tokenizer
+
+from .normalize import fold, normalize_term
+
+#: Bump when the terms produced for a given text change; indexes record it.
+ANALYZER_VERSION = 1
+
+VARIANTS = ("s", "sf", "w", "wf")
+WORD_JOINER = "_"
+
+# A sentence ends at . ! ? … followed by space; lines always end one. Segmenting
+# sentence by sentence keeps punctuation from gluing words together.
+_SENTENCE = re.compile(r"[^\n]*?(?:[.!?…]+(?=\s)|$)", re.MULTILINE)
+_ALNUM = re.compile(r"\w")
+
+
+class Word(NamedTuple):
+    """One segmented word: its span in the text and the spans of its syllables."""
+
+    start: int
+    end: int
+    syllables: tuple[tuple[int, int], ...]
+
+
+class _Segmenter:
+    """underthesea's regex tokenizer and CRF word segmenter, loaded on first use.
+
+    Calls the two stages of ``underthesea.word_tokenize`` directly so that every
+    token keeps its exact span in the input (``word_tokenize`` may rewrite text).
+    """
+
+    def __init__(self):
+        from underthesea.pipeline.text_normalize import token_normalize
+        from underthesea.pipeline.word_tokenize import regex_tokenize, word_tokenize
+
+        word_tokenize("Hà Nội")  # loads the CRF model
+        from underthesea.pipeline import word_tokenize as module
+
+        self._patterns = regex_tokenize.patterns
+        self._token_normalize = token_normalize
+        self._model = module.word_tokenize_model
+
+    def sentence(self, text: str, offset: int) -> list[Word]:
+        spans = [(m.start() + offset, m.end() + offset) for m in self._patterns.finditer(text)]
+        if not spans:
+            return []
+        tokens = [[self._token_normalize(text[s - offset : e - offset])] for s, e in spans]
+        tags = self._model.estimator.tag(self._model.featurizer.process([tokens])[0])
+        words: list[Word] = []
+        current: list[tuple[int, int]] = []
+        for tag, span in zip(tags, spans):
+            if tag == "I-W" and current:
+                current.append(span)
+            else:
+                if current:
+                    words.append(Word(current[0][0], current[-1][1], tuple(current)))
+                current = [span]
+        words.append(Word(current[0][0], current[-1][1], tuple(current)))
+        return words
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> _Segmenter:
+    return _Segmenter()
+
+
+def segment(text: str) -> list[Word]:
+    """Split NFC ``text`` into words, each with its syllables' character spans in ``text``.
+
+    >>> [text[w.start:w.end] for text in ["Hà Nội mùa thu."] for w in segment(text)]
+    ['Hà Nội', 'mùa thu', '.']
+    """
+    segmenter = _segmenter()
+    words: list[Word] = []
+    for m in _SENTENCE.finditer(text):
+        if m.group().strip():
+            words.extend(segmenter.sentence(m.group(), m.start()))
+    return words
+
+
+class Terms(NamedTuple):
+    """The index terms of one text, one list per variant (see the module docstring)."""
+
+    s: list[str]
+    sf: list[str]
+    w: list[str]
+    wf: list[str]
+
+
+def terms(text: str) -> Terms:
+    """Segment ``text`` once and return its terms in all four variants."""
+    return terms_of_words(text, segment(text))
+
+
+def terms_of_words(text: str, words: Iterable[Word]) -> Terms:
+    s: list[str] = []
+    w: list[str] = []
+    for word in words:
+        syllables = [normalize_term(text[a:b]) for a, b in word.syllables if _ALNUM.search(text, a, b)]
+        s.extend(syllables)
+        if len(syllables) > 1:
+            w.append(WORD_JOINER.join(syllables))
+    return Terms(s, [fold(t) for t in s], w, [fold(t) for t in w])
+
+
+class QueryWord(NamedTuple):
+    """One word of a query: its syllables as typed (normalized) and whether it had diacritics."""
+
+    text: str
+    syllables: tuple[str, ...]
+
+
+def query_words(text: str) -> list[QueryWord]:
+    """Segment a query the way documents are segmented; drop punctuation."""
+    out = []
+    for word in segment(text):
+        syllables = tuple(
+            normalize_term(text[a:b]) for a, b in word.syllables if _ALNUM.search(text, a, b)
+        )
+        if syllables:
+            out.append(QueryWord(text[word.start : word.end], syllables))
+    return out
+
+
+class VietnameseTokenizer(Tokenizer):
+    """Whoosh tokenizer producing one variant of the terms (``"s"``, ``"sf"``, ``"w"``, ``"wf"``).
+
+    Given a string it segments it, yielding tokens with positions and character
+    offsets into that string. Given a list of terms (precomputed by ``terms`` in
+    a worker process) it yields them with consecutive positions.
+    """
+
+    def __init__(self, variant: str = "s"):
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}")
+        self.variant = variant
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.variant == self.variant
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True, mode="",
+                 **kwargs) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if isinstance(value, (list, tuple)):
+            for pos, text in enumerate(value, start_pos):
+                token.text = text
+                token.boost = 1.0
+                token.stopped = False
+                if positions:
+                    token.pos = pos
+                yield token
+            return
+        pos = start_pos
+        for text, start, end in _spans(value, self.variant):
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = value[start:end]
+            if positions:
+                token.pos = pos
+            if chars:
+                token.startchar = start_char + start
+                token.endchar = start_char + end
+            pos += 1
+            yield token
+
+
+def _spans(text: str, variant: str) -> Iterator[tuple[str, int, int]]:
+    """Terms of one variant with their character spans in ``text``."""
+    folded = variant.endswith("f")
+    for word in segment(text):
+        parts = [(normalize_term(text[a:b]), a, b) for a, b in word.syllables if _ALNUM.search(text, a, b)]
+        if variant.startswith("s"):
+            for term, a, b in parts:
+                yield (fold(term) if folded else term), a, b
+        elif len(parts) > 1:
+            term = WORD_JOINER.join(p[0] for p in parts)
+            yield (fold(term) if folded else term), parts[0][1], parts[-1][2]
+
+
+def VietnameseAnalyzer(variant: str = "s") -> VietnameseTokenizer:
+    """The analyzer for one variant; a function so it reads like Whoosh's own analyzers."""
+    return VietnameseTokenizer(variant)

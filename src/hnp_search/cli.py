@@ -1,0 +1,206 @@
+"""Command line: ``hnp-search index | search | show``, a thin layer that parses arguments, calls ``SearchEngine`` and formats the result."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import click
+
+from .api import SORTS, Hit, SearchEngine, default_index_dir
+from .errors import HnpSearchError
+from .highlight import Snippet
+from .ingest import Article
+
+#: Exit status when some input files or lines were rejected (the rest is indexed).
+EXIT_REJECTED = 3
+
+
+class _Group(click.Group):
+    """Prints every HnpSearchError as one ``Error: …`` line, exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HnpSearchError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hnp-search")
+def main():
+    """Vietnamese full-text search over news articles.
+
+    \b
+    hnp-search index corpus/
+    hnp-search search "Hà Nội"
+    hnp-search search ha noi --limit 5
+    """
+
+
+def _index_dir_option(f):
+    return click.option(
+        "--index-dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Index directory (default: $HNP_SEARCH_INDEX or ./index).",
+    )(f)
+
+
+class _Progress:
+    """A one-line progress display on a terminal: articles, rate, ETA."""
+
+    def __init__(self, total: int | None):
+        self.total = total
+        self.started = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, done: int):
+        now = time.perf_counter()
+        if now - self.last < 0.2:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-9)
+        line = f"  {done:,} articles  {rate:,.0f}/s"
+        if self.total:
+            left = max(self.total - done, 0) / rate if rate else 0
+            line = f"  {done:,}/{self.total:,} articles  {rate:,.0f}/s  ETA {_duration(left)}"
+        click.echo(f"\r{line:<60}", nl=False, err=True)
+
+    def done(self):
+        click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+@main.command("index")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--rebuild", is_flag=True, help="Start from an empty index.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Analysis processes (default: number of cores).")
+@click.option("--errors-json", type=click.File("w"), default=None,
+              help="Also write the rejected inputs to this file as JSON.")
+@_index_dir_option
+def index_command(paths, rebuild, jobs, errors_json, index_dir):
+    """Add or replace the articles in PATHS (HNP page text, JSONL, JSONL.gz, folders).
+
+    Articles are matched by id, so indexing the same files again adds nothing.
+    Bad files or lines are reported as `path:line: problem` and skipped; the exit
+    status is then 3.
+
+    \b
+    hnp-search index corpus/ ../archive/2024.jsonl.gz --jobs 2
+    """
+    engine = SearchEngine(index_dir or default_index_dir())
+    progress = _Progress(None) if sys.stderr.isatty() else None
+
+    def on_error(error):
+        if progress:
+            progress.done()
+        click.echo(f"warning: {error}", err=True)
+
+    with engine:
+        summary = engine.index(list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error)
+        total = len(engine)
+    if progress:
+        progress.done()
+    rate = summary.indexed / summary.seconds if summary.seconds else 0
+    click.echo(
+        f"{summary.added} added, {summary.updated} updated, {summary.skipped} unchanged, "
+        f"{len(summary.errors)} errors in {summary.seconds:.1f}s ({rate:.1f} articles/s); "
+        f"index: {total} articles, {summary.index_bytes / 1e6:.1f} MB at {engine.path}"
+    )
+    if summary.errors:
+        click.echo("Rejected input:", err=True)
+        for error in summary.errors:
+            click.echo(f"  {error}", err=True)
+    if errors_json:
+        json.dump(summary.errors, errors_json, ensure_ascii=False, indent=1)
+    if summary.errors:
+        sys.exit(EXIT_REJECTED)
+
+
+@main.command("search")
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Most hits to show.")
+@click.option("--from", "date_from", default=None, help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024).")
+@click.option("--to", "date_to", default=None, help="Published on or before (same forms).")
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
+@click.option("--color/--no-color", default=None, help="Highlight with colour (default: on a terminal).")
+@_index_dir_option
+def search_command(query, limit, date_from, date_to, sort, as_json, color, index_dir):
+    """Search the index. Words match with or without diacritics; "quotes" make a phrase.
+
+    \b
+    hnp-search search Hà Nội
+    hnp-search search ha noi --limit 5
+    hnp-search search '"văn hóa thể thao"' --from 2024-01-01
+    hnp-search search 'giao thông -"xe buýt" date:2024-05'
+    """
+    text = " ".join(query)
+    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+        hits = engine.search(text, limit=limit, date_from=date_from, date_to=date_to, sort=sort)
+    if as_json:
+        for hit in hits:
+            click.echo(json.dumps(_hit_json(hit), ensure_ascii=False))
+        return
+    if not hits:
+        click.echo(f"No articles match {text!r}.")
+        return
+    colour = sys.stdout.isatty() if color is None else color
+    mark = Snippet.ansi if colour else Snippet.plain
+    for rank, hit in enumerate(hits, 1):
+        click.echo(f"{rank}. {mark(hit.title_snippet)}")
+        published = hit.published.strftime("%d/%m/%Y") if hit.published else "no date"
+        click.echo(f"   {published} · {hit.id} · score {hit.score:.2f}")
+        for snippet in hit.snippets:
+            click.echo(f"   … {mark(snippet)} …")
+        click.echo()
+
+
+def _hit_json(hit: Hit) -> dict:
+    return {
+        "id": hit.id,
+        "title": hit.title,
+        "published": hit.published.isoformat() if hit.published else None,
+        "url": hit.article.url,
+        "score": hit.score,
+        "snippets": [s.to_json() for s in hit.snippets],
+    }
+
+
+@main.command("show")
+@click.argument("article_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the article as JSON.")
+@_index_dir_option
+def show_command(article_id, as_json, index_dir):
+    """Print one stored article by id."""
+    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+        article = engine.get(article_id)
+    if article is None:
+        raise click.ClickException(f"no article with id {article_id!r}")
+    if as_json:
+        click.echo(json.dumps(_article_json(article), ensure_ascii=False, indent=1))
+        return
+    published = article.published.strftime("%H:%M %d/%m/%Y") if article.published else "no date"
+    click.echo(f"{article.title} ({published})")
+    click.echo(f"id: {article.id}" + (f" · author: {article.author}" if article.author else ""))
+    for name in ("url", "source", "category"):
+        if getattr(article, name):
+            click.echo(f"{name}: {getattr(article, name)}")
+    click.echo()
+    if article.lead:
+        click.echo(article.lead + "\n")
+    click.echo(article.body)
+
+
+def _article_json(article: Article) -> dict:
+    out = {name: getattr(article, name) for name in article.__dataclass_fields__}
+    out["published"] = article.published.isoformat() if article.published else None
+    return out

@@ -1,0 +1,187 @@
+"""Highlighting: find a query's matches in stored text (no re-segmentation) and cut them into short snippets for the terminal, plain text, HTML or JSON."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+from . import analyze
+from .normalize import fold, has_diacritics, normalize_term
+from .query import All, Any, Node, Phrase, Words
+
+#: Longest snippet, in characters.
+SNIPPET_CHARS = 200
+MAX_SNIPPETS = 3
+
+# Syllables as the segmenter sees them, closely enough for highlighting:
+# "Hà", "7/5", "2.230", "COVID-19".
+_SYLLABLE = re.compile(r"\w+(?:[./,:'’-]\w+)*")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A fragment of an article and the spans in it that matched the query."""
+
+    text: str
+    matches: tuple[tuple[int, int], ...] = ()
+
+    def marked(self, open_: str = "[[", close: str = "]]", escape=lambda s: s) -> str:
+        out, last = [], 0
+        for start, end in self.matches:
+            out += [escape(self.text[last:start]), open_, escape(self.text[start:end]), close]
+            last = end
+        out.append(escape(self.text[last:]))
+        return "".join(out)
+
+    def plain(self) -> str:
+        """Matches between ``[[`` and ``]]``."""
+        return self.marked()
+
+    def html(self) -> str:
+        """Matches in ``<mark>``; everything else escaped."""
+        return self.marked("<mark>", "</mark>", html.escape)
+
+    def ansi(self) -> str:
+        """Matches in bold yellow for a terminal."""
+        return self.marked("\x1b[1;33m", "\x1b[0m")
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "matches": [list(m) for m in self.matches]}
+
+
+@dataclass
+class Matcher:
+    """What counts as a match of one query: single syllables and syllable sequences,
+    each either exact (canonical form with diacritics) or folded."""
+
+    exact: set[str] = field(default_factory=set)
+    folded: set[str] = field(default_factory=set)
+    sequences: list[tuple[bool, tuple[str, ...]]] = field(default_factory=list)
+
+    @classmethod
+    def from_tree(cls, node: Node | None) -> "Matcher":
+        matcher = cls()
+        matcher._add(node)
+        return matcher
+
+    def _add(self, node):
+        if isinstance(node, (All, Any)):
+            for child in node.nodes:
+                self._add(child)
+        elif isinstance(node, Words):
+            for word in analyze.query_words(node.text):
+                self.folded.update(fold(s) for s in word.syllables)
+        elif isinstance(node, Phrase):
+            syllables = tuple(s for w in analyze.query_words(node.text) for s in w.syllables)
+            exact = any(has_diacritics(s) for s in syllables)
+            if syllables:
+                self.sequences.append((exact, syllables if exact else tuple(fold(s) for s in syllables)))
+
+    def find(self, text: str) -> list[tuple[int, int]]:
+        """Spans of ``text`` that match; a phrase is one span."""
+        if not (self.folded or self.sequences):
+            return []
+        tokens = []
+        for m in _SYLLABLE.finditer(text):
+            term = normalize_term(m.group())
+            tokens.append((m.start(), m.end(), term, fold(term)))
+        spans = []
+        for i, (start, end, term, folded) in enumerate(tokens):
+            if folded in self.folded:
+                spans.append((start, end))
+            for exact, seq in self.sequences:
+                n = len(seq)
+                window = tokens[i : i + n]
+                if len(window) == n and all((t[2] if exact else t[3]) == s for t, s in zip(window, seq)):
+                    spans.append((start, window[-1][1]))
+        return _merge(text, spans)
+
+
+def _merge(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sort spans and join those that overlap or are separated only by spaces."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and (start <= out[-1][1] or text[out[-1][1] : start].isspace() and "\n" not in text[out[-1][1] : start]):
+            out[-1] = (out[-1][0], max(end, out[-1][1]))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _sanitize(text: str) -> str:
+    """One line of printable text: whitespace runs become one space, control characters go."""
+    return _CONTROL.sub("", _SPACE.sub(" ", text))
+
+
+def _fragment(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> Snippet:
+    """The snippet for text[start:end] with the spans inside it, offsets rebased."""
+    out, matches, last = [], [], start
+    length = 0
+    for s, e in spans:
+        if s < start or e > end:
+            continue
+        before = _sanitize(text[last:s])
+        inside = _sanitize(text[s:e])
+        out += [before, inside]
+        length += len(before)
+        matches.append((length, length + len(inside)))
+        length += len(inside)
+        last = e
+    out.append(_sanitize(text[last:end]).rstrip())
+    return Snippet("".join(out), tuple(matches))
+
+
+def _widen(text: str, start: int, end: int, budget: int) -> tuple[int, int]:
+    """Grow [start, end) to about ``budget`` characters, on word boundaries, within one paragraph."""
+    para_start = text.rfind("\n", 0, start) + 1
+    para_end = text.find("\n", end)
+    para_end = len(text) if para_end < 0 else para_end
+    spare = max(0, budget - (end - start))
+    left = max(para_start, start - spare // 3)
+    right = min(para_end, end + spare - (start - left))
+    left = max(para_start, start - (spare - (right - end)))
+    if left > para_start:
+        sentence = text.rfind(". ", left, start)
+        space = text.find(" ", left, start)
+        left = sentence + 2 if sentence >= 0 else space + 1 if space >= 0 else start
+    if right < para_end:
+        space = text.rfind(" ", end, right)
+        right = space if space >= 0 else end
+    return left, right
+
+
+def snippets(text: str, matcher: Matcher, limit: int = MAX_SNIPPETS, size: int = SNIPPET_CHARS) -> list[Snippet]:
+    """Up to ``limit`` fragments of ``text`` around its best matches, in text order."""
+    spans = matcher.find(text)
+    if not spans:
+        return []
+    # Group nearby matches into clusters no wider than a snippet; rank clusters
+    # by how many different terms they show, then by how many matches.
+    clusters: list[list[tuple[int, int]]] = []
+    for span in spans:
+        if clusters and span[1] - clusters[-1][0][0] <= size * 3 // 4 and "\n" not in text[clusters[-1][-1][1] : span[0]]:
+            clusters[-1].append(span)
+        else:
+            clusters.append([span])
+
+    def rank(cluster):
+        distinct = {fold(normalize_term(text[s:e])) for s, e in cluster}
+        return (len(distinct), len(cluster))
+
+    best = sorted(sorted(clusters, key=rank, reverse=True)[:limit], key=lambda c: c[0][0])
+    windows = [_widen(text, c[0][0], c[-1][1], size) for c in best]
+    merged: list[tuple[int, int]] = []
+    for start, end in windows:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return [_fragment(text, start, end, spans) for start, end in merged]
+
+
+def highlight_all(text: str, matcher: Matcher) -> Snippet:
+    """The whole of a short text (a title) with every match marked."""
+    return _fragment(text, 0, len(text), matcher.find(text))

@@ -1,0 +1,287 @@
+"""Index: the Whoosh schema, opening and versioning an index directory, and writing articles into it (analysis in parallel worker processes, one writer)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from whoosh import index as whoosh_index
+from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
+from whoosh.index import LockError
+
+from . import analyze
+from .errors import IndexBusyError, IndexNotFoundError, IndexVersionError, IngestError
+from .ingest import Article
+
+#: Text fields searched by words, in decreasing weight.
+TEXT_FIELDS = ("title", "lead", "body")
+#: Stored article fields, in ``Article`` order.
+STORED_FIELDS = ("title", "lead", "body", "author", "url", "source", "category")
+META_FILE = "hnp-search.json"
+#: Articles per commit: a crash loses at most this many articles' work.
+BATCH_SIZE = 1000
+
+
+def schema() -> Schema:
+    fields = {
+        "id": ID(unique=True, stored=True),
+        "published": DATETIME(stored=True, sortable=True),
+        "digest": ID(sortable=True),
+    }
+    fields.update({name: STORED() for name in STORED_FIELDS})
+    for name in TEXT_FIELDS + ("author",):
+        for variant in ("s", "sf"):
+            fields[f"{name}_{variant}"] = TEXT(analyzer=analyze.VietnameseAnalyzer(variant), phrase=True)
+    for name in TEXT_FIELDS:
+        for variant in ("w", "wf"):
+            fields[f"{name}_{variant}"] = TEXT(analyzer=analyze.VietnameseAnalyzer(variant), phrase=False)
+    return Schema(**fields)
+
+
+def _read_meta(path: Path) -> dict:
+    try:
+        return json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def open_index(path: str | os.PathLike, create: bool = True):
+    """Open the Whoosh index at ``path``, creating it when ``create`` and absent.
+
+    Raises IndexNotFoundError when there is none (and not ``create``), and
+    IndexVersionError when it was built by an incompatible analyzer.
+    """
+    path = Path(path)
+    if whoosh_index.exists_in(str(path)):
+        version = _read_meta(path).get("analyzer_version")
+        if version != analyze.ANALYZER_VERSION:
+            raise IndexVersionError(
+                f"the index at {path} was built by analyzer version {version}, this is version "
+                f"{analyze.ANALYZER_VERSION}: rebuild it with `hnp-search index --rebuild PATH...`"
+            )
+        try:
+            return whoosh_index.open_dir(str(path))
+        except Exception as exc:  # whoosh raises many kinds on a damaged index
+            raise IndexNotFoundError(f"cannot open the index at {path}: {exc}") from exc
+    if not create:
+        raise IndexNotFoundError(f"no index at {path}: build one with `hnp-search index PATH...`")
+    return create_index(path)
+
+
+def create_index(path: Path):
+    """Create an empty index at ``path`` (replacing any index there)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        ix = whoosh_index.create_in(str(path), schema())
+        meta = {"analyzer_version": analyze.ANALYZER_VERSION, "created": datetime.now().isoformat(timespec="seconds")}
+        (path / META_FILE).write_text(json.dumps(meta) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise IndexNotFoundError(f"cannot create an index at {path}: {exc.strerror}") from exc
+    return ix
+
+
+def index_size(path: str | os.PathLike) -> int:
+    """Bytes on disk used by the index at ``path``."""
+    return sum(p.stat().st_size for p in Path(path).iterdir() if p.is_file())
+
+
+def digest(article: Article) -> str:
+    """A fingerprint of everything indexed from ``article``: unchanged articles are skipped."""
+    parts = [article.title, article.lead, article.body, article.author or "", article.url or "",
+             article.category or "", article.published.isoformat() if article.published else "",
+             str(analyze.ANALYZER_VERSION)]
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def analyze_article(article: Article) -> dict[str, list[str]]:
+    """Index terms of one article, by field name. Runs in worker processes."""
+    out: dict[str, list[str]] = {}
+    for name in TEXT_FIELDS + ("author",):
+        text = getattr(article, name) or ""
+        terms = analyze.terms(text)
+        for variant in ("s", "sf") if name == "author" else analyze.VARIANTS:
+            out[f"{name}_{variant}"] = getattr(terms, variant)
+    return out
+
+
+def _analyze_batch(batch: list[Article]) -> list[tuple[Article, dict[str, list[str]]]]:
+    return [(article, analyze_article(article)) for article in batch]
+
+
+def _document(article: Article, terms: dict[str, list[str]], fingerprint: str) -> dict:
+    doc = {"id": article.id, "digest": fingerprint, **terms}
+    doc.update({name: getattr(article, name) for name in STORED_FIELDS})
+    if article.published is not None:
+        doc["published"] = article.published
+    return doc
+
+
+@dataclass
+class IndexSummary:
+    """What one indexing run did."""
+
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    index_bytes: int = 0
+
+    @property
+    def indexed(self) -> int:
+        return self.added + self.updated
+
+
+class _Pipeline:
+    """Analyze batches of articles in worker processes, in order, with bounded memory."""
+
+    def __init__(self, jobs: int):
+        self.jobs = jobs
+        self.pool = None
+        if jobs > 1:
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            self.pool = context.Pool(jobs, maxtasksperchild=200)
+
+    def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, dict[str, list[str]]]]:
+        if self.pool is None:
+            for batch in batches:
+                yield from _analyze_batch(batch)
+            return
+        pending: deque = deque()
+        for batch in batches:
+            pending.append(self.pool.apply_async(_analyze_batch, (batch,)))
+            if len(pending) >= 2 * self.jobs:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+
+def write_articles(
+    ix,
+    articles: Iterable[Article],
+    *,
+    jobs: int = 1,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+    on_error: Callable[[IngestError], None] | None = None,
+) -> IndexSummary:
+    """Add or replace ``articles`` in ``ix`` by id; unchanged ones are skipped.
+
+    Analysis runs in ``jobs`` processes; this process alone writes, committing
+    every ``batch_size`` articles. ``progress(n)`` is called with the number of
+    articles handled so far.
+    """
+    summary = IndexSummary()
+    started = time.perf_counter()
+    seen: dict[str, str] = {}  # id -> where it was first read in this run
+    known = _KnownDigests(ix)
+    handled = 0
+
+    def report(error: IngestError):
+        summary.errors.append(str(error))
+        if on_error is not None:
+            on_error(error)
+
+    def fresh() -> Iterator[tuple[Article, str]]:
+        nonlocal handled
+        for article in articles:
+            if article.id in seen:
+                report(IngestError(article.source or "<api>", f"duplicate id {article.id!r}, first read from {seen[article.id]}: skipped"))
+                handled += 1
+                continue
+            seen[article.id] = article.source or "<api>"
+            fingerprint = digest(article)
+            if known(article.id) == fingerprint:
+                summary.skipped += 1
+                handled += 1
+                if progress:
+                    progress(handled)
+                continue
+            yield article, fingerprint
+
+    fingerprints: dict[str, str] = {}
+
+    def batches() -> Iterator[list[Article]]:
+        batch: list[Article] = []
+        for article, fingerprint in fresh():
+            fingerprints[article.id] = fingerprint
+            batch.append(article)
+            if len(batch) >= 8:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    pipeline = _Pipeline(jobs)
+    writer = None
+    try:
+        pending = 0
+        for article, terms in pipeline.map(batches()):
+            if writer is None:
+                writer = _writer(ix)
+            doc = _document(article, terms, fingerprints.pop(article.id))
+            if known(article.id) is None:
+                writer.add_document(**doc)
+                summary.added += 1
+            else:
+                writer.update_document(**doc)
+                summary.updated += 1
+            handled += 1
+            pending += 1
+            if progress:
+                progress(handled)
+            if pending >= batch_size:
+                writer.commit()
+                writer, pending = None, 0
+        if writer is not None:
+            writer.commit()
+            writer = None
+    finally:
+        if writer is not None:
+            writer.cancel()
+        pipeline.close()
+        known.close()
+    summary.seconds = time.perf_counter() - started
+    summary.index_bytes = index_size(ix.storage.folder)
+    return summary
+
+
+def _writer(ix):
+    try:
+        return ix.writer(timeout=5.0)
+    except LockError as exc:
+        raise IndexBusyError(
+            f"the index at {ix.storage.folder} is being written by another process; try again when it finishes"
+        ) from exc
+
+
+class _KnownDigests:
+    """id -> digest of the articles in the index when indexing started."""
+
+    def __init__(self, ix):
+        self.searcher = ix.searcher()
+        empty = self.searcher.doc_count_all() == 0
+        self.digests = None if empty else self.searcher.reader().column_reader("digest")
+
+    def __call__(self, article_id: str) -> str | None:
+        if self.digests is None:
+            return None
+        docnum = self.searcher.document_number(id=article_id)
+        return None if docnum is None else self.digests[docnum]
+
+    def close(self):
+        self.searcher.close()
