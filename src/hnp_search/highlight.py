@@ -54,12 +54,16 @@ class Snippet:
 
 @dataclass
 class Matcher:
-    """What counts as a match of one query: single syllables and syllable sequences,
-    each either exact (canonical form with diacritics) or folded."""
+    """What counts as a match of one query.
 
-    exact: set[str] = field(default_factory=set)
-    folded: set[str] = field(default_factory=set)
-    sequences: list[tuple[bool, tuple[str, ...]]] = field(default_factory=list)
+    Bare words are highlighted as runs where consecutive query syllables appear
+    consecutively in the text ("ha noi" marks "Hà Nội", not every "nói"); a query
+    syllable found in no run is marked alone, preferring occurrences with the
+    diacritics typed. Phrases are marked whole, exact or folded as they match.
+    """
+
+    words: list[tuple[str, ...]] = field(default_factory=list)
+    phrases: list[tuple[bool, tuple[str, ...]]] = field(default_factory=list)
 
     @classmethod
     def from_tree(cls, node: Node | None) -> "Matcher":
@@ -72,32 +76,62 @@ class Matcher:
             for child in node.nodes:
                 self._add(child)
         elif isinstance(node, Words):
-            for word in analyze.query_words(node.text):
-                self.folded.update(fold(s) for s in word.syllables)
+            syllables = tuple(s for w in analyze.query_words(node.text) for s in w.syllables)
+            if syllables:
+                self.words.append(syllables)
         elif isinstance(node, Phrase):
             syllables = tuple(s for w in analyze.query_words(node.text) for s in w.syllables)
             exact = any(has_diacritics(s) for s in syllables)
             if syllables:
-                self.sequences.append((exact, syllables if exact else tuple(fold(s) for s in syllables)))
+                self.phrases.append((exact, syllables if exact else tuple(fold(s) for s in syllables)))
 
     def find(self, text: str) -> list[tuple[int, int]]:
-        """Spans of ``text`` that match; a phrase is one span."""
-        if not (self.folded or self.sequences):
+        """Spans of ``text`` that match; a phrase or run of words is one span."""
+        if not (self.words or self.phrases):
             return []
         tokens = []
         for m in _SYLLABLE.finditer(text):
             term = normalize_term(m.group())
             tokens.append((m.start(), m.end(), term, fold(term)))
         spans = []
-        for i, (start, end, term, folded) in enumerate(tokens):
-            if folded in self.folded:
-                spans.append((start, end))
-            for exact, seq in self.sequences:
-                n = len(seq)
-                window = tokens[i : i + n]
-                if len(window) == n and all((t[2] if exact else t[3]) == s for t, s in zip(window, seq)):
-                    spans.append((start, window[-1][1]))
-        return _merge(text, spans)
+        for exact, seq in self.phrases:
+            spans += _runs_of(tokens, seq, 2 if exact else 3, whole=True)
+        for query in self.words:
+            folded = tuple(fold(s) for s in query)
+            runs = _runs_of(tokens, folded, 3, whole=False)
+            spans += [(a, b) for a, b, _ in runs]
+            covered = {i for _, _, used in runs for i in used}
+            for i, syllable in enumerate(query):
+                if i in covered:
+                    continue
+                same = [t for t in tokens if t[2] == syllable]
+                if not same or not has_diacritics(syllable):
+                    same = [t for t in tokens if t[3] == folded[i]]
+                spans += [(t[0], t[1]) for t in same]
+        return _merge(text, [span[:2] for span in spans])
+
+
+def _runs_of(tokens, seq: tuple[str, ...], key: int, whole: bool):
+    """Where ``seq`` (whole) or any 2+ consecutive items of it occur consecutively in
+    ``tokens``, comparing ``token[key]``; yields (start, end, indexes of seq used)."""
+    found = []
+    n = len(seq)
+    i = 0
+    while i < len(tokens):
+        best = None
+        for j in range(n):
+            k = 0
+            while i + k < len(tokens) and j + k < n and tokens[i + k][key] == seq[j + k]:
+                k += 1
+            if (k == n if whole else k >= 2) and (best is None or k > best[1]):
+                best = (j, k)
+        if best:
+            j, k = best
+            found.append((tokens[i][0], tokens[i + k - 1][1], range(j, j + k)))
+            i += k
+        else:
+            i += 1
+    return found
 
 
 def _merge(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
