@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/hnp-search index corpus/
 	$(BIN)/hnp-search search "Hà Nội" --limit 3
 	$(BIN)/hnp-search search ho tay song to lich --limit 3
-	$(BIN)/hnp-search search '"Nguyễn Văn Toàn"' --from 2024-01-01 --sort -date --limit 3
+	$(BIN)/hnp-search search '"Nguyễn Quốc Toàn"' --from 2024-01-01 --sort -date --limit 3
 
 ## The default test run (big-corpus tests marked slow are left out).
 test: $(STAMP)

@@ -14,3 +14,27 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"../shared not found: {SHARED}")
     return SHARED
+
+
+DATA = Path(__file__).resolve().parent / "data"
+ARTICLES = DATA / "articles.jsonl"
+
+
+@pytest.fixture(scope="session")
+def tiny_index(tmp_path_factory) -> Path:
+    """An index of the ten test articles in tests/data/articles.jsonl, built once."""
+    from hnp_search import SearchEngine
+
+    path = tmp_path_factory.mktemp("tiny-index")
+    with SearchEngine(path) as engine:
+        summary = engine.index([ARTICLES], jobs=1)
+    assert summary.added == 10 and not summary.errors
+    return path
+
+
+@pytest.fixture()
+def engine(tiny_index):
+    from hnp_search import SearchEngine
+
+    with SearchEngine(tiny_index, create=False) as engine:
+        yield engine

@@ -14,9 +14,9 @@ from whoosh.searching import Searcher
 
 from . import index as idx
 from .errors import IngestError, QuerySyntaxError
-from .highlight import Matcher, Snippet, highlight_all, snippets
+from .highlight import Matcher, Snippet, highlight_article
 from .ingest import Article, read_articles
-from .query import DateFilter, compile_tree, date_bound, date_query, parse
+from .query import Compiled, DateFilter, compile_tree, date_bound, date_query, parse
 
 DEFAULT_INDEX_DIR = "index"
 SORTS = ("relevance", "date", "-date")
@@ -138,7 +138,8 @@ class SearchEngine:
 
         Articles with every word rank before those with only most of them.
         ``date_from`` / ``date_to`` are inclusive (dates, datetimes or strings like
-        ``2024-05-07`` or ``07/05/2024``); ``sort`` is relevance, date or -date.
+        ``2024-05-07`` or ``07/05/2024``); ``sort`` is relevance, date or -date
+        (sorted by date, hits have score 0).
         """
         if sort not in SORTS:
             raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
@@ -154,13 +155,13 @@ class SearchEngine:
         ranked = self._run(searcher, compiled.strict, filters, limit, sort)
         if len(ranked) < limit and compiled.loose != compiled.strict:
             seen = {docnum for docnum, _ in ranked}
-            more = self._run(searcher, compiled.loose, filters, limit + len(ranked), sort)
+            more = self._run(searcher, compiled.loose, filters, 3 * limit + len(ranked), sort, compiled)
             ranked += [(d, s) for d, s in more if d not in seen][: limit - len(ranked)]
         matcher = Matcher.from_tree(tree)
         return [self._hit(searcher, docnum, score, matcher) for docnum, score in ranked]
 
     @staticmethod
-    def _run(searcher, q, filters, limit, sort):
+    def _run(searcher, q, filters, limit, sort, coverage: Compiled | None = None):
         if q is wq.NullQuery and not filters:
             return []
         if q is wq.NullQuery:
@@ -168,21 +169,26 @@ class SearchEngine:
         if filters:
             q = wq.And([q, *filters])
         kwargs = {} if sort == "relevance" else {"sortedby": "published", "reverse": sort == "-date"}
-        results = searcher.search(q, limit=limit, **kwargs)
-        return [(hit.docnum, hit.score or 0.0) for hit in results]
+        results = searcher.search(q, limit=limit, terms=coverage is not None, **kwargs)
+        return [
+            (hit.docnum, hit.score if sort == "relevance" else 0.0)
+            for hit in results
+            if coverage is None or coverage.enough(hit.matched_terms())
+        ]
 
     @staticmethod
     def _hit(searcher, docnum: int, score: float, matcher: Matcher) -> Hit:
         article = _article(searcher.stored_fields(docnum))
         text = f"{article.lead}\n{article.body}" if article.lead else article.body
+        title_snippet, snippets = highlight_article(article.title, text, matcher)
         return Hit(
             id=article.id,
             title=article.title,
             published=article.published,
             score=round(float(score), 4),
-            snippets=tuple(snippets(text, matcher)),
+            snippets=tuple(snippets),
             article=article,
-            title_snippet=highlight_all(article.title, matcher),
+            title_snippet=title_snippet,
         )
 
     # -- lifecycle ---------------------------------------------------------

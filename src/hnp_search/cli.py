@@ -156,11 +156,12 @@ def search_command(query, limit, date_from, date_to, sort, as_json, color, index
     colour = sys.stdout.isatty() if color is None else color
     mark = Snippet.ansi if colour else Snippet.plain
     for rank, hit in enumerate(hits, 1):
-        click.echo(f"{rank}. {mark(hit.title_snippet)}")
+        click.echo(f"{rank}. {mark(hit.title_snippet)}", color=colour)
         published = hit.published.strftime("%d/%m/%Y") if hit.published else "no date"
-        click.echo(f"   {published} · {hit.id} · score {hit.score:.2f}")
+        score = f" · score {hit.score:.2f}" if sort == "relevance" else ""
+        click.echo(f"   {published} · {hit.id}{score}")
         for snippet in hit.snippets:
-            click.echo(f"   … {mark(snippet)} …")
+            click.echo(f"   … {mark(snippet)} …", color=colour)
         click.echo()
 
 

@@ -187,9 +187,8 @@ def _widen(text: str, start: int, end: int, budget: int) -> tuple[int, int]:
     return left, right
 
 
-def snippets(text: str, matcher: Matcher, limit: int = MAX_SNIPPETS, size: int = SNIPPET_CHARS) -> list[Snippet]:
-    """Up to ``limit`` fragments of ``text`` around its best matches, in text order."""
-    spans = matcher.find(text)
+def snippets(text: str, spans: list[tuple[int, int]], limit: int = MAX_SNIPPETS, size: int = SNIPPET_CHARS) -> list[Snippet]:
+    """Up to ``limit`` fragments of ``text`` around its best matches (``spans``), in text order."""
     if not spans:
         return []
     # Group nearby matches into clusters no wider than a snippet; rank clusters
@@ -216,6 +215,14 @@ def snippets(text: str, matcher: Matcher, limit: int = MAX_SNIPPETS, size: int =
     return [_fragment(text, start, end, spans) for start, end in merged]
 
 
-def highlight_all(text: str, matcher: Matcher) -> Snippet:
-    """The whole of a short text (a title) with every match marked."""
-    return _fragment(text, 0, len(text), matcher.find(text))
+def highlight_article(title: str, text: str, matcher: Matcher) -> tuple[Snippet, list[Snippet]]:
+    """The title with every match marked, and snippets of ``text`` (lead and body).
+
+    Matches are found over the whole article at once, so a word found as a run
+    anywhere is not also marked syllable by syllable elsewhere.
+    """
+    spans = matcher.find(f"{title}\n{text}")
+    offset = len(title) + 1
+    title_spans = [span for span in spans if span[1] <= len(title)]
+    text_spans = [(a - offset, b - offset) for a, b in spans if a >= offset]
+    return _fragment(title, 0, len(title), title_spans), snippets(text, text_spans)

@@ -288,16 +288,35 @@ TEXT_FIELDS = ("title", "lead", "body")
 
 @dataclass
 class Compiled:
-    """A tree compiled twice: ``strict`` needs every word, ``loose`` most of them."""
+    """A tree compiled twice: ``strict`` needs every word; ``loose`` needs any, and
+    a loose hit counts only when it has at least ``min_match`` of the query's
+    (folded) ``syllables`` — most of them, so long questions still find answers."""
 
     strict: wq.Query
     loose: wq.Query
+    syllables: frozenset[str] = frozenset()
+    min_match: int = 0
+
+    def enough(self, matched_terms) -> bool:
+        """Whether a loose hit's matched (field, term) pairs cover enough of the query."""
+        covered = set()
+        for fieldname, text in matched_terms:
+            if fieldname.endswith("_sf"):
+                text = text.decode("utf-8") if isinstance(text, bytes) else text
+                if text in self.syllables:
+                    covered.add(text)
+        return len(covered) >= self.min_match
 
 
 def compile_tree(node: Node | None) -> Compiled:
     if node is None:
         return Compiled(wq.NullQuery, wq.NullQuery)
-    return Compiled(_compile(node, strict=True), _compile(node, strict=False))
+    required = node.nodes if isinstance(node, All) else (node,)
+    syllables = frozenset(
+        fold(s) for n in required if isinstance(n, Words) for w in analyze.query_words(n.text) for s in w.syllables
+    )
+    min_match = len(syllables) if len(syllables) < 3 else (len(syllables) + 1) // 2
+    return Compiled(_compile(node, strict=True), _compile(node, strict=False), syllables, min_match)
 
 
 def _compile(node: Node, strict: bool) -> wq.Query:
@@ -308,15 +327,29 @@ def _compile(node: Node, strict: bool) -> wq.Query:
     if isinstance(node, DateFilter):
         return date_query(node)
     if isinstance(node, Not):
-        return wq.Not(_compile(node.node, strict=True))
+        return wq.Not(_excluded(node.node))
     if isinstance(node, Any):
         return wq.Or([_compile(n, strict) for n in node.nodes])
     positives = [_compile(n, strict) for n in node.nodes if not isinstance(n, Not)]
-    negatives = [_compile(n.node, strict=True) for n in node.nodes if isinstance(n, Not)]
+    negatives = [_excluded(n.node) for n in node.nodes if isinstance(n, Not)]
     positive = wq.And(positives) if positives else wq.Every()
     if len(positives) == 1:
         positive = positives[0]
     return wq.AndNot(positive, wq.Or(negatives)) if negatives else positive
+
+
+def _excluded(node: Node) -> wq.Query:
+    """What ``-node`` removes: words typed with diacritics exclude only those diacritics."""
+    if isinstance(node, Words):
+        fields = node.fields or TEXT_FIELDS
+        syllables = [s for w in analyze.query_words(node.text) for s in w.syllables]
+        if not syllables:
+            return wq.NullQuery
+        return wq.And([
+            wq.Or([wq.Term(f"{f}_s" if has_diacritics(s) else f"{f}_sf", s) for f in fields])
+            for s in syllables
+        ])
+    return _compile(node, strict=True)
 
 
 def date_query(node: DateFilter) -> wq.Query:

@@ -1,0 +1,112 @@
+"""The command line, through click's CliRunner."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import ARTICLES
+from hnp_search.cli import EXIT_REJECTED, main
+
+
+@pytest.fixture()
+def runner():
+    return CliRunner()
+
+
+def test_index_reports_a_summary_and_reindexing_adds_nothing(runner, tmp_path):
+    index_dir = str(tmp_path / "ix")
+    first = runner.invoke(main, ["index", str(ARTICLES), "--index-dir", index_dir, "--jobs", "1"])
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("10 added, 0 updated, 0 unchanged, 0 errors in ")
+    assert "index: 10 articles" in first.output
+    again = runner.invoke(main, ["index", str(ARTICLES), "--index-dir", index_dir, "--jobs", "1"])
+    assert again.output.startswith("0 added, 0 updated, 10 unchanged, 0 errors in ")
+
+
+def test_index_dir_comes_from_the_environment(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("HNP_SEARCH_INDEX", str(tmp_path / "env-ix"))
+    result = runner.invoke(main, ["index", str(ARTICLES), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "env-ix" / "hnp-search.json").exists()
+
+
+def test_search_prints_ranked_hits_with_plain_highlights(runner, tiny_index):
+    result = runner.invoke(main, ["search", "ho", "tay", "--limit", "1", "--index-dir", str(tiny_index)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "1. [[Hồ Tây]] những ngày đầu thu"
+    assert lines[1].startswith("   20/09/2023 · ho-tay-mua-thu · score ")
+    assert lines[2].startswith("   … ") and "[[Hồ Tây]]" in lines[2]
+    assert "\x1b[" not in result.output
+
+
+def test_search_colours_matches_when_asked(runner, tiny_index):
+    result = runner.invoke(main, ["search", "Hồ Tây", "--color", "--limit", "1", "--index-dir", str(tiny_index)])
+    assert "\x1b[1;33mHồ Tây\x1b[0m" in result.output
+
+
+def test_search_json_prints_one_object_per_hit(runner, tiny_index):
+    result = runner.invoke(main, ["search", "bàn", "--json", "--limit", "3", "--index-dir", str(tiny_index)])
+    assert result.exit_code == 0, result.output
+    hits = [json.loads(line) for line in result.output.splitlines()]
+    assert len(hits) == 3
+    assert set(hits[0]) == {"id", "title", "published", "url", "score", "snippets"}
+    assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+    snippet = hits[0]["snippets"][0]
+    start, end = snippet["matches"][0]
+    assert snippet["text"][start:end].lower() == "bàn"
+    assert hits[0]["published"][:4] in ("2024", "2023")
+
+
+def test_search_filters_by_date_range(runner, tiny_index):
+    result = runner.invoke(
+        main, ["search", "ha noi", "--from", "01/01/2024", "--to", "2024-03", "--json", "--index-dir", str(tiny_index)]
+    )
+    assert [json.loads(line)["id"] for line in result.output.splitlines()] == ["thuy-loi-hoa-binh", "vanh-dai-4-ban-giao"] or sorted(
+        json.loads(line)["id"] for line in result.output.splitlines()
+    ) == ["thuy-loi-hoa-binh", "vanh-dai-4-ban-giao"]
+
+
+def test_search_with_no_hits_says_so(runner, tiny_index):
+    result = runner.invoke(main, ["search", "tàu vũ trụ", "--index-dir", str(tiny_index)])
+    assert result.exit_code == 0
+    assert result.output == "No articles match 'tàu vũ trụ'.\n"
+
+
+def test_show_prints_the_stored_article(runner, tiny_index):
+    result = runner.invoke(main, ["show", "van-mieu-dem", "--index-dir", str(tiny_index)])
+    assert result.exit_code == 0
+    assert result.output.startswith("Văn Miếu - Quốc Tử Giám mở cửa ban đêm (20:10 02/11/2023)\nid: van-mieu-dem · author: Thu Trang\n")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["search", '"Hà Nội'], "Error: bad query '\"Hà Nội' at position 1: unbalanced quote"),
+        (["search", "date:31/02/2024"], "Error: bad query 'date:31/02/2024' at position 6: '31/02/2024' is not a real date"),
+        (["show", "nope"], "Error: no article with id 'nope'"),
+    ],
+    ids=["unbalanced-quote", "impossible-date", "unknown-id"],
+)
+def test_user_mistakes_print_one_error_line(runner, tiny_index, args, message):
+    result = runner.invoke(main, [*args, "--index-dir", str(tiny_index)])
+    assert result.exit_code == 1
+    assert result.output.startswith(message)
+    assert "Traceback" not in result.output
+
+
+def test_search_without_an_index_says_how_to_build_one(runner, tmp_path):
+    result = runner.invoke(main, ["search", "Hà Nội", "--index-dir", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert "Error: no index at" in result.output and "hnp-search index" in result.output
+
+
+def test_index_reports_bad_input_and_indexes_the_rest(runner, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "good.jsonl").write_text(ARTICLES.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "in" / "bad.jsonl").write_text('{"id": "x", "title": "Thiếu nội dung"}\nnot json\n', encoding="utf-8")
+    result = runner.invoke(main, ["index", str(tmp_path / "in"), str(tmp_path / "missing"), "--index-dir", str(tmp_path / "ix"), "--jobs", "1"])
+    assert result.exit_code == EXIT_REJECTED
+    assert "10 added" in result.output and "3 errors" in result.output
+    assert "bad.jsonl:1:" in result.output and "bad.jsonl:2:" in result.output and "missing" in result.output

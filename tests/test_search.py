@@ -1,0 +1,129 @@
+"""Searching through the Python API on the ten test articles."""
+
+from datetime import date, datetime
+
+import pytest
+
+from hnp_search import Article, Hit, QuerySyntaxError, SearchEngine
+
+
+def ids(hits):
+    return [hit.id for hit in hits]
+
+
+def test_engine_counts_and_returns_stored_articles(engine):
+    assert len(engine) == 10
+    article = engine.get("van-mieu-dem")
+    assert isinstance(article, Article)
+    assert article.title == "Văn Miếu - Quốc Tử Giám mở cửa ban đêm"
+    assert article.published == datetime(2023, 11, 2, 20, 10)
+    assert article.author == "Thu Trang"
+    assert engine.get("no-such-article") is None
+
+
+@pytest.mark.parametrize(
+    "accented, unaccented",
+    [("Hà Nội", "ha noi"), ("Hồ Tây", "ho tay"), ("sông Tô Lịch", "song to lich"), ("Bộ Y tế", "bo y te")],
+    ids=["ha-noi", "ho-tay", "to-lich", "bo-y-te"],
+)
+def test_queries_with_and_without_diacritics_find_the_same_articles(engine, accented, unaccented):
+    with_marks = engine.search(accented, limit=20)
+    without = engine.search(unaccented, limit=20)
+    assert with_marks
+    assert set(ids(with_marks)) == set(ids(without))
+
+
+def test_exact_diacritics_rank_above_folded_matches(engine):
+    hits = ids(engine.search("bàn", limit=10))
+    assert set(hits[:2]) == {"vanh-dai-4-ban-giao", "clb-ha-noi-thang"}
+    # "bán", "bạn" and "ban" fold to the same letters: still found, below.
+    assert {"gia-rau-xanh", "ban-tre-tinh-nguyen", "van-mieu-dem"} <= set(hits[2:])
+
+
+def test_nfd_text_and_old_tone_marks_match_every_spelling(engine):
+    for query in ("hoà bình", "hòa bình", "hoa binh", "thuỷ lợi", "thủy lợi"):
+        assert ids(engine.search(query, limit=3))[0] == "thuy-loi-hoa-binh", query
+
+
+def test_hit_carries_title_date_score_snippets_and_article(engine):
+    hit = engine.search("Hồ Tây", limit=1)[0]
+    assert isinstance(hit, Hit)
+    assert hit.id == "ho-tay-mua-thu"
+    assert hit.published == datetime(2023, 9, 20, 17, 0)
+    assert hit.score > 0
+    assert hit.article.id == hit.id
+    assert hit.title_snippet.plain() == "[[Hồ Tây]] những ngày đầu thu"
+    assert 1 <= len(hit.snippets) <= 3
+    assert all(len(s.text) <= 220 for s in hit.snippets)
+    assert "[[Hồ Tây]]" in hit.snippets[0].plain()
+
+
+def test_unaccented_query_highlights_the_accented_text(engine):
+    hit = engine.search("song to lich", limit=1)[0]
+    assert hit.id == "song-to-lich"
+    assert "[[sông Tô Lịch]]" in " ".join(s.plain() for s in hit.snippets)
+
+
+def test_snippet_offsets_point_at_the_matched_text(engine):
+    for hit in engine.search("ha noi", limit=10):
+        for snippet in hit.snippets:
+            for start, end in snippet.matches:
+                assert snippet.text[start:end].lower() == "hà nội"
+
+
+def test_phrase_needs_the_words_together(engine):
+    assert ids(engine.search('"Văn Miếu"')) == ["van-mieu-dem"]
+    assert engine.search('"Hồ Tây Văn Miếu"') == []
+
+
+def test_date_bounds_are_inclusive_and_day_first(engine):
+    hits = engine.search("Hà Nội", date_from="07/05/2024", date_to=date(2024, 5, 7))
+    assert ids(hits) == ["gia-rau-xanh"]
+    hits = engine.search("Hà Nội", date_from="2024-01-01", limit=20)
+    assert all(hit.published.year == 2024 for hit in hits) and len(hits) == 5
+
+
+def test_sort_by_date_newest_first(engine):
+    hits = engine.search("Hà Nội", sort="-date", limit=20)
+    dates = [hit.published for hit in hits]
+    assert dates == sorted(dates, reverse=True) and len(dates) >= 5
+
+
+def test_long_query_still_returns_articles_matching_most_words(engine):
+    hits = engine.search("giá bán rau xanh ở chợ Long Biên có tăng sau mưa bão không")
+    assert ids(hits)[0] == "gia-rau-xanh"
+
+
+@pytest.mark.parametrize("query", ['"Hà Nội', "(Hà Nội", "date:31/02/2024", "date:2024-13", "nope:x"])
+def test_malformed_queries_raise_one_error_type(engine, query):
+    with pytest.raises(QuerySyntaxError):
+        engine.search(query)
+
+
+def test_reindexing_the_same_articles_adds_nothing(tmp_path):
+    from conftest import ARTICLES
+
+    with SearchEngine(tmp_path / "ix") as engine:
+        first = engine.index([ARTICLES], jobs=1)
+        second = engine.index([ARTICLES], jobs=1)
+        assert (first.added, second.added, second.updated, second.skipped) == (10, 0, 0, 10)
+        assert len(engine) == 10
+
+
+def test_changed_article_is_replaced_by_id(tmp_path):
+    with SearchEngine(tmp_path / "ix") as engine:
+        engine.index([Article(id="a1", title="Chợ hoa Quảng An", body="Chợ hoa họp đêm.")], jobs=1)
+        summary = engine.index([Article(id="a1", title="Chợ hoa Quảng Bá", body="Chợ hoa họp từ nửa đêm.")], jobs=1)
+        assert (summary.added, summary.updated) == (0, 1)
+        assert len(engine) == 1
+        assert ids(engine.search("Quảng Bá")) == ["a1"]
+        assert engine.search('"Quảng An"') == []
+
+
+def test_parallel_indexing_gives_the_same_index(tmp_path, engine):
+    from conftest import ARTICLES
+
+    with SearchEngine(tmp_path / "ix") as parallel:
+        parallel.index([ARTICLES], jobs=2)
+        for query in ("ha noi", "bàn", '"sông Tô Lịch"'):
+            assert ids(parallel.search(query)) == ids(engine.search(query))
