@@ -7,12 +7,15 @@ import json
 import multiprocessing
 import os
 import time
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from whoosh import formats
 from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
 from whoosh.index import LockError
@@ -30,6 +33,56 @@ META_FILE = "hnp-search.json"
 BATCH_SIZE = 1000
 
 
+class PackedPositions(formats.Positions):
+    """Positions as packed 16- or 32-bit deltas (Whoosh pickles a list per posting)."""
+
+    def encode(self, poslist):
+        deltas = [b - a for a, b in zip([0, *poslist], poslist)]
+        code = "H" if max(deltas) < 65536 else "I"
+        return code.encode() + array(code, deltas).tobytes()
+
+    def decode_positions(self, valuestring):
+        deltas = array(chr(valuestring[0]))
+        deltas.frombytes(valuestring[1:])
+        return list(accumulate(deltas))
+
+    def decode_frequency(self, valuestring):
+        return (len(valuestring) - 1) // (2 if valuestring[0] == ord("H") else 4)
+
+    def decode_weight(self, valuestring):
+        return self.decode_frequency(valuestring) * self.field_boost
+
+
+class WeightOnly(formats.Frequency):
+    """Term frequency kept only as the posting weight: no per-posting value at all."""
+
+    posting_size = 0
+
+    def word_values(self, value, analyzer, **kwargs):
+        for word, freq, weight, _ in super().word_values(value, analyzer, **kwargs):
+            yield word, freq, weight, b""
+
+    def decode_frequency(self, valuestring):
+        raise ValueError("WeightOnly postings keep no frequency value; use the weight")
+
+
+class Postings(list):
+    """A field's postings, (term bytes, frequency, weight, value) tuples, computed in a worker."""
+
+
+class AnalyzedText(TEXT):
+    """A TEXT field over one term variant that also accepts precomputed ``Postings``."""
+
+    def __init__(self, variant: str, positions: bool):
+        super().__init__(analyzer=analyze.VietnameseAnalyzer(variant), phrase=positions)
+        self.format = PackedPositions() if positions else WeightOnly()
+
+    def index(self, value, **kwargs):
+        if isinstance(value, Postings):
+            return iter(value)
+        return super().index(value, **kwargs)
+
+
 def schema() -> Schema:
     fields = {
         "id": ID(unique=True, stored=True),
@@ -39,11 +92,14 @@ def schema() -> Schema:
     fields.update({name: STORED() for name in STORED_FIELDS})
     for name in TEXT_FIELDS + ("author",):
         for variant in ("s", "sf"):
-            fields[f"{name}_{variant}"] = TEXT(analyzer=analyze.VietnameseAnalyzer(variant), phrase=True)
+            fields[f"{name}_{variant}"] = AnalyzedText(variant, positions=True)
     for name in TEXT_FIELDS:
         for variant in ("w", "wf"):
-            fields[f"{name}_{variant}"] = TEXT(analyzer=analyze.VietnameseAnalyzer(variant), phrase=False)
+            fields[f"{name}_{variant}"] = AnalyzedText(variant, positions=False)
     return Schema(**fields)
+
+
+_SCHEMA = schema()
 
 
 def _read_meta(path: Path) -> dict:
@@ -101,22 +157,23 @@ def digest(article: Article) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).hexdigest()
 
 
-def analyze_article(article: Article) -> dict[str, list[str]]:
-    """Index terms of one article, by field name. Runs in worker processes."""
-    out: dict[str, list[str]] = {}
+def analyze_article(article: Article) -> dict[str, Postings]:
+    """The postings of one article, by field name. Runs in worker processes."""
+    out: dict[str, Postings] = {}
     for name in TEXT_FIELDS + ("author",):
         text = getattr(article, name) or ""
         terms = analyze.terms(text)
         for variant in ("s", "sf") if name == "author" else analyze.VARIANTS:
-            out[f"{name}_{variant}"] = getattr(terms, variant)
+            fieldname = f"{name}_{variant}"
+            out[fieldname] = Postings(_SCHEMA[fieldname].index(getattr(terms, variant)))
     return out
 
 
-def _analyze_batch(batch: list[Article]) -> list[tuple[Article, dict[str, list[str]]]]:
+def _analyze_batch(batch: list[Article]) -> list[tuple[Article, dict[str, Postings]]]:
     return [(article, analyze_article(article)) for article in batch]
 
 
-def _document(article: Article, terms: dict[str, list[str]], fingerprint: str) -> dict:
+def _document(article: Article, terms: dict[str, Postings], fingerprint: str) -> dict:
     doc = {"id": article.id, "digest": fingerprint, **terms}
     doc.update({name: getattr(article, name) for name in STORED_FIELDS})
     if article.published is not None:
@@ -151,7 +208,7 @@ class _Pipeline:
             context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
             self.pool = context.Pool(jobs, maxtasksperchild=200)
 
-    def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, dict[str, list[str]]]]:
+    def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, dict[str, Postings]]]:
         if self.pool is None:
             for batch in batches:
                 yield from _analyze_batch(batch)
