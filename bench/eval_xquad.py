@@ -244,16 +244,12 @@ def check_expected(results: list[dict], expected: dict) -> bool:
 
 def print_misses(summary: dict, questions: list[Question], passages: dict[str, Article], count: int):
     """Up to ``count`` questions, spread over the set, whose relevant passage is not first."""
-    misses = [
-        (q, row) for q, row in zip(questions, summary["per_question"]) if row["rank"] != 1
-    ]
+    misses = [(q, row) for q, row in zip(questions, summary["per_question"]) if row["rank"] != 1]
     print(f"\n{summary['method']}, {summary['form']}: {len(misses)} questions without the passage first")
     for q, row in misses[:: max(1, len(misses) // count)][:count]:
-        top = passages[row["top"]] if row["top"] else None
-        rank = row["rank"] or f">{K}"
+        first = f"{row['top']}: {passages[row['top']].body[:90]}…" if row["top"] else "nothing"
         print(f"- {in_form(q.text, summary['form'])}")
-        print(f"  wanted {sorted(q.relevant)[0]} at rank {rank}; first: ", end="")
-        print(f"{top.id}: {top.body[:90]}…" if top else "nothing")
+        print(f"  wanted {', '.join(sorted(q.relevant))} at rank {row['rank'] or f'>{K}'}; first {first}")
 
 
 def parse_args() -> argparse.Namespace:
