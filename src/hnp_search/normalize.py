@@ -21,8 +21,8 @@ _CLEAN = {**_ZERO_WIDTH, **_SPACES}
 def clean_text(text: str) -> str:
     """Return ``text`` as stored and shown: NFC, LF line ends, no BOM or zero-width
     characters, non-breaking spaces as plain spaces. Case and tone marks are kept."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return unicodedata.normalize("NFC", text).translate(_CLEAN)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_CLEAN)
+    return unicodedata.normalize("NFC", text)
 
 
 @lru_cache(maxsize=200_000)
