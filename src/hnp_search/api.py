@@ -133,13 +133,14 @@ class SearchEngine:
         date_to: DateLike = None,
         person: str | None = None,
         sort: str = "relevance",
+        highlight: bool = True,
     ) -> list[Hit]:
         """Articles matching ``query`` (see the README's query language), best first.
 
         Articles with every word rank before those with only most of them.
         ``date_from`` / ``date_to`` are inclusive (dates, datetimes or strings like
         ``2024-05-07`` or ``07/05/2024``); ``sort`` is relevance, date or -date
-        (sorted by date, hits have score 0).
+        (sorted by date, hits have score 0). ``highlight=False`` skips snippets.
         """
         if sort not in SORTS:
             raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
@@ -157,7 +158,7 @@ class SearchEngine:
             seen = {docnum for docnum, _ in ranked}
             more = self._run(searcher, compiled.loose, filters, 3 * limit + len(ranked), sort, compiled)
             ranked += [(d, s) for d, s in more if d not in seen][: limit - len(ranked)]
-        matcher = Matcher.from_tree(tree)
+        matcher = Matcher.from_tree(tree) if highlight else None
         return [self._hit(searcher, docnum, score, matcher) for docnum, score in ranked]
 
     @staticmethod
@@ -177,10 +178,13 @@ class SearchEngine:
         ]
 
     @staticmethod
-    def _hit(searcher, docnum: int, score: float, matcher: Matcher) -> Hit:
+    def _hit(searcher, docnum: int, score: float, matcher: Matcher | None) -> Hit:
         article = _article(searcher.stored_fields(docnum))
-        text = f"{article.lead}\n{article.body}" if article.lead else article.body
-        title_snippet, snippets = highlight_article(article.title, text, matcher)
+        if matcher is None:
+            title_snippet, snippets = Snippet(article.title), []
+        else:
+            text = f"{article.lead}\n{article.body}" if article.lead else article.body
+            title_snippet, snippets = highlight_article(article.title, text, matcher)
         return Hit(
             id=article.id,
             title=article.title,
