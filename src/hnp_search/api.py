@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Callable, Iterable, Union
 
 from whoosh import query as wq
+from whoosh import scoring
 from whoosh.searching import Searcher
 
 from . import index as idx
+from . import query
 from .errors import IngestError, QuerySyntaxError
 from .highlight import Matcher, Snippet, highlight_article
 from .ingest import Article, read_articles
-from .query import Compiled, DateFilter, compile_tree, date_bound, date_query, parse
+from .query import Compiled, DateFilter, Lexicon, compile_tree, date_bound, date_query, parse
 
 DEFAULT_INDEX_DIR = "index"
 SORTS = ("relevance", "date", "-date")
@@ -56,6 +58,8 @@ class SearchEngine:
         self._ix = idx.open_index(self.path, create=create)
         self._lock = threading.Lock()
         self._searcher: Searcher | None = None
+        self._lexicon_of: Searcher | None = None
+        self._lexicon_cache: Lexicon | None = None
 
     # -- writing -----------------------------------------------------------
 
@@ -105,16 +109,27 @@ class SearchEngine:
     # -- reading -----------------------------------------------------------
 
     def refresh(self) -> None:
-        """See articles committed since this engine opened (also done after ``index``)."""
+        """See the articles committed since this engine opened or last refreshed, by this
+        or any other process (done after ``index``). Until then searches keep seeing
+        that one state, so a long-lived engine calls this to see new articles."""
         with self._lock:
-            if self._searcher is not None:
-                self._searcher = self._searcher.refresh()
+            if self._searcher is not None and not self._searcher.up_to_date():
+                # Not closed: searches still running on it in other threads finish first.
+                self._searcher = None
 
     def _search_with(self):
         with self._lock:
             if self._searcher is None:
-                self._searcher = self._ix.searcher()
+                self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=query.BM25_B, K1=query.BM25_K1))
             return self._searcher
+
+    def _lexicon(self, searcher) -> Lexicon:
+        """The diacritic-restoring lexicon of the current index state, built on first use."""
+        with self._lock:
+            if self._lexicon_of is not searcher:
+                self._lexicon_cache = Lexicon(searcher.reader())
+                self._lexicon_of = searcher
+            return self._lexicon_cache
 
     def __len__(self) -> int:
         return self._search_with().doc_count()
@@ -147,12 +162,12 @@ class SearchEngine:
         if limit < 1:
             return []
         tree = parse(query)
-        compiled = compile_tree(tree)
+        searcher = self._search_with()
+        compiled = compile_tree(tree, self._lexicon(searcher))
         filters = []
         start, end = date_bound(date_from, upper=False), date_bound(date_to, upper=True)
         if start or end:
             filters.append(date_query(DateFilter(start, end)))
-        searcher = self._search_with()
         ranked = self._run(searcher, compiled.strict, filters, limit, sort)
         if len(ranked) < limit and compiled.loose != compiled.strict:
             seen = {docnum for docnum, _ in ranked}

@@ -16,6 +16,8 @@ from .ingest import Article
 
 #: Exit status when some input files or lines were rejected (the rest is indexed).
 EXIT_REJECTED = 3
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
 class _Group(click.Group):
@@ -91,7 +93,8 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
 
     Articles are matched by id, so indexing the same files again adds nothing.
     Bad files or lines are reported as `path:line: problem` and skipped; the exit
-    status is then 3.
+    status is then 3. Articles are committed in batches: after a crash or Ctrl-C
+    (exit status 130) run the same command again to finish.
 
     \b
     hnp-search index corpus/ ../archive/2024.jsonl.gz --jobs 2
@@ -105,7 +108,17 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
         click.echo(f"warning: {error}", err=True)
 
     with engine:
-        summary = engine.index(list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error)
+        try:
+            summary = engine.index(list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error)
+        except KeyboardInterrupt:
+            if progress:
+                progress.done()
+            click.echo(
+                f"Interrupted: rolled back the batch being written; the index keeps the {len(engine)} "
+                "articles committed before it. Run the same command again to finish.",
+                err=True,
+            )
+            sys.exit(EXIT_INTERRUPTED)
         total = len(engine)
     if progress:
         progress.done()

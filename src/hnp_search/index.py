@@ -6,9 +6,11 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import time
 from array import array
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate
@@ -19,9 +21,10 @@ from whoosh import formats
 from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
 from whoosh.index import LockError
+from whoosh.util.filelock import FileLock, try_for
 
 from . import analyze
-from .errors import IndexBusyError, IndexNotFoundError, IndexVersionError, IngestError
+from .errors import HnpSearchError, IndexBusyError, IndexNotFoundError, IndexVersionError, IngestError
 from .ingest import Article
 
 #: Text fields searched by words, in decreasing weight.
@@ -113,32 +116,38 @@ def open_index(path: str | os.PathLike, create: bool = True):
     """Open the Whoosh index at ``path``, creating it when ``create`` and absent.
 
     Raises IndexNotFoundError when there is none (and not ``create``), and
-    IndexVersionError when it was built by an incompatible analyzer.
+    IndexVersionError when it was built by an incompatible analyzer. An empty index
+    of another version counts as none (a first run killed before recording its
+    version leaves one).
     """
     path = Path(path)
     if whoosh_index.exists_in(str(path)):
+        try:
+            ix = whoosh_index.open_dir(str(path))
+        except Exception as exc:  # whoosh raises many kinds on a damaged index
+            raise IndexNotFoundError(f"cannot open the index at {path}: {exc}") from exc
         version = _read_meta(path).get("analyzer_version")
-        if version != analyze.ANALYZER_VERSION:
+        if version == analyze.ANALYZER_VERSION:
+            return ix
+        if not ix.is_empty():
             raise IndexVersionError(
                 f"the index at {path} was built by analyzer version {version}, this is version "
                 f"{analyze.ANALYZER_VERSION}: rebuild it with `hnp-search index --rebuild PATH...`"
             )
-        try:
-            return whoosh_index.open_dir(str(path))
-        except Exception as exc:  # whoosh raises many kinds on a damaged index
-            raise IndexNotFoundError(f"cannot open the index at {path}: {exc}") from exc
     if not create:
         raise IndexNotFoundError(f"no index at {path}: build one with `hnp-search index PATH...`")
     return create_index(path)
 
 
 def create_index(path: Path):
-    """Create an empty index at ``path`` (replacing any index there)."""
+    """Create an empty index at ``path`` (replacing any index there, unless another process
+    is writing to it: then IndexBusyError)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        ix = whoosh_index.create_in(str(path), schema())
-        meta = {"analyzer_version": analyze.ANALYZER_VERSION, "created": datetime.now().isoformat(timespec="seconds")}
-        (path / META_FILE).write_text(json.dumps(meta) + "\n", encoding="utf-8")
+        with _job_lock(path):
+            ix = whoosh_index.create_in(str(path), schema())
+            meta = {"analyzer_version": analyze.ANALYZER_VERSION, "created": datetime.now().isoformat(timespec="seconds")}
+            (path / META_FILE).write_text(json.dumps(meta) + "\n", encoding="utf-8")
     except OSError as exc:
         raise IndexNotFoundError(f"cannot create an index at {path}: {exc.strerror}") from exc
     return ix
@@ -198,7 +207,10 @@ class IndexSummary:
 
 
 class _Pipeline:
-    """Analyze batches of articles in worker processes, in order, with bounded memory."""
+    """Analyze batches of articles in worker processes, in order, with bounded memory.
+
+    Workers ignore Ctrl-C: the writing process handles it and terminates them.
+    """
 
     def __init__(self, jobs: int):
         self.jobs = jobs
@@ -206,7 +218,9 @@ class _Pipeline:
         if jobs > 1:
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            self.pool = context.Pool(jobs, maxtasksperchild=200)
+            self.pool = context.Pool(
+                jobs, maxtasksperchild=200, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
+            )
 
     def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, dict[str, Postings]]]:
         if self.pool is None:
@@ -232,20 +246,27 @@ def write_articles(
     articles: Iterable[Article],
     *,
     jobs: int = 1,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
     on_error: Callable[[IngestError], None] | None = None,
 ) -> IndexSummary:
     """Add or replace ``articles`` in ``ix`` by id; unchanged ones are skipped.
 
-    Analysis runs in ``jobs`` processes; this process alone writes, committing
-    every ``batch_size`` articles. ``progress(n)`` is called with the number of
-    articles handled so far.
+    Analysis runs in ``jobs`` processes; this process alone writes, holding the
+    index's job lock throughout (IndexBusyError when another process keeps it
+    for LOCK_TIMEOUT seconds) and committing every ``batch_size`` articles
+    (default ``$HNP_SEARCH_BATCH_SIZE`` or BATCH_SIZE). An exception or Ctrl-C
+    rolls back the batch being written; earlier batches stay committed.
+    ``progress(n)`` is called with the number of articles handled so far.
     """
+    if batch_size is None:
+        setting = os.environ.get("HNP_SEARCH_BATCH_SIZE") or str(BATCH_SIZE)
+        if not (setting.isdigit() and int(setting) > 0):
+            raise HnpSearchError(f"HNP_SEARCH_BATCH_SIZE must be a positive whole number, not {setting!r}")
+        batch_size = int(setting)
     summary = IndexSummary()
     started = time.perf_counter()
     seen: dict[str, str] = {}  # id -> where it was first read in this run
-    known = _KnownDigests(ix)
     handled = 0
 
     def report(error: IngestError):
@@ -283,35 +304,37 @@ def write_articles(
         if batch:
             yield batch
 
-    pipeline = _Pipeline(jobs)
-    writer = None
-    try:
-        pending = 0
-        for article, terms in pipeline.map(batches()):
-            if writer is None:
-                writer = _writer(ix)
-            doc = _document(article, terms, fingerprints.pop(article.id))
-            if known(article.id) is None:
-                writer.add_document(**doc)
-                summary.added += 1
-            else:
-                writer.update_document(**doc)
-                summary.updated += 1
-            handled += 1
-            pending += 1
-            if progress:
-                progress(handled)
-            if pending >= batch_size:
+    with _job_lock(Path(ix.storage.folder)):
+        known = _KnownDigests(ix)  # read under the lock: no other job changes the index now
+        pipeline = _Pipeline(jobs)
+        writer = None
+        try:
+            pending = 0
+            for article, terms in pipeline.map(batches()):
+                if writer is None:
+                    writer = _writer(ix)
+                doc = _document(article, terms, fingerprints.pop(article.id))
+                if known(article.id) is None:
+                    writer.add_document(**doc)
+                    summary.added += 1
+                else:
+                    writer.update_document(**doc)
+                    summary.updated += 1
+                handled += 1
+                pending += 1
+                if progress:
+                    progress(handled)
+                if pending >= batch_size:
+                    writer.commit()
+                    writer, pending = None, 0
+            if writer is not None:
                 writer.commit()
-                writer, pending = None, 0
-        if writer is not None:
-            writer.commit()
-            writer = None
-    finally:
-        if writer is not None:
-            writer.cancel()
-        pipeline.close()
-        known.close()
+                writer = None
+        finally:
+            if writer is not None and not writer.is_closed:
+                writer.cancel()
+            pipeline.close()
+            known.close()
     summary.seconds = time.perf_counter() - started
     summary.index_bytes = index_size(ix.storage.folder)
     return summary
@@ -319,11 +342,35 @@ def write_articles(
 
 def _writer(ix):
     try:
-        return ix.writer(timeout=5.0)
+        return ix.writer(timeout=LOCK_TIMEOUT)
     except LockError as exc:
         raise IndexBusyError(
-            f"the index at {ix.storage.folder} is being written by another process; try again when it finishes"
+            f"the index at {ix.storage.folder} is busy: another process is writing to it; try again when it finishes"
         ) from exc
+
+
+#: Held by the one process writing an index, which records its pid in it. It is an OS
+#: file lock, freed by the system when its process ends, however it ends: a killed job
+#: leaves the file behind but never a stale lock.
+JOB_LOCK = "hnp-search.lock"
+#: Seconds a writer waits for another to finish before raising IndexBusyError.
+LOCK_TIMEOUT = 5.0
+
+
+@contextmanager
+def _job_lock(folder: Path):
+    lock = FileLock(str(folder / JOB_LOCK))
+    if not try_for(lock.acquire, timeout=LOCK_TIMEOUT):
+        try:
+            owner = f"process {int((folder / JOB_LOCK).read_text())}"
+        except (OSError, ValueError):
+            owner = "another process"
+        raise IndexBusyError(f"the index at {folder} is busy: {owner} is writing to it; try again when it finishes")
+    try:
+        (folder / JOB_LOCK).write_text(f"{os.getpid()}\n")
+        yield
+    finally:
+        lock.release()
 
 
 class _KnownDigests:

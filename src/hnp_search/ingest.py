@@ -6,6 +6,8 @@ import gzip
 import json
 import os
 import re
+import stat
+import unicodedata
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,7 +55,9 @@ def read_articles(
 
     Reading is lazy and streams JSON Lines one line at a time. A path, file or line that
     cannot be read raises ``IngestError``; when ``on_error`` is given, the error is
-    passed to it instead and reading goes on with the next line or file.
+    passed to it instead and reading goes on with the next line or file. Page text
+    that is not UTF-8 is decoded as Windows-1258, else Latin-1, when the result reads
+    as Vietnamese; a file or line over MAX_ARTICLE_BYTES is rejected without reading it.
 
     Example::
 
@@ -73,24 +77,39 @@ def read_articles(
 
 
 def _read_path(path: Path) -> Iterator[Article | IngestError]:
-    if path.is_dir():
-        for file in _files_in(path):
-            yield from _read_file(file)
-    elif not path.exists():
+    try:
+        is_folder = stat.S_ISDIR(path.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
         yield IngestError(path, "no such file or directory")
+        return
+    except OSError as err:
+        yield IngestError(path, f"cannot read ({err.strerror})")
+        return
+    if is_folder:
+        for file in _files_in(path):
+            if isinstance(file, IngestError):
+                yield file
+            else:
+                yield from _read_file(file)
     elif _kind(path) is None:
         yield IngestError(path, "not a .txt, .jsonl, .jsonl.gz or .json file")
     else:
         yield from _read_file(path)
 
 
-def _files_in(folder: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(name for name in dirs if not name.startswith("."))
-        for name in sorted(files):
-            file = Path(root, name)
-            if not name.startswith(".") and _kind(file) is not None:
-                yield file
+def _files_in(folder: Path) -> Iterator[Path | IngestError]:
+    """The files to read in ``folder`` in name order, then those of each subfolder (not
+    followed through symbolic links); an error for a folder that cannot be listed."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted((entry for entry in listing if not entry.name.startswith(".")), key=lambda e: e.name)
+    except OSError as err:
+        yield IngestError(folder, f"cannot read ({err.strerror})")
+        return
+    yield from (Path(entry) for entry in entries if not entry.is_dir() and _kind(Path(entry)) is not None)
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _files_in(Path(entry))
 
 
 def _kind(path: Path) -> str | None:
@@ -105,7 +124,7 @@ def _kind(path: Path) -> str | None:
 def _read_file(path: Path) -> Iterator[Article | IngestError]:
     try:
         if _kind(path) == "page":
-            yield _parse_page(_decode(path.read_bytes(), path), path)
+            yield _read_page(path)
         else:
             yield from _read_jsonl(path)
     except IngestError as err:
@@ -116,13 +135,60 @@ def _read_file(path: Path) -> Iterator[Article | IngestError]:
         yield IngestError(path, f"cannot read ({err.strerror or err})")
 
 
-def _decode(data: bytes, path: Path, line: int | None = None) -> str:
-    """Bytes of a file (or of one line) as text; the one place that knows encodings."""
+#: A page-text file or JSON line larger than this cannot be one news article: it is
+#: rejected unread, so memory stays bounded.
+MAX_ARTICLE_BYTES = 10_000_000
+#: Tried in turn on page text that is not UTF-8; the first that reads as Vietnamese wins.
+_LEGACY_ENCODINGS = ("cp1258", "latin-1")
+
+
+def _decode(data: bytes, path: Path, line: int | None = None, *, legacy: bool = False) -> str:
+    """Bytes of a file (or of one line) as text; the one place that knows encodings.
+
+    Text is UTF-8 (a BOM is dropped); with ``legacy``, bytes that are not are decoded
+    with the first of _LEGACY_ENCODINGS whose result reads as Vietnamese. A NUL byte
+    means binary data.
+    """
+    _refuse_binary(data, path, line)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
+        for encoding in _LEGACY_ENCODINGS if legacy else ():
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            if _reads_as_vietnamese(text):
+                return text
         message = f"not UTF-8 text ({err.reason} at byte {err.start})"
         raise IngestError(path, message, line) from None
+
+
+def _refuse_binary(data: bytes, path: Path, line: int | None = None) -> None:
+    if (nul := data.find(b"\0")) >= 0:
+        raise IngestError(path, f"binary data, not text (NUL byte at byte {nul})", line)
+
+
+# Letters Vietnamese uses beyond ASCII: vowels with their marks and tones, and đ.
+_VIETNAMESE_LETTERS = frozenset(
+    unicodedata.normalize("NFC", vowel + tone)
+    for vowel in "aăâeêioôơuưy"
+    for tone in ("", "\u0300", "\u0301", "\u0303", "\u0309", "\u0323")
+) | {"đ"}
+# A "?" inside a word: a letter the file's writer could not encode, lost for good.
+_LOST_LETTER = re.compile(r"[^\W\d_]\?[^\W\d_]")
+
+
+def _reads_as_vietnamese(text: str) -> bool:
+    """No control characters, no letters or combining marks outside ASCII and the
+    Vietnamese alphabet (text in another encoding decodes to such), no lost letters."""
+    for char in set(unicodedata.normalize("NFC", text)):
+        kind = unicodedata.category(char)
+        if kind == "Cc" and char not in "\t\n\r\f":
+            return False
+        if kind[0] in "LM" and not char.isascii() and char.lower() not in _VIETNAMESE_LETTERS:
+            return False
+    return not _LOST_LETTER.search(text)
 
 
 # --- HNP page text -------------------------------------------------------------------
@@ -134,6 +200,17 @@ _FOOTER_LINES = frozenset(
      "full name:(*)", "phone number:", "title:(*)", "content:(*)"]
 )  # fmt: skip
 _LETTER = re.compile(r"[^\W\d_]")
+
+
+def _read_page(path: Path) -> Article:
+    size = path.stat().st_size
+    if size > MAX_ARTICLE_BYTES:
+        raise IngestError(path, f"too large for a news article ({_megabytes(size)}; the limit is {_megabytes(MAX_ARTICLE_BYTES)})")
+    return _parse_page(_decode(path.read_bytes(), path, legacy=True), path)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def _parse_page(text: str, path: Path) -> Article:
@@ -201,21 +278,45 @@ def _starts_with_capital(word: str) -> bool:
 def _read_jsonl(path: Path) -> Iterator[Article | IngestError]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rb") as lines:
-        for number, raw in enumerate(lines, 1):
-            if not raw.strip():
+        _refuse_binary(lines.peek(8192)[:8192], path)
+        number, empty = 0, True
+        while raw := lines.readline(MAX_ARTICLE_BYTES + 1):
+            number += 1
+            if len(raw) > MAX_ARTICLE_BYTES and not raw.endswith(b"\n"):
+                size = _megabytes(len(raw) + _skip_line(lines))
+                limit = _megabytes(MAX_ARTICLE_BYTES)
+                item = IngestError(path, f"line too long for a news article ({size}; the limit is {limit})", number)
+            elif raw.strip():
+                try:
+                    item = _parse_record(raw, path, number)
+                except IngestError as err:
+                    item = err
+            else:
                 continue
-            try:
-                item = _parse_record(raw, path, number)
-            except IngestError as err:
-                item = err
+            empty = False
             yield item
+    if empty:
+        yield IngestError(path, "empty file: no articles")
+
+
+def _skip_line(lines) -> int:
+    """Read past the rest of an overlong line, a megabyte at a time; return its length."""
+    skipped = 0
+    while chunk := lines.readline(2**20):
+        skipped += len(chunk)
+        if chunk.endswith(b"\n"):
+            break
+    return skipped
 
 
 def _parse_record(raw: bytes, path: Path, line: int) -> Article:
     try:
         record = json.loads(_decode(raw, path, line))
     except json.JSONDecodeError as err:
-        raise IngestError(path, f"not JSON ({err.msg} at column {err.colno})", line) from None
+        message = err.msg.removesuffix(" at")  # "Unterminated string starting at"
+        raise IngestError(path, f"not JSON ({message} at column {err.colno})", line) from None
+    except (ValueError, RecursionError) as err:  # a number of over 4300 digits, nesting too deep
+        raise IngestError(path, f"unreadable JSON ({err})", line) from None
     if not isinstance(record, dict):
         raise IngestError(path, f"expected a JSON object, got {_json_type(record)}", line)
     if type(record.get("id")) is int:

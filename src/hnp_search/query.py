@@ -14,6 +14,7 @@ Syntax (see README "Query language"):
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -279,10 +280,19 @@ def date_bound(value, *, upper: bool) -> datetime | None:
 
 #: BM25F-style field weights (applied as query boosts).
 FIELD_WEIGHTS = {"title": 3.0, "lead": 1.5, "body": 1.0, "author": 1.0}
-#: Extra weight of a match with the query's own diacritics over a folded-only match.
-EXACT_BOOST = 2.0
+#: Share of a syllable's weight that needs the diacritics typed: a folded-only match
+#: earns the rest, so exact spellings rank first and every syllable weighs the same.
+EXACT_SHARE = 0.5
+#: BM25 parameters (Whoosh's defaults).
+BM25_B = 0.75
+BM25_K1 = 1.2
 #: Extra weight of a segmented-word match over its syllables alone.
 WORD_BOOST = 1.0
+#: Weight of the restored accented reading of words typed without diacritics.
+RESTORED_SHARE = 0.3
+#: A loose hit needs at least this share of the query's syllables (queries of 3+).
+MIN_SHARE = 0.5
+SYL = 1.0
 TEXT_FIELDS = ("title", "lead", "body")
 
 
@@ -308,39 +318,78 @@ class Compiled:
         return len(covered) >= self.min_match
 
 
-def compile_tree(node: Node | None) -> Compiled:
+class Lexicon:
+    """Accented readings of folded words, learned from the index's own vocabulary:
+    ``"ha_noi"`` -> ``"hà_nội"``, the reading found in the most articles."""
+
+    #: Longest run of syllables tried as one word.
+    MAX_RUN = 4
+
+    def __init__(self, reader):
+        best: dict[str, tuple[int, str]] = {}
+        for fieldname in (f"{f}_w" for f in TEXT_FIELDS):
+            for term, info in reader.iter_field(fieldname):
+                word = term.decode("utf-8")
+                key = fold(word)
+                if info.doc_frequency() > best.get(key, (0, ""))[0]:
+                    best[key] = (info.doc_frequency(), word)
+        self.words = {key: word.split(analyze.WORD_JOINER) for key, (_, word) in best.items()}
+
+    def restore(self, syllables: list[str]) -> list[tuple[int, tuple[str, ...]]]:
+        """Likely readings of runs of ``syllables`` (as typed): (start index, accented run),
+        longest runs first, left to right; a reading must agree with any diacritics typed."""
+        out = []
+        i = 0
+        while i < len(syllables):
+            for n in range(min(self.MAX_RUN, len(syllables) - i), 1, -1):
+                run = syllables[i : i + n]
+                reading = self.words.get(fold(analyze.WORD_JOINER.join(run)))
+                if reading and all(not has_diacritics(t) or t == r for t, r in zip(run, reading)):
+                    out.append((i, tuple(reading)))
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+
+def compile_tree(node: Node | None, lexicon: Lexicon | None = None) -> Compiled:
+    """Compile a parsed query; ``lexicon`` restores diacritics of words typed without them."""
     if node is None:
         return Compiled(wq.NullQuery, wq.NullQuery)
     required = node.nodes if isinstance(node, All) else (node,)
     syllables = frozenset(
         fold(s) for n in required if isinstance(n, Words) for w in analyze.query_words(n.text) for s in w.syllables
     )
-    min_match = len(syllables) if len(syllables) < 3 else (len(syllables) + 1) // 2
-    return Compiled(_compile(node, strict=True), _compile(node, strict=False), syllables, min_match)
+    min_match = len(syllables) if len(syllables) < 3 else math.ceil(len(syllables) * MIN_SHARE)
+    compiler = _Compiler(lexicon)
+    return Compiled(compiler.compile(node, strict=True), compiler.compile(node, strict=False), syllables, min_match)
 
 
-def _compile(node: Node, strict: bool) -> wq.Query:
-    if isinstance(node, Words):
-        return _words(node.text, node.fields or TEXT_FIELDS, strict)
-    if isinstance(node, Phrase):
-        return _phrase(node.text, node.fields or TEXT_FIELDS)
-    if isinstance(node, DateFilter):
-        return date_query(node)
-    if isinstance(node, Not):
-        return wq.Not(_excluded(node.node))
-    if isinstance(node, Any):
-        return wq.Or([_compile(n, strict) for n in node.nodes])
-    positives = [_compile(n, strict) for n in node.nodes if not isinstance(n, Not)]
-    negatives = [_excluded(n.node) for n in node.nodes if isinstance(n, Not)]
-    positive = wq.And(positives) if positives else wq.Every()
-    if len(positives) == 1:
-        positive = positives[0]
-    return wq.AndNot(positive, wq.Or(negatives)) if negatives else positive
+class _Compiler:
+    def __init__(self, lexicon: Lexicon | None):
+        self.lexicon = lexicon
 
+    def compile(self, node: Node, strict: bool) -> wq.Query:
+        if isinstance(node, Words):
+            return self.words(node.text, node.fields or TEXT_FIELDS, strict)
+        if isinstance(node, Phrase):
+            return _phrase(node.text, node.fields or TEXT_FIELDS)
+        if isinstance(node, DateFilter):
+            return date_query(node)
+        if isinstance(node, Not):
+            return wq.Not(self.excluded(node.node))
+        if isinstance(node, Any):
+            return wq.Or([self.compile(n, strict) for n in node.nodes])
+        positives = [self.compile(n, strict) for n in node.nodes if not isinstance(n, Not)]
+        negatives = [self.excluded(n.node) for n in node.nodes if isinstance(n, Not)]
+        positive = positives[0] if len(positives) == 1 else wq.And(positives) if positives else wq.Every()
+        return wq.AndNot(positive, wq.Or(negatives)) if negatives else positive
 
-def _excluded(node: Node) -> wq.Query:
-    """What ``-node`` removes: words typed with diacritics exclude only those diacritics."""
-    if isinstance(node, Words):
+    def excluded(self, node: Node) -> wq.Query:
+        """What ``-node`` removes: words typed with diacritics exclude only those diacritics."""
+        if not isinstance(node, Words):
+            return self.compile(node, strict=True)
         fields = node.fields or TEXT_FIELDS
         syllables = [s for w in analyze.query_words(node.text) for s in w.syllables]
         if not syllables:
@@ -349,51 +398,67 @@ def _excluded(node: Node) -> wq.Query:
             wq.Or([wq.Term(f"{f}_s" if has_diacritics(s) else f"{f}_sf", s) for f in fields])
             for s in syllables
         ])
-    return _compile(node, strict=True)
+
+    def words(self, text: str, fields: tuple[str, ...], strict: bool) -> wq.Query:
+        words = analyze.query_words(text)
+        syllables = [_syllable(fields, s, strict) for w in words for s in w.syllables]
+        if not syllables:
+            return wq.NullQuery
+        bonus = _word_terms(fields, words) + self.restored(fields, [s for w in words for s in w.syllables])
+        core = (wq.And if strict else wq.Or)(syllables)
+        return wq.AndMaybe(core, wq.Or(bonus)) if bonus else core
+
+    def restored(self, fields: tuple[str, ...], syllables: list[str]) -> list[wq.Query]:
+        """Bonus terms for the likely accented reading of words typed without diacritics."""
+        if self.lexicon is None or all(has_diacritics(s) for s in syllables):
+            return []
+        out = []
+        fields = tuple(f for f in fields if f in TEXT_FIELDS)
+        for start, reading in self.lexicon.restore(syllables):
+            typed = syllables[start : start + len(reading)]
+            if all(has_diacritics(t) for t in typed):
+                continue  # typed in full: already scored as a segmented word
+            for f in fields:
+                weight = FIELD_WEIGHTS[f] * RESTORED_SHARE
+                out.append(wq.Term(f"{f}_w", analyze.WORD_JOINER.join(reading), boost=weight * WORD_BOOST))
+                out += [wq.Term(f"{f}_s", r, boost=weight * SYL) for t, r in zip(typed, reading) if not has_diacritics(t)]
+        return out
 
 
 def date_query(node: DateFilter) -> wq.Query:
     return wq.DateRange("published", node.start, node.end, endexcl=True)
 
 
-def _syllable(fields: tuple[str, ...], syllable: str) -> wq.Query:
-    """One query syllable: folded everywhere, exact (with its diacritics) weighted higher."""
-    alternatives = [wq.Term(f"{f}_sf", fold(syllable), boost=FIELD_WEIGHTS[f]) for f in fields]
-    if has_diacritics(syllable):
-        alternatives += [wq.Term(f"{f}_s", syllable, boost=FIELD_WEIGHTS[f] * EXACT_BOOST) for f in fields]
-    return wq.Or(alternatives)
+def _syllable(fields: tuple[str, ...], syllable: str, strict: bool) -> wq.Query:
+    """One query syllable: folded everywhere, exact (with its diacritics) weighted higher.
+    ``strict`` needs the diacritics as typed."""
+    if not has_diacritics(syllable):
+        return wq.Or([wq.Term(f"{f}_sf", syllable, boost=FIELD_WEIGHTS[f]) for f in fields])
+    folded = wq.Or([wq.Term(f"{f}_sf", fold(syllable), boost=FIELD_WEIGHTS[f] * (1 - EXACT_SHARE)) for f in fields])
+    exact = wq.Or([wq.Term(f"{f}_s", syllable, boost=FIELD_WEIGHTS[f] * EXACT_SHARE) for f in fields])
+    return wq.AndMaybe(exact, folded) if strict else wq.Or([folded, exact])
 
 
 def _word_terms(fields: tuple[str, ...], words: list[analyze.QueryWord]) -> list[wq.Query]:
-    """Bonus terms for whole words: segmented words, plus, where syllables were typed
-    without diacritics (so segmentation is unreliable), every 2- and 3-syllable run."""
+    """Bonus terms for whole words: the segmented words of the query, or, for a query
+    typed without diacritics (which segmentation cannot read), every 2- and 3-syllable run."""
     out = []
     fields = tuple(f for f in fields if f in TEXT_FIELDS)
-    segmented = {w.syllables for w in words if len(w.syllables) > 1}
     syllables = [s for w in words for s in w.syllables]
-    runs = set(segmented)
-    for n in (2, 3):
-        for i in range(len(syllables) - n + 1):
-            run = tuple(syllables[i : i + n])
-            if not all(has_diacritics(s) for s in run):
-                runs.add(run)
+    if any(has_diacritics(s) for s in syllables):
+        runs = {w.syllables for w in words if len(w.syllables) > 1}
+    else:
+        runs = {tuple(syllables[i : i + n]) for n in (2, 3) for i in range(len(syllables) - n + 1)}
     for run in sorted(runs):
         joined = analyze.WORD_JOINER.join(run)
         for f in fields:
-            out.append(wq.Term(f"{f}_wf", fold(joined), boost=FIELD_WEIGHTS[f] * WORD_BOOST))
-            if has_diacritics(joined) and run in segmented:
-                out.append(wq.Term(f"{f}_w", joined, boost=FIELD_WEIGHTS[f] * WORD_BOOST * EXACT_BOOST))
+            weight = FIELD_WEIGHTS[f] * WORD_BOOST
+            if has_diacritics(joined):
+                out.append(wq.Term(f"{f}_wf", fold(joined), boost=weight * (1 - EXACT_SHARE)))
+                out.append(wq.Term(f"{f}_w", joined, boost=weight * EXACT_SHARE))
+            else:
+                out.append(wq.Term(f"{f}_wf", joined, boost=weight))
     return out
-
-
-def _words(text: str, fields: tuple[str, ...], strict: bool) -> wq.Query:
-    words = analyze.query_words(text)
-    syllables = [_syllable(fields, s) for w in words for s in w.syllables]
-    if not syllables:
-        return wq.NullQuery
-    bonus = _word_terms(fields, words)
-    core = (wq.And if strict else wq.Or)(syllables)
-    return wq.AndMaybe(core, wq.Or(bonus)) if bonus else core
 
 
 def _phrase(text: str, fields: tuple[str, ...]) -> wq.Query:
