@@ -188,11 +188,6 @@ QUERIES = ["Hà Nội", "ha noi", '"Hồ Tây"', "giá rau xanh", "bàn giao m�
            "Hà Nội -metro", "mùa thu OR mưa lớn", "title:hồ", "nguyen van toan"]  # fmt: skip
 
 
-@pytest.mark.xfail(
-    reason="one Whoosh searcher shared by threads: its readers share file positions, so concurrent "
-    "searches garble each other's reads (UnpicklingError, struct.error, wrong hits)",
-    strict=False,
-)
 def test_search_from_8_threads_returns_what_serial_calls_return(tiny_index):
     with SearchEngine(tiny_index, create=False) as engine:
         serial = {query: engine.search(query, limit=5) for query in QUERIES}

@@ -57,9 +57,11 @@ class SearchEngine:
         self.path = Path(index_dir) if index_dir is not None else default_index_dir()
         self._ix = idx.open_index(self.path, create=create)
         self._lock = threading.Lock()
-        self._searcher: Searcher | None = None
-        self._lexicon_of: Searcher | None = None
-        self._lexicon_cache: Lexicon | None = None
+        # Whoosh readers share file positions, so each thread gets its own searcher.
+        self._local = threading.local()
+        self._searchers: list[Searcher] = []
+        self._generation = 0  # bumped by refresh(); older thread searchers refresh
+        self._lexicons: dict[int, Lexicon] = {}
 
     # -- writing -----------------------------------------------------------
 
@@ -113,23 +115,32 @@ class SearchEngine:
         or any other process (done after ``index``). Until then searches keep seeing
         that one state, so a long-lived engine calls this to see new articles."""
         with self._lock:
-            if self._searcher is not None and not self._searcher.up_to_date():
-                # Not closed: searches still running on it in other threads finish first.
-                self._searcher = None
+            self._generation += 1
 
-    def _search_with(self):
-        with self._lock:
-            if self._searcher is None:
-                self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=query.BM25_B, K1=query.BM25_K1))
-            return self._searcher
+    def _search_with(self) -> Searcher:
+        """This thread's searcher, reopened when ``refresh()`` was called and the index changed."""
+        local = self._local
+        searcher = getattr(local, "searcher", None)
+        if searcher is not None and local.generation != self._generation and not searcher.up_to_date():
+            with self._lock:
+                self._searchers.remove(searcher)
+            searcher.close()  # only this thread used it
+            searcher = None
+        if searcher is None:
+            searcher = self._ix.searcher(weighting=scoring.BM25F(B=query.BM25_B, K1=query.BM25_K1))
+            with self._lock:
+                self._searchers.append(searcher)
+        local.searcher, local.generation = searcher, self._generation
+        return searcher
 
-    def _lexicon(self, searcher) -> Lexicon:
-        """The diacritic-restoring lexicon of the current index state, built on first use."""
+    def _lexicon(self, searcher: Searcher) -> Lexicon:
+        """The diacritic-restoring lexicon of the index state ``searcher`` reads."""
+        generation = searcher.reader().generation()
         with self._lock:
-            if self._lexicon_of is not searcher:
-                self._lexicon_cache = Lexicon(searcher.reader())
-                self._lexicon_of = searcher
-            return self._lexicon_cache
+            lexicon = self._lexicons.get(generation)
+            if lexicon is None:
+                lexicon = self._lexicons[generation] = idx.load_lexicon(self.path, searcher.reader())
+            return lexicon
 
     def __len__(self) -> int:
         return self._search_with().doc_count()
@@ -214,9 +225,11 @@ class SearchEngine:
 
     def _close_searcher(self):
         with self._lock:
-            if self._searcher is not None:
-                self._searcher.close()
-                self._searcher = None
+            for searcher in self._searchers:
+                searcher.close()
+            self._searchers.clear()
+            self._generation += 1
+            self._local = threading.local()
 
     def close(self) -> None:
         self._close_searcher()

@@ -6,6 +6,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import pickle
 import signal
 import time
 from array import array
@@ -26,6 +27,7 @@ from whoosh.util.filelock import FileLock, try_for
 from . import analyze
 from .errors import HnpSearchError, IndexBusyError, IndexNotFoundError, IndexVersionError, IngestError
 from .ingest import Article
+from .query import Lexicon
 
 #: Text fields searched by words, in decreasing weight.
 TEXT_FIELDS = ("title", "lead", "body")
@@ -151,6 +153,36 @@ def create_index(path: Path):
     except OSError as exc:
         raise IndexNotFoundError(f"cannot create an index at {path}: {exc.strerror}") from exc
     return ix
+
+
+LEXICON_FILE = "lexicon.pickle"
+
+
+def load_lexicon(path: str | os.PathLike, reader) -> Lexicon:
+    """The index's restoring lexicon: saved by the last indexing run, or rebuilt from
+    ``reader`` (and saved) when that file is missing or older than the index."""
+    file = Path(path) / LEXICON_FILE
+    try:
+        with file.open("rb") as f:
+            generation, words = pickle.load(f)
+        if generation == reader.generation():
+            return Lexicon(words)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        pass
+    return save_lexicon(path, reader)
+
+
+def save_lexicon(path: str | os.PathLike, reader) -> Lexicon:
+    """Build the lexicon of ``reader``'s index state and save it beside the index."""
+    lexicon = Lexicon.from_reader(reader)
+    tmp = Path(path) / f"{LEXICON_FILE}.{os.getpid()}.tmp"
+    try:
+        with tmp.open("wb") as f:
+            pickle.dump((reader.generation(), lexicon.words), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, Path(path) / LEXICON_FILE)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a read-only index still works, just slower to open
+    return lexicon
 
 
 def index_size(path: str | os.PathLike) -> int:
@@ -330,6 +362,9 @@ def write_articles(
             if writer is not None:
                 writer.commit()
                 writer = None
+            if summary.indexed:
+                with ix.reader() as reader:
+                    save_lexicon(ix.storage.folder, reader)
         finally:
             if writer is not None and not writer.is_closed:
                 writer.cancel()

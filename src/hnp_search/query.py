@@ -325,15 +325,22 @@ class Lexicon:
     #: Longest run of syllables tried as one word.
     MAX_RUN = 4
 
-    def __init__(self, reader):
+    def __init__(self, words: dict[str, str]):
+        self.words = words  # folded word -> its most frequent accented reading
+
+    @classmethod
+    def from_reader(cls, reader) -> "Lexicon":
+        """Read the segmented-word vocabulary of an index (seconds on a large index)."""
         best: dict[str, tuple[int, str]] = {}
         for fieldname in (f"{f}_w" for f in TEXT_FIELDS):
+            if fieldname not in reader.indexed_field_names():
+                continue
             for term, info in reader.iter_field(fieldname):
                 word = term.decode("utf-8")
                 key = fold(word)
                 if info.doc_frequency() > best.get(key, (0, ""))[0]:
                     best[key] = (info.doc_frequency(), word)
-        self.words = {key: word.split(analyze.WORD_JOINER) for key, (_, word) in best.items()}
+        return cls({key: word for key, (_, word) in best.items()})
 
     def restore(self, syllables: list[str]) -> list[tuple[int, tuple[str, ...]]]:
         """Likely readings of runs of ``syllables`` (as typed): (start index, accented run),
@@ -343,8 +350,8 @@ class Lexicon:
         while i < len(syllables):
             for n in range(min(self.MAX_RUN, len(syllables) - i), 1, -1):
                 run = syllables[i : i + n]
-                reading = self.words.get(fold(analyze.WORD_JOINER.join(run)))
-                if reading and all(not has_diacritics(t) or t == r for t, r in zip(run, reading)):
+                reading = self.words.get(fold(analyze.WORD_JOINER.join(run)), "").split(analyze.WORD_JOINER)
+                if len(reading) == n and all(not has_diacritics(t) or t == r for t, r in zip(run, reading)):
                     out.append((i, tuple(reading)))
                     i += n
                     break

@@ -1,0 +1,728 @@
+"""Person names: find the persons an article names (not streets, schools or places named after them)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from typing import NamedTuple
+
+from . import analyze
+from .normalize import fold, normalize_term
+
+__all__ = ["extract_persons", "person_key"]
+
+
+def _phrases(*groups: str) -> frozenset[str]:
+    """Comma-separated phrases ("Thủ tướng, HLV") as normalized keys ("thủ tướng", "hlv")."""
+    return frozenset(
+        " ".join(normalize_term(word) for word in phrase.split())
+        for group in groups
+        for phrase in group.split(",")
+        if phrase.strip()
+    )
+
+
+# Vietnamese family names (họ): the common ones first (Nguyễn, Trần, Lê, ... name most
+# people), then rarer ones seen in news, then Korean ones as the press writes them
+# (Kim Jong Un, Park Hang Seo). A run of three or more capitalized syllables that
+# starts with one is a person unless the context says otherwise. Left out on purpose:
+# Văn ("Văn Miếu"), Ông (the title "Ông" starts sentences), Đồng ("Đồng Nai").
+FAMILY_NAMES = _phrases(
+    "Nguyễn, Trần, Lê, Phạm, Hoàng, Huỳnh, Phan, Vũ, Võ, Đặng, Bùi, Đỗ, Hồ, Ngô, Dương,"
+    "Lý, Lí, Doãn, Đinh, Trịnh, Lương, Mai, Tạ, Cao, Chu, Lâm, Hà, Đào, Quách, Tô, Kiều,"
+    "Vương, Lại, La, Thái, Bạch, Triệu, Khúc, Âu, Tăng, Đoàn, Trương, Đàm, Lưu, Phùng, Hứa,"
+    "Tôn, Nghiêm, Mạc, Khổng, Quế, Lã, Lò, Cù, Nông, Thân, Lục, Tống, Tiêu, Từ, Hầu, Giáp,"
+    "Quản, Chế, Châu, Khuất, Khương, Kha, Diệp, Giang, Hàn, Lư, Lữ, Ninh, Phí, Sầm, Thạch,"
+    "Thiều, Tất, Ung, Ứng, Ưng, Viên, Vi, Bế, Cấn, Đới, Điêu, Mẫn, Ngụy, Nhâm, Thích,"
+    "Kim, Park, Moon, Lee",
+)
+
+# Kinship terms used as titles before a name ("ông Tuấn", "chị Nguyễn Thị Hoa"), as in
+# any Vietnamese news story. Capitalized, they start a sentence ("Ông Phan Thế Bảo cho biết").
+PRONOUN_CUES = _phrases(
+    "ông, bà, anh, chị, cô, chú, bác, em, cháu, cụ, thầy, cậu, bé, dì, mợ, thím, chàng, nàng,"
+    "cô gái, chàng trai, cặp đôi, vợ chồng, vợ, chồng, con trai, con gái, mẹ, bố, cha, sir, mr, mrs, ms",
+)
+
+# Titles and roles written before a name: the Party and state hierarchy (the HNP
+# sample, dantri politics and world news), degrees and professions, the armed forces,
+# sport, the arts and religion. "cố", "nguyên", "cựu" (late, former) precede titles.
+TITLE_CUES = _phrases(
+    # Party and state, at home and abroad
+    "đồng chí, bí thư, phó bí thư, tổng bí thư, thường trực ban bí thư, ủy viên, ủy viên bộ chính trị,"
+    "chủ tịch, phó chủ tịch, chủ tịch nước, phó chủ tịch nước, chủ tịch quốc hội, phó chủ tịch quốc hội,"
+    "thủ tướng, phó thủ tướng, bộ trưởng, thứ trưởng, tổng thống, phó tổng thống, thủ hiến, thống đốc,"
+    "thị trưởng, quốc vương, nhà vua, vua, hoàng đế, hoàng tử, công chúa, công nương, nữ hoàng, hoàng hậu,"
+    "thái tử, ngoại trưởng, đại sứ, tổng lãnh sự, người phát ngôn, phát ngôn viên, nghị sĩ, thượng nghị sĩ,"
+    "hạ nghị sĩ, đại biểu, nhà lãnh đạo, lãnh đạo, lãnh tụ, cố vấn, chánh văn phòng, chánh án, phó chánh án,"
+    "viện trưởng, phó viện trưởng, thẩm phán, tổng thư ký, tổng giám đốc, phó tổng giám đốc, giám đốc,"
+    "phó giám đốc, giám đốc điều hành, trưởng ban, phó trưởng ban, trưởng phòng, phó trưởng phòng,"
+    "trưởng khoa, phó trưởng khoa, cục trưởng, phó cục trưởng, vụ trưởng, chánh thanh tra, trưởng đoàn,"
+    "chủ nhiệm, phó chủ nhiệm, hiệu trưởng, phó hiệu trưởng, tổng biên tập, trưởng thôn, trưởng bản,"
+    "ứng viên, ứng cử viên, người kế nhiệm, người tiền nhiệm, đệ nhất phu nhân, phu nhân, ông chủ, bà chủ,"
+    "nhà sáng lập, người sáng lập, đồng sáng lập, chủ sở hữu, người sở hữu, người đồng cấp, đối thủ, phó tướng,"
+    "chính quyền, dưới thời, thời, nhiệm kỳ, fan, người hâm mộ, cố, nguyên, cựu",
+    # degrees and professions written before names
+    "gs, pgs, ts, ths, bs, ks, ls, gs.ts, pgs.ts, ths.bs, ts.bs, bsckii, bscki, bsck, giáo sư, phó giáo sư,"
+    "tiến sĩ, thạc sĩ, bác sĩ, bác sỹ, dược sĩ, y tá, điều dưỡng, luật sư, kỹ sư, kiến trúc sư, nhà báo,"
+    "phóng viên, nhà văn, nhà thơ, nhà sử học, nhà nghiên cứu, nhà khoa học, chuyên gia, giảng viên,"
+    "giáo viên, cô giáo, thầy giáo, nhà giáo, sinh viên, học sinh, nữ sinh, nam sinh, thí sinh, tác giả,"
+    "họa sĩ, nhiếp ảnh gia, nhà thiết kế, doanh nhân, tỷ phú, tỉ phú, triệu phú, ceo, nhà đầu tư,"
+    "nông dân, công nhân, tài xế, tiểu thương, bệnh nhân, nạn nhân, bị can, bị cáo, nghi phạm,"
+    "liệt sĩ, anh hùng, thi hào, đại thi hào, danh sư, danh nhân, nhà cách mạng",
+    # armed forces and police
+    "đại tướng, thượng tướng, trung tướng, thiếu tướng, đại tá, thượng tá, trung tá, thiếu tá, đại úy,"
+    "thượng úy, trung úy, thiếu úy, chiến sĩ, tư lệnh, chính ủy, chỉ huy trưởng, đô đốc",
+    # sport
+    "hlv, huấn luyện viên, hlv trưởng, tiền đạo, tiền vệ, hậu vệ, trung vệ, thủ môn, thủ thành, cầu thủ,"
+    "tuyển thủ, danh thủ, vận động viên, vđv, võ sĩ, tay vợt, kỳ thủ, đội trưởng, ngôi sao, siêu sao,"
+    "chân sút, trọng tài, người đồng hương",
+    # arts and entertainment
+    "ca sĩ, nhạc sĩ, nghệ sĩ, nsưt, nsnd, nghệ sĩ nhân dân, nghệ sĩ ưu tú, nghệ nhân, diễn viên, đạo diễn,"
+    "nhà sản xuất, biên kịch, danh hài, mc, người mẫu, hoa hậu, á hậu, rapper, giọng ca, người đẹp",
+    # religion
+    "hòa thượng, thượng tọa, đại đức, ni sư, sư thầy, linh mục, giám mục, hồng y, giáo hoàng, mục sư",
+)
+CUES = PRONOUN_CUES | TITLE_CUES
+
+# Titles that also head companies ("Chủ tịch Tân Tạo", "Giám đốc Hòa Phát"): after one,
+# a name without a family name must look foreign or follow a country ("Chủ tịch Trung
+# Quốc Tập Cận Bình"); Vietnamese people are written with their family name.
+BUSINESS_TITLES = _phrases(
+    "giám đốc, phó giám đốc, tổng giám đốc, phó tổng giám đốc, giám đốc điều hành,"
+    "ceo, nhà sáng lập, người sáng lập, đồng sáng lập, chủ sở hữu, người sở hữu, ông chủ, bà chủ,"
+    "lãnh đạo, nhà đầu tư, đối thủ",
+)
+
+# Lowercase words that may stand between a title and a foreign name
+# ("Tổng thống đương nhiệm Donald Trump", "HLV người Hàn Quốc Park Hang Seo").
+CUE_MODIFIERS = _phrases(
+    "đương nhiệm, dân chủ, cộng hòa, đảng, tạm quyền, người, mới, đắc cử, trưởng, bóng đá, công nghệ,"
+    "nổi tiếng, hàng đầu, đình đám, như, gồm"
+)
+
+# Head nouns of places and institutions named after people ("đường Lê Duẩn", "Trường
+# THPT Chu Văn An", "Lăng Chủ tịch Hồ Chí Minh"): from Vietnamese addresses, the names
+# of schools, hospitals and monuments, and the issue. A name right after one, or after
+# one and a title ("Khu lưu niệm cố Tổng Bí thư Lê Duẩn"), is not a mention of a person.
+PLACE_HEADS = _phrases(
+    "đường, phố, ngõ, ngách, hẻm, kiệt, đại lộ, quốc lộ, tỉnh lộ, cao tốc, cầu, hồ, quảng trường, công viên,"
+    "vườn hoa, chợ, ga, nhà ga, bến, bến xe, cảng, sân bay, phường, xã, quận, huyện, thị trấn, thị xã, tỉnh,"
+    "thành phố, tp, tp., q., p., khu phố, tổ dân phố, thôn, ấp, xóm, làng, khu, khu đô thị, kđt,"
+    "khu công nghiệp, kcn, tuyến, tuyến đường, tuyến phố, nút giao, ngã tư, ngã ba, ngã năm, đoạn, góc phố,"
+    "dốc, đê, kênh, sông, núi, đảo, bãi biển, biển, vịnh, đèo, trường, nhà trường, thpt, thcs, th, ptth,"
+    "th-thcs, thcs-thpt, tiểu học, trung học, trung học cơ sở, trung học phổ thông, phổ thông, đại học,"
+    "đh, đhqg, học viện, cao đẳng, chuyên, mầm non, bệnh viện, bv, phòng khám, viện, trung tâm,"
+    "nhà thi đấu, sân vận động, svđ, sân, nhà văn hóa, cung văn hóa, nhà hát, tàu, giải, giải thưởng, quỹ,"
+    "công ty, tập đoàn, nhà máy, lăng, đền, đền thờ, đình, chùa, miếu, nhà thờ, tượng đài, bảo tàng,"
+    "khu di tích, di tích, khu lưu niệm, nhà lưu niệm, nghĩa trang, chiến dịch, đường mòn, tòa nhà,"
+    "chung cư, khách sạn, nhà hàng, cửa hàng, siêu thị, plaza, số, địa chỉ, clb, câu lạc bộ, cúp,"
+    # works named after people or with name-like titles ("phim Hoa Mộc Lan")
+    "phim, bộ phim, tác phẩm, cuốn sách, sách, tiểu thuyết, truyện, ca khúc, bài hát, album, vở,"
+    "chương trình, dự án, tài khoản, kênh, trang",
+)
+# Heads that may begin a capitalized run ("Phố Đinh Tiên Hoàng", "Đại Học Tôn Đức
+# Thắng"); not "hồ", which capitalized is the family name Hồ.
+RUN_HEADS = PLACE_HEADS - {"hồ"}
+
+# Words between a head and a list of names ("các tuyến phố ở Đà Lạt như Trần Phú, ...",
+# "các trường THCS gồm Chu Văn An, ...").
+HEAD_FILLERS = _phrases("như, gồm, bao gồm, là, ở, tại, của, thuộc, trên, các, những")
+
+# Credits name a photographer or writer, not a person in the story ("(Ảnh: Sơn Tùng)").
+CREDIT_WORDS = _phrases("ảnh, bài, bài và ảnh, video, clip, đồ họa, nguồn, thực hiện, ảnh minh họa")
+
+# Places with a name-like shape (family name + syllables: "Hà Nội", "Hồ Chí Minh",
+# "Thái Bình Dương") or written between a title and a name ("Tổng thống Mỹ Donald
+# Trump", "Giám đốc Sở ... Hà Nội Đỗ Đình Hồng"): Vietnamese provinces and cities,
+# districts of Hà Nội and TP.HCM, lakes, countries and capitals as the press writes them.
+PLACES = _phrases(
+    # provinces, cities, regions
+    "Hà Nội, Hải Phòng, Đà Nẵng, Cần Thơ, Huế, Thừa Thiên Huế, Hồ Chí Minh, Sài Gòn, An Giang, Bà Rịa,"
+    "Vũng Tàu, Bắc Giang, Bắc Kạn, Bạc Liêu, Bắc Ninh, Bến Tre, Bình Định, Bình Dương, Bình Phước,"
+    "Bình Thuận, Cà Mau, Cao Bằng, Đắk Lắk, Đắc Lắc, Đắk Nông, Điện Biên, Đồng Nai, Đồng Tháp, Gia Lai,"
+    "Hà Giang, Hà Nam, Hà Tĩnh, Hải Dương, Hậu Giang, Hòa Bình, Hưng Yên, Khánh Hòa, Kiên Giang, Kon Tum,"
+    "Lai Châu, Lâm Đồng, Lạng Sơn, Lào Cai, Long An, Nam Định, Nghệ An, Ninh Bình, Ninh Thuận, Phú Thọ,"
+    "Phú Yên, Quảng Bình, Quảng Nam, Quảng Ngãi, Quảng Ninh, Quảng Trị, Sóc Trăng, Sơn La, Tây Ninh,"
+    "Thái Bình, Thái Nguyên, Thanh Hóa, Tiền Giang, Trà Vinh, Tuyên Quang, Vĩnh Long, Vĩnh Phúc, Yên Bái,"
+    "Đà Lạt, Nha Trang, Phú Quốc, Hạ Long, Sa Pa, Hội An, Quy Nhơn, Buôn Ma Thuột, Pleiku, Biên Hòa,"
+    "Phan Thiết, Lý Sơn, Hoàng Sa, Trường Sa, Tây Nguyên, Nam Bộ, Bắc Bộ, Trung Bộ, Việt Nam,"
+    "Tân Cương, Tây Tạng, Nội Mông, Hồ Bắc, Vũ Hán, Quảng Đông, Quảng Tây, Tứ Xuyên, Hồ Nam, Thượng Hải,"
+    "Đông Nam Á, Đông Á, Trung Đông, Bắc Mỹ, Nam Mỹ, Mỹ Latin, Tây Âu, Đông Âu, Bắc Âu",
+    # districts of Hà Nội and TP.HCM; lakes
+    "Ba Đình, Hoàn Kiếm, Tây Hồ, Long Biên, Cầu Giấy, Đống Đa, Hai Bà Trưng, Hoàng Mai, Thanh Xuân, Hà Đông,"
+    "Bắc Từ Liêm, Nam Từ Liêm, Từ Liêm, Sơn Tây, Ba Vì, Chương Mỹ, Đan Phượng, Đông Anh, Gia Lâm, Hoài Đức,"
+    "Mê Linh, Mỹ Đức, Phú Xuyên, Phúc Thọ, Quốc Oai, Sóc Sơn, Thạch Thất, Thanh Oai, Thanh Trì, Thường Tín,"
+    "Ứng Hòa, Mỹ Đình, Thủ Đức, Bình Thạnh, Gò Vấp, Phú Nhuận, Tân Bình, Tân Phú, Bình Tân, Củ Chi,"
+    "Hóc Môn, Bình Chánh, Nhà Bè, Cần Giờ, Hồ Gươm, Hồ Hoàn Kiếm, Hồ Tây, Hồ Xuân Hương",
+    # countries, oceans, capitals
+    "Mỹ, Hoa Kỳ, Nga, Trung Quốc, Nhật Bản, Nhật, Hàn Quốc, Triều Tiên, Ấn Độ, Anh, Pháp, Đức, Ý, Italy,"
+    "Tây Ban Nha, Bồ Đào Nha, Hà Lan, Bỉ, Thụy Sĩ, Thụy Điển, Na Uy, Đan Mạch, Phần Lan, Ba Lan, Séc, Áo,"
+    "Hy Lạp, Thổ Nhĩ Kỳ, Ukraine, Belarus, Israel, Iran, Iraq, Syria, Ả Rập Xê Út, Ai Cập, Nam Phi,"
+    "Australia, Úc, New Zealand, Canada, Brazil, Argentina, Mexico, Chile, Cuba, Venezuela, Thái Lan, Lào,"
+    "Campuchia, Myanmar, Malaysia, Singapore, Indonesia, Philippines, Brunei, Đài Loan, Hong Kong,"
+    "Hồng Kông, Mông Cổ, Pakistan, Afghanistan, Qatar, Liên Xô, Châu Âu, Châu Á, Châu Phi, Châu Mỹ,"
+    "Thái Bình Dương, Ấn Độ Dương, Đại Tây Dương, Bắc Kinh, Moscow, Washington, London, Paris, Tokyo,"
+    "Seoul, Bangkok, New York",
+)
+
+# Places named with a person's full name: after a title they name the person
+# ("Chủ tịch Hồ Chí Minh"), otherwise the place ("TP Hồ Chí Minh", "tại Hồ Chí Minh").
+PERSON_NAMED_PLACES = _phrases("Hồ Chí Minh")
+
+# Organisations with a person-shaped name (a family name and three syllables).
+NON_PERSONS = _phrases("Hoàng Anh Gia Lai, Hồng Lĩnh Hà Tĩnh, Sông Lam Nghệ An, Than Quảng Ninh")
+
+# Capitalized words that begin organisations, never a name ("Sở Y tế", "Bộ Ngoại giao").
+ORG_WORDS = _phrases(
+    "sở, bộ, ban, cục, vụ, viện, phòng, ủy ban, hội, hội đồng, liên đoàn, đảng, đảng ủy, thành ủy, tỉnh ủy,"
+    "chính phủ, quốc hội, nhà nước, trung ương, công an, quân đội, quân khu, tổng cục, tổng công ty,"
+    "ngân hàng, tập đoàn, công ty, đội, đội tuyển, đoàn, mặt trận, hiệp hội, câu lạc bộ, nhà trắng, fc,"
+    "united, city, tòa án, hãng, báo, đài, tạp chí, thành phố, tỉnh, quận, huyện, xã, phường, khối,"
+    "khoa, trường, học viện, đại học, bệnh viện, giải, tiếng",
+)
+# English words of company, club and product names ("Thái Hà Books", "Champions League").
+FOREIGN_ORG_WORDS = _phrases(
+    "league, cup, fc, club, united, city, corporation, company, group, bank, books, energy, sports, news,"
+    "times, shop, studio, entertainment, media, holdings, capital, airlines, university, college, school,"
+    "institute, hospital, foundation, association, team, motors, pharma, technology, international,"
+    "global, professional, plaza, center, centre, mall, hotel, resort, tower, utd, real, hotspur",
+)
+
+# Capitalized function words that start sentences ("Theo Phó Tổng giám đốc ...", "Khi
+# Rainer ..."); at the start of a run they are not part of a name.
+SENTENCE_STARTERS = _phrases(
+    "theo, khi, trên, tại, với, cùng, sau, trước, nhưng, và, còn, nếu, dù, vì, do, để, từ, ở, bởi,"
+    "tuy, riêng, ngoài, trong, về, hôm, chiều, sáng, tối, trưa, đêm, ngày, đến, tới, giữa, cho, nhờ,"
+    "qua, cũng, hiện, lúc, như, là, có, được, đã, không, mới, thêm, rồi, song, thậm, chính, ngay, tuy",
+)
+# Titles that only qualify another one ("cố Tổng Bí thư"); capitalized they are name syllables.
+_QUALIFIERS = _phrases("cố, nguyên, cựu")
+# Cues that only precede a name; after a name they start another phrase
+# ("Tại New Delhi, chính quyền thành phố ...").
+_LEFT_ONLY = _QUALIFIERS | _phrases(
+    "chính quyền, dưới thời, thời, nhiệm kỳ, fan, người hâm mộ, đối thủ, người đồng cấp,"
+    "người kế nhiệm, người tiền nhiệm",
+)
+
+# Standing aliases: "Bác Hồ" is how the press names Chủ tịch Hồ Chí Minh.
+ALIASES = {"bác hồ": "Hồ Chí Minh"}
+
+# Tokens joining the items of a list ("Trần Phú, Lê Lợi và Nguyễn Trãi", "Lê Duẩn - Trần Hưng Đạo").
+_LIST_JOINERS = frozenset([",", "và", "-", "–", "cùng", "hoặc", "hay", "/", "&"])
+_PERSON_JOINERS = frozenset([",", "và", "-", "–", "cùng", "&"])
+# Capitalized first syllables of titles that are not name syllables: "Trưởng Ban",
+# "Phó Chủ", "Luật Giáo" are titles cut by the segmenter, never names.
+_TITLE_STARTS = _phrases(
+    "trưởng, phó, tổng, giám, chủ, bộ, thủ, thứ, hiệu, chánh, cục, vụ, luật, giáo, viện, chỉ, nguyên"
+)
+_NUMBER = re.compile(r"\d+[a-zA-Z]?(?:[/-]\d+[a-zA-Z]?)*")  # house numbers: 29, 45B, 778/10, 212-214
+_ADDRESS_SUFFIXES = frozenset(["bis", "ter"])  # "288 Bis Nguyễn Văn Cừ"
+_NAME_SYLLABLE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # "Tuấn", "Jong-un", "O'Neill"
+_MAX_NAME = 5  # syllables; "Nguyễn Thị Minh Khai" and "Tôn Nữ Thị Ninh" have four
+_MAX_PHRASE = 5  # syllables of the longest cue, head or place phrase
+_BYLINE_JOINERS = frozenset(["-", "–", "/", "&", ","])
+
+
+def person_key(name: str) -> str:
+    """The matching key of a name: NFC, lowercase, canonical tone placement
+    (``normalize_term``), hyphens between syllables as spaces, single spaces.
+
+    >>> person_key("Nguyễn  Quốc Toàn") == person_key("nguyễn quốc toàn")
+    True
+    >>> person_key("Kim Jong-un")
+    'kim jong un'
+    """
+    name = re.sub(r"(?<=\w)[-‐‑](?=\w)", " ", unicodedata.normalize("NFC", name))
+    return " ".join(normalize_term(part) for part in name.split())
+
+
+def extract_persons(text: str, words: list[analyze.Word] | None = None) -> list[str]:
+    """Canonical full names of the persons `text` names, in order of first mention, each once.
+
+    ``text`` is clean NFC text (title, lead and body); ``words`` is
+    ``analyze.segment(text)`` when the caller already has it. A name is kept when it
+    looks like a Vietnamese full name (a family name and two or more syllables) or
+    follows a title or role ("HLV Park Hang Seo", "Tổng thống Mỹ Donald Trump"), unless
+    a place or institution head precedes it ("đường Lê Duẩn", "Trường THPT Chu Văn An")
+    or it is listed with such places. Shorter re-mentions ("ông Tuấn", "Trung Tuấn")
+    fold into the full name; trailing byline lines are skipped.
+
+    >>> extract_persons("Thủ tướng Nguyễn Xuân Phúc thăm Trường THPT Chu Văn An.")
+    ['Nguyễn Xuân Phúc']
+    """
+    if words is None:
+        words = analyze.segment(text)
+    end = _byline_start(text)
+    mentions: list[tuple[int, str]] = []
+    unsure: list[tuple[int, str]] = []
+    cued: set[str] = set()
+    for line in _lines(_tokens(text, words, end)):
+        for run in _judge_line(line):
+            if run.status in ("person", "default"):
+                mentions.append((line[run.begin].start, run.name))
+            elif run.status == "cued":
+                cued.add(normalize_term(run.name))
+            elif run.status == "none" and run.name:
+                unsure.append((line[run.begin].start, run.name))
+    # A foreign name nowhere introduced by a title is a person when its surname is
+    # ("Jose Mourinho đã loại Dele Alli" ... "HLV Mourinho"); a Vietnamese word before
+    # it is not a given name ("Việc Barcelona", "Người Viking").
+    for position, name in unsure:
+        keys = person_key(name).split()
+        if keys[-1] in cued and not _is_vietnamese_syllable(keys[0]):
+            mentions.append((position, name))
+    return _canonical_names(mentions)
+
+
+# -- tokens --------------------------------------------------------------------
+
+
+class _Tok(NamedTuple):
+    """One syllable or punctuation mark of the text."""
+
+    text: str
+    key: str  # normalize_term(text)
+    name_like: bool  # a capitalized syllable: "Tuấn", "Jong-un", "A"; not "HLV"
+    punct: bool  # no letter or digit
+    start: int
+    joined: bool  # only spaces since the previous token (none at a line start)
+    line_start: bool  # a newline since the previous token
+
+
+def _tokens(text: str, words: Iterable[analyze.Word], end: int) -> list[_Tok]:
+    toks: list[_Tok] = []
+    prev_end = -1
+    for word in words:
+        for a, b in word.syllables:
+            if a >= end:
+                return toks
+            piece = text[a:b]
+            gap = text[prev_end:a] if prev_end >= 0 else "\n"
+            if gap == " " or not gap:  # the common case, checked first for speed
+                joined, newline = True, False
+            else:
+                newline = "\n" in gap
+                joined = not newline and not gap.strip()
+            toks.append(_Tok(piece, *_shape(piece), a, joined, newline))
+            prev_end = b
+    return toks
+
+
+@lru_cache(maxsize=200_000)
+def _shape(piece: str) -> tuple[str, bool, bool]:
+    """(key, name_like, punct) of one token text; cached, as news repeats its words."""
+    name_like = (
+        piece[0].isupper()
+        and _NAME_SYLLABLE.fullmatch(piece) is not None
+        and (len(piece) == 1 or not piece.isupper())
+    )
+    return normalize_term(piece), name_like, not any(c.isalnum() for c in piece)
+
+
+def _lines(toks: list[_Tok]) -> Iterator[list[_Tok]]:
+    """Tokens line by line: a caption, a heading and a paragraph never share a name."""
+    line: list[_Tok] = []
+    for tok in toks:
+        if tok.line_start and line:
+            yield line
+            line = []
+        line.append(tok)
+    if line:
+        yield line
+
+
+def _byline_start(text: str) -> int:
+    """Offset of the byline lines at the end of ``text`` ("Hoàng Điệp", "Hồng Hải- Trần
+    Thanh", "Đức Hoàng" then "Theo Sputnik"), or ``len(text)``. At most three lines; the
+    first two (title and lead) are never a byline."""
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    end, taken = len(text), 0
+    for index in range(len(starts) - 1, 1, -1):
+        line = text[starts[index] : starts[index + 1] if index + 1 < len(starts) else len(text)]
+        if not line.strip():
+            continue
+        if taken == 3 or not _looks_like_byline(line):
+            break
+        end, taken = starts[index], taken + 1
+    return end
+
+
+def _looks_like_byline(line: str) -> bool:
+    parts = re.sub(r"([-–/&,])", r" \1 ", line).split()
+    return (
+        0 < len(parts) <= 8
+        and not line.rstrip().endswith((".", "!", "?", ":", ";", "…", '"', "”"))
+        and all(p in _BYLINE_JOINERS or p[0].isupper() for p in parts)
+    )
+
+
+# -- judging the capitalized runs of one line -------------------------------------------
+
+
+class _Run(NamedTuple):
+    """A maximal run of capitalized syllables, and what it was judged to be."""
+
+    begin: int  # token range of the whole run in its line
+    stop: int
+    status: str  # "person" (a cue says so), "default" (looks like a Vietnamese full
+    #              name), "place" (a head, a house number or a credit precedes it),
+    #              "known" (a known place), "none"
+    name: str = ""  # the name inside the run, as written ("" when there is none)
+
+
+def _judge_line(line: list[_Tok]) -> list[_Run]:
+    runs: list[_Run] = []
+    i = 0
+    while i < len(line):
+        if not line[i].name_like:
+            i += 1
+            continue
+        j = i + 1
+        while j < len(line) and line[j].joined and line[j].name_like:
+            j += 1
+        runs.append(_judge_run(line, i, j))
+        i = j
+    _settle_scopes(line, runs)
+    _settle_lists(line, runs)
+    return runs
+
+
+def _settle_scopes(line: list[_Tok], runs: list[_Run]) -> None:
+    """A head before ":" or "(" makes the names up to the sentence end (or ")") places:
+    "các trường THCS: Chu Văn An (quận Tây Hồ); ... Trưng Vương, Ngô Sĩ Liên (...)",
+    "6 trường (Phổ thông Năng khiếu, ..., Lê Hồng Phong, Trần Đại Nghĩa)"."""
+    closing, index = None, 0
+    for k, tok in enumerate(line):
+        while index < len(runs) and runs[index].begin < k:
+            if closing is not None and runs[index].status == "default":
+                runs[index] = runs[index]._replace(status="place")
+            index += 1
+        if closing is not None and tok.text in closing:
+            closing = None
+        elif tok.text in (":", "(") and _head_before(line, k - 1):
+            closing = (")",) if tok.text == "(" else (".", "!", "?", "…")
+    for k in range(index, len(runs)):
+        if closing is not None and runs[k].status == "default":
+            runs[k] = runs[k]._replace(status="place")
+
+
+def _judge_run(line: list[_Tok], i: int, j: int) -> _Run:
+    """Judge the run ``line[i:j]`` from its shape and what stands around it."""
+    keys = [t.key for t in line[i:j]]
+    alias = ALIASES.get(" ".join(keys[-2:]))
+    if alias:
+        return _Run(i, j, "person", alias)
+    before = _left_context(line, i)
+    if before in ("head", "number", "credit"):
+        return _Run(i, j, "place")
+    # A title that starts in the run and goes on in lowercase is not part of the name
+    # ("Nguyễn Thành Phong Chủ" + "tịch").
+    j -= _title_tail(line, i, j)
+    keys = keys[: j - i]
+    if j == i:
+        return _Run(i, i, "none")
+    # Leading titles, places and heads of the run itself: "Ông", "Mỹ", "Phố".
+    s, pronoun, place = i, False, False
+    strong = before in ("cue", "title")  # a pronoun or a title that only people have
+    weak = before == "business"
+    starter = False
+    while s < j - 1:
+        length, kind = _prefix(line, s, j, s == i and _starts_sentence(line, i), pronoun)
+        if kind == "head":
+            return _Run(i, j, "place")
+        if kind is None:
+            break
+        strong = strong or kind in ("cue", "pronoun")
+        weak = weak or kind == "business"
+        pronoun = pronoun or kind == "pronoun"
+        place = place or kind == "place"
+        starter = starter or kind == "starter"
+        s += length
+    cue = strong or weak
+    whole = " ".join(keys)
+    if j - s < 2:
+        if whole in PLACES:
+            return _Run(i, j, "known")
+        # "HLV Mourinho", "ông Biden": a surname after a cue, to confirm "Jose Mourinho"
+        return _Run(i, j, "cued", _surface(line, s, j)) if strong or weak else _Run(i, j, "none")
+
+    # A Vietnamese full name: a family name and one to four more syllables.
+    family = next((k for k in range(s, j - 1) if line[k].key in FAMILY_NAMES), None)
+    if family is not None and j - family <= _MAX_NAME:
+        cue = cue and family == s  # unknown capitalized words would stand between
+        name = _surface(line, family, j)
+        key = " ".join(t.key for t in line[family:j])
+        if key in NON_PERSONS or any(k in FOREIGN_ORG_WORDS for k in keys[family - i :]):
+            return _Run(i, j, "known")
+        if key in PLACES:
+            person = key in PERSON_NAMED_PLACES and before in ("title", "business") and family == s
+            return _Run(i, j, "person", name) if person else _Run(i, j, "known")
+        if j - family >= 3:
+            return _Run(i, j, "person" if cue else "default", name)
+        return _Run(i, j, "person" if cue or _right_cue(line, j) else "none", name)
+
+    # Any other name (foreign, a stage name) needs a cue before or after it.
+    name_keys = keys[s - i : j - i]
+    if " ".join(name_keys) in PLACES:
+        return _Run(i, j, "known")
+    if (
+        len(name_keys) <= 4
+        and name_keys[0] not in _TITLE_STARTS
+        and not _is_org(name_keys)
+        and not any(" ".join(name_keys[k:]) in PLACES for k in range(1, len(name_keys)))
+    ):
+        name = _surface(line, s, j)
+        foreign = place or any(not _is_vietnamese_syllable(k) for k in name_keys)
+        if strong or (weak or _right_cue(line, j)) and foreign:
+            return _Run(i, j, "person", name)
+        # "Sau Hoa Mộc Lan, Lưu Diệc Phi ...": an adverbial, not an item of a list
+        return _Run(i, j, "none", "" if starter else name)
+    return _Run(i, j, "none")
+
+
+_VIETNAMESE_SYLLABLE = re.compile(
+    r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?"
+    r"(?:[aeiouy]|a[iouy]|eo|eu|i[aeu]|ieu|o[aeio]|oa[iyo]|oeo|u[aeiouy]|uo[iu]|uy[aeu]|uay|y[ae]|yeu)"
+    r"(?:ch|ng|nh|[cmnpt])?"
+)
+
+
+def _is_vietnamese_syllable(key: str) -> bool:
+    """True when ``key`` (lowercase) is spelled like a Vietnamese syllable: "tập", "cận",
+    "bình", "hoài"; not "joe", "biden", "park", "messi"."""
+    return _VIETNAMESE_SYLLABLE.fullmatch(fold(key)) is not None
+
+
+def _left_context(line: list[_Tok], i: int) -> str | None:
+    """What stands right before token ``i``: "title" or "cue" (a pronoun), "head",
+    "number", "credit", a list joiner (",", "và", ...), or None."""
+    k = i - 1
+    if k < 0:
+        return None
+    if line[k].punct:
+        if line[k].text == ":" and _phrase_ending(line, k - 1, CREDIT_WORDS):
+            return "credit"
+        if line[k].text in ("(", ":") and _head_before(line, k - 1):
+            return "head"
+        if line[k].text == ",":
+            # A title, maybe a country or an organisation, then a comma: "Thủ tướng Anh,
+            # Boris Johnson", "phó Chủ tịch European Super League, Andrea Agnelli".
+            k2 = k - 1
+            while k2 >= 0 and k - k2 <= _MAX_NAME and line[k2].name_like and line[k2].joined:
+                k2 -= 1
+            if k2 < k - 1 and (length := _phrase_ending(line, k2, TITLE_CUES)):
+                return _title_kind(line, k2, length)
+        return line[k].text if line[k].text in _LIST_JOINERS else None
+    if _NUMBER.fullmatch(line[k].text) or (
+        line[k].key in _ADDRESS_SUFFIXES and k > 0 and _NUMBER.fullmatch(line[k - 1].text)
+    ):
+        return "number"
+    if line[k].key in _LIST_JOINERS:
+        return line[k].key
+    # Skip modifiers between a title and a name ("Tổng thống đương nhiệm Donald Trump",
+    # "các ngôi sao hàng đầu như Triệu Vy"); they never follow a pronoun.
+    skipped = False
+    while (length := _phrase_ending(line, k, CUE_MODIFIERS)) and not _phrase_ending(line, k, CUES):
+        k, skipped = k - length, True
+    length = _phrase_ending(line, k, CUES | PLACE_HEADS)
+    if not length:
+        return "head" if _head_before(line, k) else None
+    first = line[k - length + 1]
+    phrase = " ".join(t.key for t in line[k - length + 1 : k + 1])
+    if phrase not in CUES:
+        return "head"
+    if phrase not in TITLE_CUES:
+        # a pronoun is lowercase unless it starts a sentence: "bóng Anh gồm Man Utd" is England
+        pronoun = not skipped and (first.text[0].islower() or _starts_sentence(line, k - length + 1))
+        return "cue" if pronoun else None
+    kind = _title_kind(line, k, length)
+    # A title after a head names the place, not the person: "Lăng Chủ tịch Hồ Chí Minh".
+    k -= length
+    while length := _phrase_ending(line, k, TITLE_CUES):
+        k -= length
+    return "head" if _phrase_ending(line, k, PLACE_HEADS) else kind
+
+
+def _title_kind(line: list[_Tok], k: int, length: int) -> str:
+    """ "business" for a title that also heads companies, else "title"."""
+    phrase = " ".join(t.key for t in line[k - length + 1 : k + 1])
+    return "business" if phrase in BUSINESS_TITLES else "title"
+
+
+def _head_before(line: list[_Tok], k: int) -> bool:
+    """True when a place head ends at token ``k``, maybe followed by fillers and known
+    places: "các tuyến phố của Hà Nội như" (then ": Khuất Duy Tiến, Nguyễn Chí Thanh")."""
+    for _ in range(4):
+        if _phrase_ending(line, k, PLACE_HEADS):
+            return True
+        length = _phrase_ending(line, k, HEAD_FILLERS) or _phrase_ending(line, k, PLACES)
+        if not length:
+            return False
+        k -= length
+    return False
+
+
+def _phrase_ending(line: list[_Tok], k: int, phrases: frozenset[str]) -> int:
+    """Length of the longest phrase of ``phrases`` that ends at token ``k`` (0 if none),
+    its tokens separated by spaces only."""
+    best, phrase = 0, ""
+    for first in range(k, max(k - _MAX_PHRASE, -1), -1):
+        tok = line[first]
+        if tok.punct or first < k and not line[first + 1].joined:
+            break
+        phrase = tok.key + " " + phrase if phrase else tok.key
+        if phrase in phrases:
+            best = k - first + 1
+    return best
+
+
+def _title_tail(line: list[_Tok], i: int, j: int) -> int:
+    """How many syllables at the end of run ``line[i:j]`` begin a title, head or
+    organisation that goes on in lowercase after it ("Phó Tổng" + "giám đốc", "Khối
+    Viễn" + "thông"); 0 if none."""
+    after = ""
+    for tok in line[j : j + 2]:
+        if not tok.joined or tok.name_like or tok.punct:
+            break
+        after += " " + tok.key
+    if not after:
+        return 0
+    best, phrase = 0, ""
+    for first in range(j - 1, max(i, j - 3) - 1, -1):
+        phrase = line[first].key + " " + phrase if phrase else line[first].key
+        words = (phrase + after).split()
+        for end in range(len(phrase.split()) + 1, len(words) + 1):
+            tail = " ".join(words[:end])
+            if tail in CUES or tail in PLACE_HEADS or tail in ORG_WORDS:
+                best = j - first
+    return best
+
+
+def _prefix(line: list[_Tok], s: int, j: int, sentence_start: bool, after_pronoun: bool) -> tuple[int, str | None]:
+    """The longest title, place, head or sentence-starting word at the start of run
+    ``line[s:j]``: (its length, "cue" / "pronoun" / "place" / "head" / "starter"), or
+    (0, None). A place is only stripped when two syllables remain ("Mỹ Donald Trump",
+    but "Mỹ Tâm") and not after a pronoun ("Cô Nga Đồi Xanh" is a restaurant)."""
+    phrase = ""
+    found: tuple[int, str | None] = (0, None)
+    for length in range(1, min(_MAX_PHRASE, j - s - 1) + 1):
+        phrase = phrase + " " + line[s + length - 1].key if phrase else line[s].key
+        if phrase == "anh":  # "Anh Nguyễn Văn A" starts a sentence; "Thủ tướng Anh" is the UK
+            found = (length, "pronoun" if sentence_start else "place" if j - s - length >= 2 else None)
+        elif phrase in PRONOUN_CUES:
+            found = (length, "pronoun")
+        elif phrase in TITLE_CUES and phrase not in _QUALIFIERS:
+            found = (length, "business" if phrase in BUSINESS_TITLES else "cue")
+        elif phrase in PLACES and j - s - length >= 2 and not after_pronoun:
+            found = (length, "place")
+        elif phrase in RUN_HEADS:
+            found = (length, "head")
+        elif length == 1 and sentence_start and phrase in SENTENCE_STARTERS:
+            found = (length, "starter")
+    return found
+
+
+def _starts_sentence(line: list[_Tok], i: int) -> bool:
+    return i == 0 or line[i - 1].punct and line[i - 1].text not in (",", "-", "–")
+
+
+def _right_cue(line: list[_Tok], j: int) -> bool:
+    """A role or an age right after a name: "Elon Musk, giám đốc điều hành của Tesla",
+    "chị Hoài Linh, 27 tuổi", "ông Nguyễn Chí Thanh (SN 1969)"."""
+    k = j + 1 if j < len(line) and line[j].text in (",", "-", "–", "(") else j
+    while k < len(line) and line[k].key in _QUALIFIERS:  # "X, nguyên Bí thư ..."
+        k += 1
+    phrase = ""
+    for end in range(k, min(k + _MAX_PHRASE, len(line))):
+        phrase = phrase + " " + line[end].key if phrase else line[end].key
+        if phrase in TITLE_CUES and phrase not in _LEFT_ONLY:
+            # not when the title introduces the next name ("Champions League, tiền đạo
+            # Kylian Mbappe"); an organisation or a place may follow ("Bill Gates, đồng
+            # sáng lập Microsoft", "Betsy Bryan, giáo sư Ai Cập học")
+            nxt = []
+            for tok in line[end + 1 : end + 1 + _MAX_NAME]:
+                if not (tok.name_like and tok.joined):
+                    break
+                nxt.append(tok.key)
+            return len(nxt) < 2 or _is_org(nxt) or _phrase_at(nxt, PLACES)
+    tail = [t.key for t in line[k : k + 2]]
+    return bool(tail) and (
+        tail[0] in ("sn", "sinh") or len(tail) == 2 and tail[0].isdigit() and tail[1] == "tuổi"
+    )
+
+
+def _is_org(keys: list[str]) -> bool:
+    """True for "Sở Y", "Khoa Kinh", "Masan Group", "Champions League"."""
+    return _phrase_at(keys, ORG_WORDS) or any(key in FOREIGN_ORG_WORDS for key in keys)
+
+
+def _phrase_at(keys: list[str], phrases: frozenset[str]) -> bool:
+    """True when ``keys`` start with a phrase of ``phrases``."""
+    return any(" ".join(keys[:n]) in phrases for n in range(1, min(len(keys), _MAX_PHRASE) + 1))
+
+
+def _surface(line: list[_Tok], first: int, last: int) -> str:
+    return " ".join(t.text for t in line[first:last])
+
+
+def _settle_lists(line: list[_Tok], runs: list[_Run]) -> None:
+    """Items of one list share their kind: a name listed with streets or schools is a
+    street or a school ("phố Hàng Khay, Tràng Tiền, Đinh Tiên Hoàng"); a name listed
+    with persons is a person ("Vợ chồng Trấn Thành - Hari Won")."""
+    for joiners, spread in ((_LIST_JOINERS, _spread_places), (_PERSON_JOINERS, _spread_persons)):
+        group: list[int] = []
+        for index, run in enumerate(runs):
+            prev = runs[index - 1] if index else None
+            joiner = line[prev.stop] if prev is not None and run.begin - prev.stop == 1 else None
+            if joiner is None or joiner.key not in joiners:
+                spread(runs, group)
+                group = []
+            group.append(index)
+        spread(runs, group)
+
+
+def _spread_places(runs: list[_Run], group: list[int]) -> None:
+    if any(runs[k].status in ("place", "known") for k in group):
+        for k in group:
+            if runs[k].status == "default":
+                runs[k] = runs[k]._replace(status="place")
+
+
+def _spread_persons(runs: list[_Run], group: list[int]) -> None:
+    """A cue-confirmed person makes the other names of its list persons; a default one
+    only those that look foreign ("Lâm Đại Ngọc và Hồng Lâu Mộng": a novel)."""
+    statuses = {runs[k].status for k in group}
+    if statuses & {"person", "default"}:
+        for k in group:
+            run = runs[k]
+            if run.status == "none" and run.name and (
+                "person" in statuses or not all(map(_is_vietnamese_syllable, person_key(run.name).split()))
+            ):
+                runs[k] = run._replace(status="person")
+
+
+# -- from mentions to names -------------------------------------------------------
+
+
+def _canonical_names(mentions: list[tuple[int, str]]) -> list[str]:
+    """One name per person, in order of first mention: the first spelling of each key,
+    without names that only repeat part of a longer one ("Trung Tuấn" in "Doãn Trung Tuấn")."""
+    first: dict[str, tuple[int, str]] = {}
+    for position, name in mentions:
+        name = unicodedata.normalize("NFC", name)
+        first.setdefault(person_key(name), (position, name))
+    keys = list(first)
+    kept = [k for k in keys if not any(_is_part_of(k, other) for other in keys)]
+    return [first[k][1] for k in sorted(kept, key=lambda k: first[k][0])]
+
+
+def _is_part_of(short: str, long: str) -> bool:
+    """True when ``long`` has more syllables and those of ``short`` appear in it in order."""
+    remaining = long.split()
+    if len(remaining) <= len(short.split()):
+        return False
+    rest = iter(remaining)
+    return all(syllable in rest for syllable in short.split())
