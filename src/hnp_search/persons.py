@@ -30,20 +30,19 @@ def _phrases(*groups: str) -> frozenset[str]:
 # starts with one is a person unless the context says otherwise. Left out on purpose:
 # Văn ("Văn Miếu"), Ông (the title "Ông" starts sentences), Đồng ("Đồng Nai").
 FAMILY_NAMES = _phrases(
-    "Nguyễn, Trần, Lê, Phạm, Hoàng, Huỳnh, Phan, Vũ, Võ, Đặng, Bùi, Đỗ, Hồ, Ngô, Dương,"
-    "Lý, Lí, Doãn, Đinh, Trịnh, Lương, Mai, Tạ, Cao, Chu, Lâm, Hà, Đào, Quách, Tô, Kiều,"
-    "Vương, Lại, La, Thái, Bạch, Triệu, Khúc, Âu, Tăng, Đoàn, Trương, Đàm, Lưu, Phùng, Hứa,"
-    "Tôn, Nghiêm, Mạc, Khổng, Quế, Lã, Lò, Cù, Nông, Thân, Lục, Tống, Tiêu, Từ, Hầu, Giáp,"
-    "Quản, Chế, Châu, Khuất, Khương, Kha, Diệp, Giang, Hàn, Lư, Lữ, Ninh, Phí, Sầm, Thạch,"
-    "Thiều, Tất, Ung, Ứng, Ưng, Viên, Vi, Bế, Cấn, Đới, Điêu, Mẫn, Ngụy, Nhâm, Thích,"
-    "Kim, Park, Moon, Lee",
+    "Nguyễn, Trần, Lê, Phạm, Hoàng, Huỳnh, Phan, Vũ, Võ, Đặng, Bùi, Đỗ, Hồ, Ngô, Dương, Lý, Lí,"
+    "Doãn, Đinh, Trịnh, Lương, Mai, Tạ, Cao, Chu, Lâm, Hà, Đào, Quách, Tô, Kiều, Vương, Lại, La,"
+    "Thái, Bạch, Triệu, Khúc, Âu, Tăng, Đoàn, Trương, Đàm, Lưu, Phùng, Hứa, Tôn, Nghiêm, Mạc,"
+    "Khổng, Quế, Lã, Lò, Cù, Nông, Thân, Lục, Tống, Tiêu, Từ, Hầu, Giáp, Quản, Chế, Châu, Khuất,"
+    "Khương, Kha, Diệp, Giang, Hàn, Lư, Lữ, Ninh, Phí, Sầm, Thạch, Thiều, Tất, Ung, Ứng, Ưng, Viên,"
+    "Vi, Bế, Cấn, Đới, Điêu, Mẫn, Ngụy, Nhâm, Thích, Kim, Park, Moon, Lee",
 )
 
 # Kinship terms used as titles before a name ("ông Tuấn", "chị Nguyễn Thị Hoa"), as in
 # any Vietnamese news story. Capitalized, they start a sentence ("Ông Phan Thế Bảo cho biết").
 PRONOUN_CUES = _phrases(
     "ông, bà, anh, chị, cô, chú, bác, em, cháu, cụ, thầy, cậu, bé, dì, mợ, thím, chàng, nàng,"
-    "cô gái, chàng trai, cặp đôi, vợ chồng, vợ, chồng, con trai, con gái, mẹ, bố, cha, sir, mr, mrs, ms",
+    "cô gái, chàng trai, cặp đôi, vợ chồng, vợ, chồng, con trai, con gái, mẹ, bố, cha",
 )
 
 # Titles and roles written before a name: the Party and state hierarchy (the HNP
@@ -51,85 +50,99 @@ PRONOUN_CUES = _phrases(
 # sport, the arts and religion. "cố", "nguyên", "cựu" (late, former) precede titles.
 TITLE_CUES = _phrases(
     # Party and state, at home and abroad
-    "đồng chí, bí thư, phó bí thư, tổng bí thư, thường trực ban bí thư, ủy viên, ủy viên bộ chính trị,"
-    "chủ tịch, phó chủ tịch, chủ tịch nước, phó chủ tịch nước, chủ tịch quốc hội, phó chủ tịch quốc hội,"
-    "thủ tướng, phó thủ tướng, bộ trưởng, thứ trưởng, tổng thống, phó tổng thống, thủ hiến, thống đốc,"
-    "thị trưởng, quốc vương, nhà vua, vua, hoàng đế, hoàng tử, công chúa, công nương, nữ hoàng, hoàng hậu,"
-    "thái tử, ngoại trưởng, đại sứ, tổng lãnh sự, người phát ngôn, phát ngôn viên, nghị sĩ, thượng nghị sĩ,"
-    "hạ nghị sĩ, đại biểu, nhà lãnh đạo, lãnh đạo, lãnh tụ, cố vấn, chánh văn phòng, chánh án, phó chánh án,"
-    "viện trưởng, phó viện trưởng, thẩm phán, tổng thư ký, tổng giám đốc, phó tổng giám đốc, giám đốc,"
+    "đồng chí, bí thư, phó bí thư, tổng bí thư, thường trực ban bí thư, ủy viên,"
+    "ủy viên bộ chính trị, chủ tịch, phó chủ tịch, chủ tịch nước, phó chủ tịch nước,"
+    "chủ tịch quốc hội, phó chủ tịch quốc hội, thủ tướng, phó thủ tướng, bộ trưởng, thứ trưởng,"
+    "tổng thống, phó tổng thống, thủ hiến, thống đốc, thị trưởng, quốc vương, nhà vua, vua,"
+    "hoàng đế, hoàng tử, công chúa, công nương, nữ hoàng, hoàng hậu, thái tử, ngoại trưởng, đại sứ,"
+    "tổng lãnh sự, người phát ngôn, phát ngôn viên, nghị sĩ, thượng nghị sĩ, hạ nghị sĩ, đại biểu,"
+    "nhà lãnh đạo, lãnh đạo, lãnh tụ, cố vấn, chánh văn phòng, chánh án, phó chánh án, viện trưởng,"
+    "phó viện trưởng, thẩm phán, tổng thư ký, tổng giám đốc, phó tổng giám đốc, giám đốc,"
     "phó giám đốc, giám đốc điều hành, trưởng ban, phó trưởng ban, trưởng phòng, phó trưởng phòng,"
-    "trưởng khoa, phó trưởng khoa, cục trưởng, phó cục trưởng, vụ trưởng, chánh thanh tra, trưởng đoàn,"
-    "chủ nhiệm, phó chủ nhiệm, hiệu trưởng, phó hiệu trưởng, tổng biên tập, trưởng thôn, trưởng bản,"
-    "ứng viên, ứng cử viên, người kế nhiệm, người tiền nhiệm, đệ nhất phu nhân, phu nhân, ông chủ, bà chủ,"
-    "nhà sáng lập, người sáng lập, đồng sáng lập, chủ sở hữu, người sở hữu, người đồng cấp, đối thủ, phó tướng,"
-    "chính quyền, dưới thời, thời, nhiệm kỳ, fan, người hâm mộ, cố, nguyên, cựu",
+    "trưởng khoa, phó trưởng khoa, cục trưởng, phó cục trưởng, vụ trưởng, chánh thanh tra,"
+    "trưởng đoàn, chủ nhiệm, phó chủ nhiệm, hiệu trưởng, phó hiệu trưởng, tổng biên tập,"
+    "trưởng thôn, trưởng bản, ứng viên, ứng cử viên, người kế nhiệm, người tiền nhiệm,"
+    "đệ nhất phu nhân, phu nhân, ông chủ, bà chủ, sir, mr, mrs, ms, nhà sáng lập, người sáng lập,"
+    "đồng sáng lập, chủ sở hữu, người sở hữu, người đồng cấp, đối thủ, phó tướng, chính quyền,"
+    "dưới thời, thời, nhiệm kỳ, fan, người hâm mộ, cố, nguyên, cựu",
     # degrees and professions written before names
-    "gs, pgs, ts, ths, bs, ks, ls, gs.ts, pgs.ts, ths.bs, ts.bs, bsckii, bscki, bsck, giáo sư, phó giáo sư,"
-    "tiến sĩ, thạc sĩ, bác sĩ, bác sỹ, dược sĩ, y tá, điều dưỡng, luật sư, kỹ sư, kiến trúc sư, nhà báo,"
-    "phóng viên, nhà văn, nhà thơ, nhà sử học, nhà nghiên cứu, nhà khoa học, chuyên gia, giảng viên,"
-    "giáo viên, cô giáo, thầy giáo, nhà giáo, sinh viên, học sinh, nữ sinh, nam sinh, thí sinh, tác giả,"
-    "họa sĩ, nhiếp ảnh gia, nhà thiết kế, doanh nhân, tỷ phú, tỉ phú, triệu phú, ceo, nhà đầu tư,"
-    "nông dân, công nhân, tài xế, tiểu thương, bệnh nhân, nạn nhân, bị can, bị cáo, nghi phạm,"
-    "liệt sĩ, anh hùng, thi hào, đại thi hào, danh sư, danh nhân, nhà cách mạng",
+    "gs, pgs, ts, ths, bs, ks, ls, gs.ts, pgs.ts, ths.bs, ts.bs, bsckii, bscki, bsck, giáo sư,"
+    "phó giáo sư, tiến sĩ, thạc sĩ, bác sĩ, bác sỹ, dược sĩ, y tá, điều dưỡng, luật sư, kỹ sư,"
+    "kiến trúc sư, nhà báo, phóng viên, nhà văn, nhà thơ, nhà sử học, nhà nghiên cứu, nhà khoa học,"
+    "chuyên gia, giảng viên, giáo viên, cô giáo, thầy giáo, nhà giáo, sinh viên, học sinh, nữ sinh,"
+    "nam sinh, thí sinh, tác giả, họa sĩ, nhiếp ảnh gia, nhà thiết kế, doanh nhân, tỷ phú, tỉ phú,"
+    "triệu phú, ceo, nhà đầu tư, nông dân, công nhân, tài xế, tiểu thương, bệnh nhân, nạn nhân,"
+    "bị can, bị cáo, nghi phạm, liệt sĩ, anh hùng, thi hào, đại thi hào, danh sư, danh nhân,"
+    "nhà cách mạng",
     # armed forces and police
-    "đại tướng, thượng tướng, trung tướng, thiếu tướng, đại tá, thượng tá, trung tá, thiếu tá, đại úy,"
-    "thượng úy, trung úy, thiếu úy, chiến sĩ, tư lệnh, chính ủy, chỉ huy trưởng, đô đốc",
+    "đại tướng, thượng tướng, trung tướng, thiếu tướng, đại tá, thượng tá, trung tá, thiếu tá,"
+    "đại úy, thượng úy, trung úy, thiếu úy, chiến sĩ, tư lệnh, chính ủy, chỉ huy trưởng, đô đốc",
     # sport
-    "hlv, huấn luyện viên, hlv trưởng, tiền đạo, tiền vệ, hậu vệ, trung vệ, thủ môn, thủ thành, cầu thủ,"
-    "tuyển thủ, danh thủ, vận động viên, vđv, võ sĩ, tay vợt, kỳ thủ, đội trưởng, ngôi sao, siêu sao,"
-    "chân sút, trọng tài, người đồng hương",
+    "hlv, huấn luyện viên, hlv trưởng, tiền đạo, tiền vệ, hậu vệ, trung vệ, thủ môn, thủ thành,"
+    "cầu thủ, tuyển thủ, danh thủ, vận động viên, vđv, võ sĩ, tay vợt, kỳ thủ, đội trưởng,"
+    "ngôi sao, siêu sao, chân sút, trọng tài, người đồng hương",
     # arts and entertainment
-    "ca sĩ, nhạc sĩ, nghệ sĩ, nsưt, nsnd, nghệ sĩ nhân dân, nghệ sĩ ưu tú, nghệ nhân, diễn viên, đạo diễn,"
-    "nhà sản xuất, biên kịch, danh hài, mc, người mẫu, hoa hậu, á hậu, rapper, giọng ca, người đẹp",
+    "ca sĩ, nhạc sĩ, nghệ sĩ, nsưt, nsnd, nghệ sĩ nhân dân, nghệ sĩ ưu tú, nghệ nhân, diễn viên,"
+    "đạo diễn, nhà sản xuất, biên kịch, danh hài, mc, người mẫu, hoa hậu, á hậu, rapper, giọng ca,"
+    "người đẹp",
     # religion
-    "hòa thượng, thượng tọa, đại đức, ni sư, sư thầy, linh mục, giám mục, hồng y, giáo hoàng, mục sư",
+    "hòa thượng, thượng tọa, đại đức, ni sư, sư thầy, linh mục, giám mục, hồng y, giáo hoàng,"
+    "mục sư",
 )
 CUES = PRONOUN_CUES | TITLE_CUES
 
-# Titles that also head companies ("Chủ tịch Tân Tạo", "Giám đốc Hòa Phát"): after one,
-# a name without a family name must look foreign or follow a country ("Chủ tịch Trung
-# Quốc Tập Cận Bình"); Vietnamese people are written with their family name.
-BUSINESS_TITLES = _phrases(
-    "giám đốc, phó giám đốc, tổng giám đốc, phó tổng giám đốc, giám đốc điều hành,"
-    "ceo, nhà sáng lập, người sáng lập, đồng sáng lập, chủ sở hữu, người sở hữu, ông chủ, bà chủ,"
-    "lãnh đạo, nhà đầu tư, đối thủ",
+# Titles also written before the name of a company, a unit or an era ("Giám đốc Hòa
+# Phát", "Trưởng khoa Tai Mũi Họng", "phóng viên Dân Trí", "thời Trung Cổ"): after one,
+# a name without a family name must look foreign or follow a country ("Thủ tướng Ấn Độ
+# Narendra Modi"); Vietnamese people are written with their family name.
+UNIT_TITLES = _phrases(
+    "giám đốc, phó giám đốc, tổng giám đốc, phó tổng giám đốc, giám đốc điều hành, ceo,"
+    "nhà sáng lập, người sáng lập, đồng sáng lập, chủ sở hữu, người sở hữu, ông chủ, bà chủ,"
+    "lãnh đạo, nhà đầu tư, đối thủ, bộ trưởng, thứ trưởng, trưởng khoa, phó trưởng khoa,"
+    "trưởng phòng, phó trưởng phòng, trưởng ban, phó trưởng ban, chiến sĩ, tiểu thương, phóng viên,"
+    "nhà báo, người phát ngôn, thời, dưới thời, doanh nhân, người đẹp",
 )
+
+# Common nouns ending in a kinship term: "Tổ chức trẻ em Rồng Xanh" names no person.
+NOT_PRONOUNS = _phrases("trẻ em, bà con, con cháu, đàn ông, đàn bà")
 
 # Lowercase words that may stand between a title and a foreign name
 # ("Tổng thống đương nhiệm Donald Trump", "HLV người Hàn Quốc Park Hang Seo").
 CUE_MODIFIERS = _phrases(
-    "đương nhiệm, dân chủ, cộng hòa, đảng, tạm quyền, người, mới, đắc cử, trưởng, bóng đá, công nghệ,"
-    "nổi tiếng, hàng đầu, đình đám, như, gồm"
+    "đương nhiệm, dân chủ, cộng hòa, đảng, tạm quyền, người, mới, đắc cử, trưởng, bóng đá,"
+    "công nghệ, nổi tiếng, hàng đầu, đình đám, như, gồm"
 )
 
-# Head nouns of places and institutions named after people ("đường Lê Duẩn", "Trường
-# THPT Chu Văn An", "Lăng Chủ tịch Hồ Chí Minh"): from Vietnamese addresses, the names
-# of schools, hospitals and monuments, and the issue. A name right after one, or after
-# one and a title ("Khu lưu niệm cố Tổng Bí thư Lê Duẩn"), is not a mention of a person.
-PLACE_HEADS = _phrases(
-    "đường, phố, ngõ, ngách, hẻm, kiệt, đại lộ, quốc lộ, tỉnh lộ, cao tốc, cầu, hồ, quảng trường, công viên,"
-    "vườn hoa, chợ, ga, nhà ga, bến, bến xe, cảng, sân bay, phường, xã, quận, huyện, thị trấn, thị xã, tỉnh,"
-    "thành phố, tp, tp., q., p., khu phố, tổ dân phố, thôn, ấp, xóm, làng, khu, khu đô thị, kđt,"
-    "khu công nghiệp, kcn, tuyến, tuyến đường, tuyến phố, nút giao, ngã tư, ngã ba, ngã năm, đoạn, góc phố,"
-    "dốc, đê, kênh, sông, núi, đảo, bãi biển, biển, vịnh, đèo, trường, nhà trường, thpt, thcs, th, ptth,"
-    "th-thcs, thcs-thpt, tiểu học, trung học, trung học cơ sở, trung học phổ thông, phổ thông, đại học,"
-    "đh, đhqg, học viện, cao đẳng, chuyên, mầm non, bệnh viện, bv, phòng khám, viện, trung tâm,"
-    "nhà thi đấu, sân vận động, svđ, sân, nhà văn hóa, cung văn hóa, nhà hát, tàu, giải, giải thưởng, quỹ,"
-    "công ty, tập đoàn, nhà máy, lăng, đền, đền thờ, đình, chùa, miếu, nhà thờ, tượng đài, bảo tàng,"
-    "khu di tích, di tích, khu lưu niệm, nhà lưu niệm, nghĩa trang, chiến dịch, đường mòn, tòa nhà,"
-    "chung cư, khách sạn, nhà hàng, cửa hàng, siêu thị, plaza, số, địa chỉ, clb, câu lạc bộ, cúp,"
+# Head nouns of places, institutions and works named after people ("đường Lê Duẩn",
+# "Trường THPT Chu Văn An", "Lăng Chủ tịch Hồ Chí Minh", "phim Hoa Mộc Lan"): from
+# Vietnamese addresses, the names of schools, hospitals and monuments, and the issue.
+# A name right after one, or after one and a title ("Khu lưu niệm cố Tổng Bí thư Lê
+# Duẩn"), is not a mention of a person.
+HEADS = _phrases(
+    "đường, phố, ngõ, ngách, hẻm, kiệt, đại lộ, quốc lộ, tỉnh lộ, cao tốc, cầu, hồ, quảng trường,"
+    "công viên, vườn hoa, chợ, ga, nhà ga, bến, bến xe, cảng, sân bay, phường, xã, quận, huyện,"
+    "thị trấn, thị xã, tỉnh, thành phố, tp, tp., q., p., khu phố, tổ dân phố, thôn, ấp, xóm, làng,"
+    "khu, khu đô thị, kđt, khu công nghiệp, kcn, tuyến, tuyến đường, tuyến phố, nút giao, ngã tư,"
+    "ngã ba, ngã năm, đoạn, góc phố, dốc, đê, kênh, sông, núi, đảo, bãi biển, biển, vịnh, đèo,"
+    "trường, nhà trường, thpt, thcs, th, ptth, th-thcs, thcs-thpt, tiểu học, trung học,"
+    "trung học cơ sở, trung học phổ thông, phổ thông, đại học, đh, đhqg, học viện, cao đẳng,"
+    "chuyên, mầm non, bệnh viện, bv, phòng khám, viện, trung tâm, nhà thi đấu, sân vận động, svđ,"
+    "sân, nhà văn hóa, cung văn hóa, nhà hát, tàu, giải, giải thưởng, quỹ, công ty, tập đoàn,"
+    "nhà máy, lăng, đền, đền thờ, đình, chùa, miếu, nhà thờ, tượng đài, bảo tàng, khu di tích,"
+    "di tích, khu lưu niệm, nhà lưu niệm, nghĩa trang, chiến dịch, đường mòn, tòa nhà, chung cư,"
+    "khách sạn, nhà hàng, cửa hàng, siêu thị, plaza, số, địa chỉ, clb, câu lạc bộ, cúp"
     # works named after people or with name-like titles ("phim Hoa Mộc Lan")
     "phim, bộ phim, tác phẩm, cuốn sách, sách, tiểu thuyết, truyện, ca khúc, bài hát, album, vở,"
     "chương trình, dự án, tài khoản, kênh, trang",
 )
 # Heads that may begin a capitalized run ("Phố Đinh Tiên Hoàng", "Đại Học Tôn Đức
 # Thắng"); not "hồ", which capitalized is the family name Hồ.
-RUN_HEADS = PLACE_HEADS - {"hồ"}
+_RUN_HEADS = HEADS - {"hồ"}
 
-# Words between a head and a list of names ("các tuyến phố ở Đà Lạt như Trần Phú, ...",
-# "các trường THCS gồm Chu Văn An, ...").
-HEAD_FILLERS = _phrases("như, gồm, bao gồm, là, ở, tại, của, thuộc, trên, các, những")
+# Words between a head and the names it introduces ("các tuyến phố ở Đà Lạt như Trần
+# Phú, ...", "các trường THCS gồm Chu Văn An, ..."), and before a place in between.
+HEAD_LINKS = _phrases("như, gồm, bao gồm, ở, tại, thuộc, trên")
+PLACE_LINKS = HEAD_LINKS | {"của"}
 
 # Credits name a photographer or writer, not a person in the story ("(Ảnh: Sơn Tùng)").
 CREDIT_WORDS = _phrases("ảnh, bài, bài và ảnh, video, clip, đồ họa, nguồn, thực hiện, ảnh minh họa")
@@ -140,32 +153,36 @@ CREDIT_WORDS = _phrases("ảnh, bài, bài và ảnh, video, clip, đồ họa, 
 # districts of Hà Nội and TP.HCM, lakes, countries and capitals as the press writes them.
 PLACES = _phrases(
     # provinces, cities, regions
-    "Hà Nội, Hải Phòng, Đà Nẵng, Cần Thơ, Huế, Thừa Thiên Huế, Hồ Chí Minh, Sài Gòn, An Giang, Bà Rịa,"
-    "Vũng Tàu, Bắc Giang, Bắc Kạn, Bạc Liêu, Bắc Ninh, Bến Tre, Bình Định, Bình Dương, Bình Phước,"
-    "Bình Thuận, Cà Mau, Cao Bằng, Đắk Lắk, Đắc Lắc, Đắk Nông, Điện Biên, Đồng Nai, Đồng Tháp, Gia Lai,"
-    "Hà Giang, Hà Nam, Hà Tĩnh, Hải Dương, Hậu Giang, Hòa Bình, Hưng Yên, Khánh Hòa, Kiên Giang, Kon Tum,"
-    "Lai Châu, Lâm Đồng, Lạng Sơn, Lào Cai, Long An, Nam Định, Nghệ An, Ninh Bình, Ninh Thuận, Phú Thọ,"
-    "Phú Yên, Quảng Bình, Quảng Nam, Quảng Ngãi, Quảng Ninh, Quảng Trị, Sóc Trăng, Sơn La, Tây Ninh,"
-    "Thái Bình, Thái Nguyên, Thanh Hóa, Tiền Giang, Trà Vinh, Tuyên Quang, Vĩnh Long, Vĩnh Phúc, Yên Bái,"
-    "Đà Lạt, Nha Trang, Phú Quốc, Hạ Long, Sa Pa, Hội An, Quy Nhơn, Buôn Ma Thuột, Pleiku, Biên Hòa,"
-    "Phan Thiết, Lý Sơn, Hoàng Sa, Trường Sa, Tây Nguyên, Nam Bộ, Bắc Bộ, Trung Bộ, Việt Nam,"
-    "Tân Cương, Tây Tạng, Nội Mông, Hồ Bắc, Vũ Hán, Quảng Đông, Quảng Tây, Tứ Xuyên, Hồ Nam, Thượng Hải,"
-    "Đông Nam Á, Đông Á, Trung Đông, Bắc Mỹ, Nam Mỹ, Mỹ Latin, Tây Âu, Đông Âu, Bắc Âu",
+    "Hà Nội, Hải Phòng, Đà Nẵng, Cần Thơ, Huế, Thừa Thiên Huế, Hồ Chí Minh, Sài Gòn, An Giang,"
+    "Bà Rịa, Vũng Tàu, Bắc Giang, Bắc Kạn, Bạc Liêu, Bắc Ninh, Bến Tre, Bình Định, Bình Dương,"
+    "Bình Phước, Bình Thuận, Cà Mau, Cao Bằng, Đắk Lắk, Đắc Lắc, Đắk Nông, Điện Biên, Đồng Nai,"
+    "Đồng Tháp, Gia Lai, Hà Giang, Hà Nam, Hà Tĩnh, Hải Dương, Hậu Giang, Hòa Bình, Hưng Yên,"
+    "Khánh Hòa, Kiên Giang, Kon Tum, Lai Châu, Lâm Đồng, Lạng Sơn, Lào Cai, Long An, Nam Định,"
+    "Nghệ An, Ninh Bình, Ninh Thuận, Phú Thọ, Phú Yên, Quảng Bình, Quảng Nam, Quảng Ngãi,"
+    "Quảng Ninh, Quảng Trị, Sóc Trăng, Sơn La, Tây Ninh, Thái Bình, Thái Nguyên, Thanh Hóa,"
+    "Tiền Giang, Trà Vinh, Tuyên Quang, Vĩnh Long, Vĩnh Phúc, Yên Bái, Đà Lạt, Nha Trang, Phú Quốc,"
+    "Hạ Long, Sa Pa, Hội An, Quy Nhơn, Buôn Ma Thuột, Pleiku, Biên Hòa, Phan Thiết, Lý Sơn,"
+    "Hoàng Sa, Trường Sa, Tây Nguyên, Nam Bộ, Bắc Bộ, Trung Bộ, Việt Nam, Tân Cương, Tây Tạng,"
+    "Nội Mông, Hồ Bắc, Vũ Hán, Quảng Đông, Quảng Tây, Tứ Xuyên, Hồ Nam, Thượng Hải, Hải Nam,"
+    "Trung Hoa, Anh Quốc, Ả Rập, Nam Kỳ, Bắc Kỳ, Trung Kỳ, A Lưới, Đông Nam Á, Đông Á, Trung Đông,"
+    "Bắc Mỹ, Nam Mỹ, Mỹ Latin, Tây Âu, Đông Âu, Bắc Âu",
     # districts of Hà Nội and TP.HCM; lakes
-    "Ba Đình, Hoàn Kiếm, Tây Hồ, Long Biên, Cầu Giấy, Đống Đa, Hai Bà Trưng, Hoàng Mai, Thanh Xuân, Hà Đông,"
-    "Bắc Từ Liêm, Nam Từ Liêm, Từ Liêm, Sơn Tây, Ba Vì, Chương Mỹ, Đan Phượng, Đông Anh, Gia Lâm, Hoài Đức,"
-    "Mê Linh, Mỹ Đức, Phú Xuyên, Phúc Thọ, Quốc Oai, Sóc Sơn, Thạch Thất, Thanh Oai, Thanh Trì, Thường Tín,"
-    "Ứng Hòa, Mỹ Đình, Thủ Đức, Bình Thạnh, Gò Vấp, Phú Nhuận, Tân Bình, Tân Phú, Bình Tân, Củ Chi,"
-    "Hóc Môn, Bình Chánh, Nhà Bè, Cần Giờ, Hồ Gươm, Hồ Hoàn Kiếm, Hồ Tây, Hồ Xuân Hương",
+    "Ba Đình, Hoàn Kiếm, Tây Hồ, Long Biên, Cầu Giấy, Đống Đa, Hai Bà Trưng, Hoàng Mai, Thanh Xuân,"
+    "Hà Đông, Bắc Từ Liêm, Nam Từ Liêm, Từ Liêm, Sơn Tây, Ba Vì, Chương Mỹ, Đan Phượng, Đông Anh,"
+    "Gia Lâm, Hoài Đức, Mê Linh, Mỹ Đức, Phú Xuyên, Phúc Thọ, Quốc Oai, Sóc Sơn, Thạch Thất,"
+    "Thanh Oai, Thanh Trì, Thường Tín, Ứng Hòa, Mỹ Đình, Thủ Đức, Bình Thạnh, Gò Vấp, Phú Nhuận,"
+    "Tân Bình, Tân Phú, Bình Tân, Củ Chi, Hóc Môn, Bình Chánh, Nhà Bè, Cần Giờ, Hồ Gươm,"
+    "Hồ Hoàn Kiếm, Hồ Tây, Hồ Xuân Hương",
     # countries, oceans, capitals
-    "Mỹ, Hoa Kỳ, Nga, Trung Quốc, Nhật Bản, Nhật, Hàn Quốc, Triều Tiên, Ấn Độ, Anh, Pháp, Đức, Ý, Italy,"
-    "Tây Ban Nha, Bồ Đào Nha, Hà Lan, Bỉ, Thụy Sĩ, Thụy Điển, Na Uy, Đan Mạch, Phần Lan, Ba Lan, Séc, Áo,"
-    "Hy Lạp, Thổ Nhĩ Kỳ, Ukraine, Belarus, Israel, Iran, Iraq, Syria, Ả Rập Xê Út, Ai Cập, Nam Phi,"
-    "Australia, Úc, New Zealand, Canada, Brazil, Argentina, Mexico, Chile, Cuba, Venezuela, Thái Lan, Lào,"
-    "Campuchia, Myanmar, Malaysia, Singapore, Indonesia, Philippines, Brunei, Đài Loan, Hong Kong,"
-    "Hồng Kông, Mông Cổ, Pakistan, Afghanistan, Qatar, Liên Xô, Châu Âu, Châu Á, Châu Phi, Châu Mỹ,"
-    "Thái Bình Dương, Ấn Độ Dương, Đại Tây Dương, Bắc Kinh, Moscow, Washington, London, Paris, Tokyo,"
-    "Seoul, Bangkok, New York",
+    "Mỹ, Hoa Kỳ, Nga, Trung Quốc, Nhật Bản, Nhật, Hàn Quốc, Triều Tiên, Ấn Độ, Anh, Pháp, Đức, Ý,"
+    "Italy, Tây Ban Nha, Bồ Đào Nha, Hà Lan, Bỉ, Thụy Sĩ, Thụy Điển, Na Uy, Đan Mạch, Phần Lan,"
+    "Ba Lan, Séc, Áo, Hy Lạp, Thổ Nhĩ Kỳ, Ukraine, Belarus, Israel, Iran, Iraq, Syria, Ả Rập Xê Út,"
+    "Ai Cập, Nam Phi, Australia, Úc, New Zealand, Canada, Brazil, Argentina, Mexico, Chile, Cuba,"
+    "Venezuela, Thái Lan, Lào, Campuchia, Myanmar, Malaysia, Singapore, Indonesia, Philippines,"
+    "Brunei, Đài Loan, Hong Kong, Hồng Kông, Mông Cổ, Pakistan, Afghanistan, Qatar, Liên Xô,"
+    "Châu Âu, Châu Á, Châu Phi, Châu Mỹ, Thái Bình Dương, Ấn Độ Dương, Đại Tây Dương, Bắc Kinh,"
+    "Moscow, Washington, London, Paris, Tokyo, Seoul, Bangkok, New York, Nhà Trắng, Điện Kremlin,"
+    "Lầu Năm Góc",
 )
 
 # Places named with a person's full name: after a title they name the person
@@ -173,30 +190,36 @@ PLACES = _phrases(
 PERSON_NAMED_PLACES = _phrases("Hồ Chí Minh")
 
 # Organisations with a person-shaped name (a family name and three syllables).
-NON_PERSONS = _phrases("Hoàng Anh Gia Lai, Hồng Lĩnh Hà Tĩnh, Sông Lam Nghệ An, Than Quảng Ninh")
+NON_PERSONS = _phrases(
+    "Hoàng Anh Gia Lai, Hồng Lĩnh Hà Tĩnh, Sông Lam Nghệ An, Than Quảng Ninh"
+    # newspapers
+    "Dân Trí, Tuổi Trẻ, Thanh Niên, Tiền Phong, Lao Động, Người Lao Động, Nhân Dân, Pháp Luật",
+)
 
 # Capitalized words that begin organisations, never a name ("Sở Y tế", "Bộ Ngoại giao").
 ORG_WORDS = _phrases(
-    "sở, bộ, ban, cục, vụ, viện, phòng, ủy ban, hội, hội đồng, liên đoàn, đảng, đảng ủy, thành ủy, tỉnh ủy,"
-    "chính phủ, quốc hội, nhà nước, trung ương, công an, quân đội, quân khu, tổng cục, tổng công ty,"
-    "ngân hàng, tập đoàn, công ty, đội, đội tuyển, đoàn, mặt trận, hiệp hội, câu lạc bộ, nhà trắng, fc,"
-    "united, city, tòa án, hãng, báo, đài, tạp chí, thành phố, tỉnh, quận, huyện, xã, phường, khối,"
-    "khoa, trường, học viện, đại học, bệnh viện, giải, tiếng",
+    "sở, bộ, ban, cục, vụ, viện, phòng, ủy ban, hội, hội đồng, liên đoàn, đảng, đảng ủy, thành ủy,"
+    "tỉnh ủy, chính phủ, quốc hội, nhà nước, trung ương, công an, quân đội, quân khu, tổng cục,"
+    "tổng công ty, ngân hàng, tập đoàn, công ty, đội, đội tuyển, đoàn, mặt trận, hiệp hội,"
+    "câu lạc bộ, fc, united, city, tòa án, hãng, báo, đài, tạp chí, thành phố, tỉnh, quận, huyện,"
+    "xã, phường, khối, khoa, trường, học viện, đại học, bệnh viện, giải, tiếng, trạm, đồn",
 )
 # English words of company, club and product names ("Thái Hà Books", "Champions League").
 FOREIGN_ORG_WORDS = _phrases(
-    "league, cup, fc, club, united, city, corporation, company, group, bank, books, energy, sports, news,"
-    "times, shop, studio, entertainment, media, holdings, capital, airlines, university, college, school,"
-    "institute, hospital, foundation, association, team, motors, pharma, technology, international,"
-    "global, professional, plaza, center, centre, mall, hotel, resort, tower, utd, real, hotspur",
+    "league, cup, fc, club, united, city, corporation, company, group, bank, books, energy, sports,"
+    "news, times, shop, studio, entertainment, media, holdings, capital, airlines, university,"
+    "college, school, institute, hospital, foundation, association, team, motors, pharma,"
+    "technology, international, global, professional, plaza, center, centre, mall, hotel, resort,"
+    "tower, utd, real, hotspur, syndrome, disease, award, prize",
 )
 
 # Capitalized function words that start sentences ("Theo Phó Tổng giám đốc ...", "Khi
 # Rainer ..."); at the start of a run they are not part of a name.
 SENTENCE_STARTERS = _phrases(
     "theo, khi, trên, tại, với, cùng, sau, trước, nhưng, và, còn, nếu, dù, vì, do, để, từ, ở, bởi,"
-    "tuy, riêng, ngoài, trong, về, hôm, chiều, sáng, tối, trưa, đêm, ngày, đến, tới, giữa, cho, nhờ,"
-    "qua, cũng, hiện, lúc, như, là, có, được, đã, không, mới, thêm, rồi, song, thậm, chính, ngay, tuy",
+    "tuy, riêng, ngoài, trong, về, hôm, chiều, sáng, tối, trưa, đêm, ngày, đến, tới, giữa, cho,"
+    "nhờ, qua, cũng, hiện, lúc, như, là, có, được, đã, không, mới, thêm, rồi, song, thậm, chính,"
+    "ngay, tuy",
 )
 # Titles that only qualify another one ("cố Tổng Bí thư"); capitalized they are name syllables.
 _QUALIFIERS = _phrases("cố, nguyên, cựu")
@@ -216,9 +239,11 @@ _PERSON_JOINERS = frozenset([",", "và", "-", "–", "cùng", "&"])
 # Capitalized first syllables of titles that are not name syllables: "Trưởng Ban",
 # "Phó Chủ", "Luật Giáo" are titles cut by the segmenter, never names.
 _TITLE_STARTS = _phrases(
-    "trưởng, phó, tổng, giám, chủ, bộ, thủ, thứ, hiệu, chánh, cục, vụ, luật, giáo, viện, chỉ, nguyên"
+    "trưởng, phó, tổng, giám, chủ, bộ, thủ, thứ, hiệu, chánh, cục, vụ, luật, giáo, viện, chỉ,"
+    "nguyên"
 )
-_NUMBER = re.compile(r"\d+[a-zA-Z]?(?:[/-]\d+[a-zA-Z]?)*")  # house numbers: 29, 45B, 778/10, 212-214
+# House numbers: 29, 45B, 778/10, 212-214.
+_NUMBER = re.compile(r"\d+[a-zA-Z]?(?:[/-]\d+[a-zA-Z]?)*")
 _ADDRESS_SUFFIXES = frozenset(["bis", "ter"])  # "288 Bis Nguyễn Văn Cừ"
 _NAME_SYLLABLE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # "Tuấn", "Jong-un", "O'Neill"
 _MAX_NAME = 5  # syllables; "Nguyễn Thị Minh Khai" and "Tôn Nữ Thị Ninh" have four
@@ -369,7 +394,8 @@ class _Run(NamedTuple):
     stop: int
     status: str  # "person" (a cue says so), "default" (looks like a Vietnamese full
     #              name), "place" (a head, a house number or a credit precedes it),
-    #              "known" (a known place), "none"
+    #              "known" (a known place), "cued" (one syllable after a cue: "HLV
+    #              Mourinho"), "none" (maybe a name, if a list or a cued surname says so)
     name: str = ""  # the name inside the run, as written ("" when there is none)
 
 
@@ -394,19 +420,17 @@ def _settle_scopes(line: list[_Tok], runs: list[_Run]) -> None:
     """A head before ":" or "(" makes the names up to the sentence end (or ")") places:
     "các trường THCS: Chu Văn An (quận Tây Hồ); ... Trưng Vương, Ngô Sĩ Liên (...)",
     "6 trường (Phổ thông Năng khiếu, ..., Lê Hồng Phong, Trần Đại Nghĩa)"."""
-    closing, index = None, 0
+    inside: list[bool] = []
+    closing: tuple[str, ...] = ()
     for k, tok in enumerate(line):
-        while index < len(runs) and runs[index].begin < k:
-            if closing is not None and runs[index].status == "default":
-                runs[index] = runs[index]._replace(status="place")
-            index += 1
-        if closing is not None and tok.text in closing:
-            closing = None
+        inside.append(bool(closing))
+        if closing and tok.text in closing:
+            closing = ()
         elif tok.text in (":", "(") and _head_before(line, k - 1):
             closing = (")",) if tok.text == "(" else (".", "!", "?", "…")
-    for k in range(index, len(runs)):
-        if closing is not None and runs[k].status == "default":
-            runs[k] = runs[k]._replace(status="place")
+    for index, run in enumerate(runs):
+        if inside[run.begin] and run.status == "default":
+            runs[index] = run._replace(status="place")
 
 
 def _judge_run(line: list[_Tok], i: int, j: int) -> _Run:
@@ -427,7 +451,7 @@ def _judge_run(line: list[_Tok], i: int, j: int) -> _Run:
     # Leading titles, places and heads of the run itself: "Ông", "Mỹ", "Phố".
     s, pronoun, place = i, False, False
     strong = before in ("cue", "title")  # a pronoun or a title that only people have
-    weak = before == "business"
+    weak = before == "unit"
     starter = False
     while s < j - 1:
         length, kind = _prefix(line, s, j, s == i and _starts_sentence(line, i), pronoun)
@@ -436,7 +460,7 @@ def _judge_run(line: list[_Tok], i: int, j: int) -> _Run:
         if kind is None:
             break
         strong = strong or kind in ("cue", "pronoun")
-        weak = weak or kind == "business"
+        weak = weak or kind == "unit"
         pronoun = pronoun or kind == "pronoun"
         place = place or kind == "place"
         starter = starter or kind == "starter"
@@ -458,7 +482,7 @@ def _judge_run(line: list[_Tok], i: int, j: int) -> _Run:
         if key in NON_PERSONS or any(k in FOREIGN_ORG_WORDS for k in keys[family - i :]):
             return _Run(i, j, "known")
         if key in PLACES:
-            person = key in PERSON_NAMED_PLACES and before in ("title", "business") and family == s
+            person = key in PERSON_NAMED_PLACES and before in ("title", "unit") and family == s
             return _Run(i, j, "person", name) if person else _Run(i, j, "known")
         if j - family >= 3:
             return _Run(i, j, "person" if cue else "default", name)
@@ -466,7 +490,7 @@ def _judge_run(line: list[_Tok], i: int, j: int) -> _Run:
 
     # Any other name (foreign, a stage name) needs a cue before or after it.
     name_keys = keys[s - i : j - i]
-    if " ".join(name_keys) in PLACES:
+    if " ".join(name_keys) in PLACES or " ".join(name_keys) in NON_PERSONS:
         return _Run(i, j, "known")
     if (
         len(name_keys) <= 4
@@ -475,7 +499,7 @@ def _judge_run(line: list[_Tok], i: int, j: int) -> _Run:
         and not any(" ".join(name_keys[k:]) in PLACES for k in range(1, len(name_keys)))
     ):
         name = _surface(line, s, j)
-        foreign = place or any(not _is_vietnamese_syllable(k) for k in name_keys)
+        foreign = place or _looks_foreign(name)
         if strong or (weak or _right_cue(line, j)) and foreign:
             return _Run(i, j, "person", name)
         # "Sau Hoa Mộc Lan, Lưu Diệc Phi ...": an adverbial, not an item of a list
@@ -483,9 +507,11 @@ def _judge_run(line: list[_Tok], i: int, j: int) -> _Run:
     return _Run(i, j, "none")
 
 
+# A Vietnamese syllable without its marks: onset, vowel cluster, final consonant.
 _VIETNAMESE_SYLLABLE = re.compile(
     r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?"
-    r"(?:[aeiouy]|a[iouy]|eo|eu|i[aeu]|ieu|o[aeio]|oa[iyo]|oeo|u[aeiouy]|uo[iu]|uy[aeu]|uay|y[ae]|yeu)"
+    r"(?:[aeiouy]|a[iouy]|eo|eu|i[aeu]|ieu|o[aeio]|oa[iyo]|oeo|u[aeiouy]|uo[iu]|uy[aeu]|uay"
+    r"|y[ae]|yeu)"
     r"(?:ch|ng|nh|[cmnpt])?"
 )
 
@@ -496,9 +522,15 @@ def _is_vietnamese_syllable(key: str) -> bool:
     return _VIETNAMESE_SYLLABLE.fullmatch(fold(key)) is not None
 
 
+def _looks_foreign(name: str) -> bool:
+    """True when a syllable of ``name`` is not Vietnamese: "Joe Biden", "Park Hang Seo"."""
+    return not all(map(_is_vietnamese_syllable, person_key(name).split()))
+
+
 def _left_context(line: list[_Tok], i: int) -> str | None:
-    """What stands right before token ``i``: "title" or "cue" (a pronoun), "head",
-    "number", "credit", a list joiner (",", "và", ...), or None."""
+    """What stands right before token ``i``: "title", "unit" (a title also put before
+    companies), "cue" (a pronoun), "head", "number", "credit", a list joiner (",", "và",
+    ...), or None."""
     k = i - 1
     if k < 0:
         return None
@@ -527,7 +559,7 @@ def _left_context(line: list[_Tok], i: int) -> str | None:
     skipped = False
     while (length := _phrase_ending(line, k, CUE_MODIFIERS)) and not _phrase_ending(line, k, CUES):
         k, skipped = k - length, True
-    length = _phrase_ending(line, k, CUES | PLACE_HEADS)
+    length = _phrase_ending(line, k, CUES | HEADS)
     if not length:
         return "head" if _head_before(line, k) else None
     first = line[k - length + 1]
@@ -535,32 +567,39 @@ def _left_context(line: list[_Tok], i: int) -> str | None:
     if phrase not in CUES:
         return "head"
     if phrase not in TITLE_CUES:
-        # a pronoun is lowercase unless it starts a sentence: "bóng Anh gồm Man Utd" is England
-        pronoun = not skipped and (first.text[0].islower() or _starts_sentence(line, k - length + 1))
-        return "cue" if pronoun else None
+        # a pronoun is lowercase unless it starts a sentence ("bóng Anh gồm" is England)
+        capital_ok = first.text[0].islower() or _starts_sentence(line, k - length + 1)
+        pronoun = not skipped and capital_ok
+        compound = k - length >= 0 and f"{line[k - length].key} {phrase}" in NOT_PRONOUNS
+        return "cue" if pronoun and not compound else None
     kind = _title_kind(line, k, length)
     # A title after a head names the place, not the person: "Lăng Chủ tịch Hồ Chí Minh".
     k -= length
     while length := _phrase_ending(line, k, TITLE_CUES):
         k -= length
-    return "head" if _phrase_ending(line, k, PLACE_HEADS) else kind
+    return "head" if _phrase_ending(line, k, HEADS) else kind
 
 
 def _title_kind(line: list[_Tok], k: int, length: int) -> str:
-    """ "business" for a title that also heads companies, else "title"."""
+    """Whether the title ending at token ``k`` is also put before companies and units
+    ("unit") or only before people ("title")."""
     phrase = " ".join(t.key for t in line[k - length + 1 : k + 1])
-    return "business" if phrase in BUSINESS_TITLES else "title"
+    return "unit" if phrase in UNIT_TITLES else "title"
 
 
 def _head_before(line: list[_Tok], k: int) -> bool:
-    """True when a place head ends at token ``k``, maybe followed by fillers and known
-    places: "các tuyến phố của Hà Nội như" (then ": Khuất Duy Tiến, Nguyễn Chí Thanh")."""
+    """True when a head ends at token ``k``, maybe followed by linking words and a known
+    place: "các tuyến phố ở Đà Lạt như", "các tuyến phố của Hà Nội như" (then the names)."""
     for _ in range(4):
-        if _phrase_ending(line, k, PLACE_HEADS):
+        if _phrase_ending(line, k, HEADS):
             return True
-        length = _phrase_ending(line, k, HEAD_FILLERS) or _phrase_ending(line, k, PLACES)
+        length = _phrase_ending(line, k, HEAD_LINKS)
         if not length:
-            return False
+            length = _phrase_ending(line, k, PLACES)
+            link = _phrase_ending(line, k - length, PLACE_LINKS) if length else 0
+            if not link:
+                return False
+            length += link
         k -= length
     return False
 
@@ -596,12 +635,14 @@ def _title_tail(line: list[_Tok], i: int, j: int) -> int:
         words = (phrase + after).split()
         for end in range(len(phrase.split()) + 1, len(words) + 1):
             tail = " ".join(words[:end])
-            if tail in CUES or tail in PLACE_HEADS or tail in ORG_WORDS:
+            if tail in CUES or tail in HEADS or tail in ORG_WORDS:
                 best = j - first
     return best
 
 
-def _prefix(line: list[_Tok], s: int, j: int, sentence_start: bool, after_pronoun: bool) -> tuple[int, str | None]:
+def _prefix(
+    line: list[_Tok], s: int, j: int, sentence_start: bool, after_pronoun: bool
+) -> tuple[int, str | None]:
     """The longest title, place, head or sentence-starting word at the start of run
     ``line[s:j]``: (its length, "cue" / "pronoun" / "place" / "head" / "starter"), or
     (0, None). A place is only stripped when two syllables remain ("Mỹ Donald Trump",
@@ -611,14 +652,19 @@ def _prefix(line: list[_Tok], s: int, j: int, sentence_start: bool, after_pronou
     for length in range(1, min(_MAX_PHRASE, j - s - 1) + 1):
         phrase = phrase + " " + line[s + length - 1].key if phrase else line[s].key
         if phrase == "anh":  # "Anh Nguyễn Văn A" starts a sentence; "Thủ tướng Anh" is the UK
-            found = (length, "pronoun" if sentence_start else "place" if j - s - length >= 2 else None)
+            if sentence_start or j - s - length >= 2:
+                found = (length, "pronoun" if sentence_start else "place")
         elif phrase in PRONOUN_CUES:
-            found = (length, "pronoun")
+            # mid-sentence, only before a family or a foreign name ("- Ông Phạm Nhật
+            # Vượng"), not in "Bà Chúa Xứ", "Cô Tô", "Ông Ích Khiêm"
+            after = line[s + length].key
+            if sentence_start or after in FAMILY_NAMES or not _is_vietnamese_syllable(after):
+                found = (length, "pronoun")
         elif phrase in TITLE_CUES and phrase not in _QUALIFIERS:
-            found = (length, "business" if phrase in BUSINESS_TITLES else "cue")
+            found = (length, "unit" if phrase in UNIT_TITLES else "cue")
         elif phrase in PLACES and j - s - length >= 2 and not after_pronoun:
             found = (length, "place")
-        elif phrase in RUN_HEADS:
+        elif phrase in _RUN_HEADS:
             found = (length, "head")
         elif length == 1 and sentence_start and phrase in SENTENCE_STARTERS:
             found = (length, "starter")
@@ -698,10 +744,9 @@ def _spread_persons(runs: list[_Run], group: list[int]) -> None:
     if statuses & {"person", "default"}:
         for k in group:
             run = runs[k]
-            if run.status == "none" and run.name and (
-                "person" in statuses or not all(map(_is_vietnamese_syllable, person_key(run.name).split()))
-            ):
-                runs[k] = run._replace(status="person")
+            if run.status == "none" and run.name:
+                if "person" in statuses or _looks_foreign(run.name):
+                    runs[k] = run._replace(status="person")
 
 
 # -- from mentions to names -------------------------------------------------------
