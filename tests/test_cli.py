@@ -51,7 +51,7 @@ def test_search_json_prints_one_object_per_hit(runner, tiny_index):
     assert result.exit_code == 0, result.output
     hits = [json.loads(line) for line in result.output.splitlines()]
     assert len(hits) == 3
-    assert set(hits[0]) == {"id", "title", "published", "url", "score", "snippets"}
+    assert set(hits[0]) == {"id", "title", "published", "url", "score", "snippets", "persons", "matched_persons"}
     assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
     snippet = hits[0]["snippets"][0]
     start, end = snippet["matches"][0]
@@ -110,3 +110,19 @@ def test_index_reports_bad_input_and_indexes_the_rest(runner, tmp_path):
     assert result.exit_code == EXIT_REJECTED
     assert "10 added" in result.output and "3 errors" in result.output
     assert "bad.jsonl:1:" in result.output and "bad.jsonl:2:" in result.output and "missing" in result.output
+
+
+def test_search_by_person_shows_the_matched_person(runner, tiny_index):
+    result = runner.invoke(main, ["search", "--person", "nguyen van toan", "--index-dir", str(tiny_index)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "1. Hà Nội bàn giao mặt bằng đường Vành đai 4"
+    assert lines[2] == "   persons: Nguyễn Văn Toàn"
+    assert "[[Nguyễn Văn Toàn]]" in result.output
+
+
+def test_persons_command_lists_the_most_named(runner, tiny_index):
+    result = runner.invoke(main, ["persons", "--top", "2", "--index-dir", str(tiny_index)])
+    assert result.exit_code == 0, result.output
+    assert len(result.output.splitlines()) == 2
+    assert all(line.startswith("     1  ") for line in result.output.splitlines())

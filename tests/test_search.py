@@ -127,3 +127,27 @@ def test_parallel_indexing_gives_the_same_index(tmp_path, engine):
         parallel.index([ARTICLES], jobs=2)
         for query in ("ha noi", "bàn", '"sông Tô Lịch"'):
             assert ids(parallel.search(query)) == ids(engine.search(query))
+
+
+def test_person_filter_matches_the_name_with_its_diacritics(engine):
+    hits = engine.search("", person="Nguyễn Văn Toàn")
+    assert ids(hits) == ["vanh-dai-4-ban-giao"]
+    assert hits[0].matched_persons == ("Nguyễn Văn Toàn",)
+    assert engine.search("", person="Nguyễn Văn Toản") == []
+
+
+def test_person_filter_without_diacritics_matches_every_folding_name(engine):
+    assert ids(engine.search("person:\"nguyen van toan\"")) == ["vanh-dai-4-ban-giao"]
+    assert ids(engine.search("giao thông", person="tran thi thu ha")) == ["metro-nhon-ga-ha-noi"]
+
+
+def test_person_filter_combines_with_words_and_dates(engine):
+    assert ids(engine.search('person:"Phạm Đức Thắng" ghi bàn date:2024')) == ["clb-ha-noi-thang"]
+    assert engine.search('person:"Phạm Đức Thắng" date:2023') == []
+
+
+def test_persons_facet_counts_articles_per_person(engine):
+    facet = dict(engine.persons(top=50))
+    assert facet["Nguyễn Văn Toàn"] == 1 and facet["Trần Thị Thu Hà"] == 1
+    assert "Thu Trang" not in facet  # a byline, not a person the article names
+    assert dict(engine.persons("bóng đá sân Hàng Đẫy")) == {"Phạm Đức Thắng": 1}

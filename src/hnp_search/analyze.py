@@ -22,7 +22,7 @@ from whoosh.analysis import Token, Tokenizer
 from .normalize import fold, normalize_term
 
 #: Bump when the terms produced for a given text change; indexes record it.
-ANALYZER_VERSION = 1
+ANALYZER_VERSION = 2
 
 VARIANTS = ("s", "sf", "w", "wf")
 WORD_JOINER = "_"

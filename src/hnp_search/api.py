@@ -16,9 +16,24 @@ from whoosh.searching import Searcher
 from . import index as idx
 from . import query
 from .errors import IngestError, QuerySyntaxError
+from .normalize import fold
 from .highlight import Matcher, Snippet, highlight_article
 from .ingest import Article, read_articles
-from .query import Compiled, DateFilter, Lexicon, compile_tree, date_bound, date_query, parse
+from .persons import person_key
+from .query import (
+    All,
+    Compiled,
+    DateFilter,
+    Lexicon,
+    Node,
+    Person,
+    compile_tree,
+    date_bound,
+    date_query,
+    parse,
+    person_filter,
+    person_query,
+)
 
 DEFAULT_INDEX_DIR = "index"
 SORTS = ("relevance", "date", "-date")
@@ -42,6 +57,10 @@ class Hit:
     snippets: tuple[Snippet, ...]
     article: Article
     title_snippet: Snippet
+    #: Persons the article names (canonical full names, in order of first mention).
+    persons: tuple[str, ...] = ()
+    #: Those of them a ``person:`` filter matched.
+    matched_persons: tuple[str, ...] = ()
 
 
 class SearchEngine:
@@ -150,6 +169,11 @@ class SearchEngine:
         fields = self._search_with().document(id=article_id)
         return _article(fields) if fields else None
 
+    def persons_of(self, article_id: str) -> list[str]:
+        """The persons an indexed article names (empty if none, or no such article)."""
+        fields = self._search_with().document(id=article_id)
+        return list(fields.get("persons") or ()) if fields else []
+
     def search(
         self,
         query: str,
@@ -168,24 +192,61 @@ class SearchEngine:
         ``2024-05-07`` or ``07/05/2024``); ``sort`` is relevance, date or -date
         (sorted by date, hits have score 0). ``highlight=False`` skips snippets.
         """
-        if sort not in SORTS:
-            raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
         if limit < 1:
             return []
-        tree = parse(query)
         searcher = self._search_with()
+        tree, wanted, ranked = self._ranked(searcher, query, limit, date_from, date_to, person, sort)
+        matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight else None
+        keys = {person_key(p.name) for p in wanted}
+        return [self._hit(searcher, docnum, score, matcher, keys) for docnum, score in ranked]
+
+    def persons(self, query: str | None = None, top: int = 20, **filters) -> list[tuple[str, int]]:
+        """The persons named in the most articles, overall or among the matches of
+        ``query`` (with ``filters`` as for ``search``: date_from, date_to, person),
+        as (name, number of articles), most first.
+
+        >>> engine.persons("metro", top=3)  # doctest: +SKIP
+        [('Phan Thế Bảo', 2), ('Nguyễn Quốc Toàn', 1), ...]
+        """
+        searcher = self._search_with()
+        if query is None and not filters:
+            deleted = searcher.reader().is_deleted
+            docnums = [d for d in range(searcher.doc_count_all()) if not deleted(d)]
+        else:
+            everything = max(searcher.doc_count(), 1)
+            docnums = [d for d, _ in self._ranked(searcher, query or "", everything, **filters)[2]]
+        counts: dict[str, int] = {}
+        spellings: dict[str, dict[str, int]] = {}
+        for docnum in docnums:
+            for name in searcher.stored_fields(docnum).get("persons") or ():
+                key = person_key(name)
+                counts[key] = counts.get(key, 0) + 1
+                seen = spellings.setdefault(key, {})
+                seen[name] = seen.get(name, 0) + 1
+        ranked = sorted(counts, key=lambda k: (-counts[k], k))[:top]
+        return [(max(spellings[k], key=spellings[k].get), counts[k]) for k in ranked]
+
+    def _ranked(self, searcher, query: str, limit: int, date_from: DateLike = None, date_to: DateLike = None,
+                person: str | None = None, sort: str = "relevance"):
+        """Parse, compile and run a query: (tree, person filters, [(docnum, score)])."""
+        if sort not in SORTS:
+            raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
+        tree = parse(query)
         compiled = compile_tree(tree, self._lexicon(searcher))
         filters = []
         start, end = date_bound(date_from, upper=False), date_bound(date_to, upper=True)
         if start or end:
             filters.append(date_query(DateFilter(start, end)))
+        wanted = _persons_in(tree)
+        if person:
+            wanted.append(person_filter(person))
+            filters.append(person_query(wanted[-1]))
         ranked = self._run(searcher, compiled.strict, filters, limit, sort)
         if len(ranked) < limit and compiled.loose != compiled.strict:
             seen = {docnum for docnum, _ in ranked}
             more = self._run(searcher, compiled.loose, filters, 3 * limit + len(ranked), sort, compiled)
             ranked += [(d, s) for d, s in more if d not in seen][: limit - len(ranked)]
-        matcher = Matcher.from_tree(tree) if highlight else None
-        return [self._hit(searcher, docnum, score, matcher) for docnum, score in ranked]
+        return tree, wanted, ranked
 
     @staticmethod
     def _run(searcher, q, filters, limit, sort, coverage: Compiled | None = None):
@@ -204,8 +265,10 @@ class SearchEngine:
         ]
 
     @staticmethod
-    def _hit(searcher, docnum: int, score: float, matcher: Matcher | None) -> Hit:
-        article = _article(searcher.stored_fields(docnum))
+    def _hit(searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str]) -> Hit:
+        fields = searcher.stored_fields(docnum)
+        article = _article(fields)
+        names = tuple(fields.get("persons") or ())
         if matcher is None:
             title_snippet, snippets = Snippet(article.title), []
         else:
@@ -219,6 +282,8 @@ class SearchEngine:
             snippets=tuple(snippets),
             article=article,
             title_snippet=title_snippet,
+            persons=names,
+            matched_persons=tuple(n for n in names if _person_matches(n, person_keys)),
         )
 
     # -- lifecycle ---------------------------------------------------------
@@ -240,6 +305,20 @@ class SearchEngine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _persons_in(node: Node | None) -> list[Person]:
+    """The ``person:`` filters of a query tree (outside exclusions)."""
+    if isinstance(node, Person):
+        return [node]
+    if isinstance(node, All):
+        return [p for child in node.nodes for p in _persons_in(child)]
+    return []
+
+
+def _person_matches(name: str, keys: set[str]) -> bool:
+    key = person_key(name)
+    return key in keys or fold(key) in keys
 
 
 def _article(fields: dict) -> Article:

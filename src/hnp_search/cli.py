@@ -139,15 +139,16 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
 
 
 @main.command("search")
-@click.argument("query", nargs=-1, required=True)
+@click.argument("query", nargs=-1, required=False)
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Most hits to show.")
 @click.option("--from", "date_from", default=None, help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024).")
 @click.option("--to", "date_to", default=None, help="Published on or before (same forms).")
+@click.option("--person", default=None, help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding to it).')
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
 @click.option("--color/--no-color", default=None, help="Highlight with colour (default: on a terminal).")
 @_index_dir_option
-def search_command(query, limit, date_from, date_to, sort, as_json, color, index_dir):
+def search_command(query, limit, date_from, date_to, person, sort, as_json, color, index_dir):
     """Search the index. Words match with or without diacritics; "quotes" make a phrase.
 
     \b
@@ -155,10 +156,19 @@ def search_command(query, limit, date_from, date_to, sort, as_json, color, index
     hnp-search search ha noi --limit 5
     hnp-search search '"văn hóa thể thao"' --from 2024-01-01
     hnp-search search 'giao thông -"xe buýt" date:2024-05'
+    hnp-search search metro --person "Nguyễn Quốc Toàn" --sort -date
+
+    \b
+    Query language: words (all of them first, then most); "a phrase";
+    -word / -"phrase" to exclude; a OR b; ( ); title: lead: body: author:;
+    person:"Name"; date:2024-05-07, date:2024-05, date:2024, date:07/05/2024,
+    date:2024-05-01..2024-05-31, date:>=2024-05-01, date:<2024.
     """
     text = " ".join(query)
+    if not text.strip() and not (person or date_from or date_to):
+        raise click.UsageError("give a query, --person, --from or --to")
     with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
-        hits = engine.search(text, limit=limit, date_from=date_from, date_to=date_to, sort=sort)
+        hits = engine.search(text, limit=limit, date_from=date_from, date_to=date_to, person=person, sort=sort)
     if as_json:
         for hit in hits:
             click.echo(json.dumps(_hit_json(hit), ensure_ascii=False))
@@ -173,6 +183,8 @@ def search_command(query, limit, date_from, date_to, sort, as_json, color, index
         published = hit.published.strftime("%d/%m/%Y") if hit.published else "no date"
         score = f" · score {hit.score:.2f}" if sort == "relevance" else ""
         click.echo(f"   {published} · {hit.id}{score}")
+        if hit.matched_persons:
+            click.echo(f"   persons: {', '.join(hit.matched_persons)}")
         for snippet in hit.snippets:
             click.echo(f"   … {mark(snippet)} …", color=colour)
         click.echo()
@@ -186,7 +198,33 @@ def _hit_json(hit: Hit) -> dict:
         "url": hit.article.url,
         "score": hit.score,
         "snippets": [s.to_json() for s in hit.snippets],
+        "persons": list(hit.persons),
+        "matched_persons": list(hit.matched_persons),
     }
+
+
+@main.command("persons")
+@click.argument("query", nargs=-1, required=False)
+@click.option("--top", "-n", type=click.IntRange(min=1), default=20, show_default=True, help="How many persons.")
+@click.option("--from", "date_from", default=None, help="Only articles published on or after this date.")
+@click.option("--to", "date_to", default=None, help="Only articles published on or before this date.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per person.")
+@_index_dir_option
+def persons_command(query, top, date_from, date_to, as_json, index_dir):
+    """List the persons named in the most articles, overall or among a query's matches.
+
+    \b
+    hnp-search persons
+    hnp-search persons giao thông --top 5
+    """
+    text = " ".join(query) or None
+    filters = {k: v for k, v in (("date_from", date_from), ("date_to", date_to)) if v}
+    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+        ranked = engine.persons(text, top=top, **filters)
+    for name, count in ranked:
+        click.echo(json.dumps({"name": name, "articles": count}, ensure_ascii=False) if as_json else f"{count:6d}  {name}")
+    if not ranked and not as_json:
+        click.echo("No persons found.")
 
 
 @main.command("show")
@@ -197,6 +235,7 @@ def show_command(article_id, as_json, index_dir):
     """Print one stored article by id."""
     with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
         article = engine.get(article_id)
+        persons = engine.persons_of(article_id)
     if article is None:
         raise click.ClickException(f"no article with id {article_id!r}")
     if as_json:
@@ -205,6 +244,8 @@ def show_command(article_id, as_json, index_dir):
     published = article.published.strftime("%H:%M %d/%m/%Y") if article.published else "no date"
     click.echo(f"{article.title} ({published})")
     click.echo(f"id: {article.id}" + (f" · author: {article.author}" if article.author else ""))
+    if persons:
+        click.echo(f"persons: {', '.join(persons)}")
     for name in ("url", "source", "category"):
         if getattr(article, name):
             click.echo(f"{name}: {getattr(article, name)}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from . import analyze
 from .normalize import fold, has_diacritics, normalize_term
-from .query import All, Any, Node, Phrase, Words
+from .query import All, Any, Node, Person, Phrase, Words
 
 #: Longest snippet, in characters.
 SNIPPET_CHARS = 200
@@ -79,8 +79,9 @@ class Matcher:
             syllables = tuple(s for w in analyze.query_words(node.text) for s in w.syllables)
             if syllables:
                 self.words.append(syllables)
-        elif isinstance(node, Phrase):
-            syllables = tuple(s for w in analyze.query_words(node.text) for s in w.syllables)
+        elif isinstance(node, (Phrase, Person)):
+            text = node.text if isinstance(node, Phrase) else node.name
+            syllables = tuple(s for w in analyze.query_words(text) for s in w.syllables)
             exact = any(has_diacritics(s) for s in syllables)
             if syllables:
                 self.phrases.append((exact, syllables if exact else tuple(fold(s) for s in syllables)))

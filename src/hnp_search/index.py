@@ -20,13 +20,14 @@ from typing import Callable, Iterable, Iterator
 
 from whoosh import formats
 from whoosh import index as whoosh_index
-from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
+from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.index import LockError
 from whoosh.util.filelock import FileLock, try_for
 
-from . import analyze
+from . import analyze, persons
 from .errors import HnpSearchError, IndexBusyError, IndexNotFoundError, IndexVersionError, IngestError
 from .ingest import Article
+from .normalize import fold
 from .query import Lexicon
 
 #: Text fields searched by words, in decreasing weight.
@@ -95,6 +96,11 @@ def schema() -> Schema:
         "digest": ID(sortable=True),
     }
     fields.update({name: STORED() for name in STORED_FIELDS})
+    # Persons named in the article: display names stored, matching keys indexed
+    # (exact: lowercase, canonical tone marks; folded), comma-separated.
+    fields["persons"] = STORED()
+    fields["person_k"] = KEYWORD(commas=True)
+    fields["person_kf"] = KEYWORD(commas=True)
     for name in TEXT_FIELDS + ("author",):
         for variant in ("s", "sf"):
             fields[f"{name}_{variant}"] = AnalyzedText(variant, positions=True)
@@ -198,23 +204,39 @@ def digest(article: Article) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).hexdigest()
 
 
-def analyze_article(article: Article) -> dict[str, Postings]:
-    """The postings of one article, by field name. Runs in worker processes."""
-    out: dict[str, Postings] = {}
-    for name in TEXT_FIELDS + ("author",):
-        text = getattr(article, name) or ""
-        terms = analyze.terms(text)
-        for variant in ("s", "sf") if name == "author" else analyze.VARIANTS:
-            fieldname = f"{name}_{variant}"
-            out[fieldname] = Postings(_SCHEMA[fieldname].index(getattr(terms, variant)))
+def analyze_article(article: Article) -> dict[str, object]:
+    """The postings and the persons of one article, by field name. Runs in worker processes.
+
+    Title, lead and body are segmented together, once; persons are found in the
+    same words. The byline is analyzed apart and is never a mentioned person.
+    """
+    text = "\n".join((article.title, article.lead, article.body))
+    words = analyze.segment(text)
+    out: dict[str, object] = {}
+    start = 0
+    for name in TEXT_FIELDS:
+        end = start + len(getattr(article, name))
+        terms = analyze.terms_of_words(text, [w for w in words if start <= w.start and w.end <= end])
+        _add_postings(out, name, terms, analyze.VARIANTS)
+        start = end + 1
+    _add_postings(out, "author", analyze.terms(article.author or ""), ("s", "sf"))
+    names = persons.extract_persons(text, words)
+    keys = [persons.person_key(n) for n in names]
+    out.update(persons=names, person_k=",".join(keys), person_kf=",".join(fold(k) for k in keys))
     return out
 
 
-def _analyze_batch(batch: list[Article]) -> list[tuple[Article, dict[str, Postings]]]:
+def _add_postings(out: dict, name: str, terms: analyze.Terms, variants: tuple[str, ...]):
+    for variant in variants:
+        fieldname = f"{name}_{variant}"
+        out[fieldname] = Postings(_SCHEMA[fieldname].index(getattr(terms, variant)))
+
+
+def _analyze_batch(batch: list[Article]) -> list[tuple[Article, dict[str, object]]]:
     return [(article, analyze_article(article)) for article in batch]
 
 
-def _document(article: Article, terms: dict[str, Postings], fingerprint: str) -> dict:
+def _document(article: Article, terms: dict[str, object], fingerprint: str) -> dict:
     doc = {"id": article.id, "digest": fingerprint, **terms}
     doc.update({name: getattr(article, name) for name in STORED_FIELDS})
     if article.published is not None:
@@ -254,7 +276,7 @@ class _Pipeline:
                 jobs, maxtasksperchild=200, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
             )
 
-    def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, dict[str, Postings]]]:
+    def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, dict[str, object]]]:
         if self.pool is None:
             for batch in batches:
                 yield from _analyze_batch(batch)

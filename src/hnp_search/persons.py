@@ -289,7 +289,7 @@ def extract_persons(text: str, words: list[analyze.Word] | None = None) -> list[
             if run.status in ("person", "default"):
                 mentions.append((line[run.begin].start, run.name))
             elif run.status == "cued":
-                cued.add(normalize_term(run.name))
+                cued.add(person_key(run.name).split()[-1])
             elif run.status == "none" and run.name:
                 unsure.append((line[run.begin].start, run.name))
     # A foreign name nowhere introduced by a title is a person when its surname is
@@ -436,12 +436,12 @@ def _settle_scopes(line: list[_Tok], runs: list[_Run]) -> None:
 def _judge_run(line: list[_Tok], i: int, j: int) -> _Run:
     """Judge the run ``line[i:j]`` from its shape and what stands around it."""
     keys = [t.key for t in line[i:j]]
-    alias = ALIASES.get(" ".join(keys[-2:]))
-    if alias:
-        return _Run(i, j, "person", alias)
     before = _left_context(line, i)
     if before in ("head", "number", "credit"):
         return _Run(i, j, "place")
+    alias = ALIASES.get(" ".join(keys[-2:]))
+    if alias:
+        return _Run(i, j, "person", alias)
     # A title that starts in the run and goes on in lowercase is not part of the name
     # ("Nguyễn Thành Phong Chủ" + "tịch").
     j -= _title_tail(line, i, j)

@@ -7,7 +7,7 @@ Syntax (see README "Query language"):
     -word  -"phrase"        exclude
     a OR b, ( ... )         alternatives and grouping
     title:x  author:"..."   restrict to a field
-    person:"Doãn Trung Tuấn"   articles naming a person
+    person:"Doãn Trung Tuấn"   articles naming that person (not a street named after them)
     date:2024-05  date:07/05/2024  date:2024-05-01..2024-05-31  date:>=2024-05-01
 """
 
@@ -25,6 +25,7 @@ from whoosh import query as wq
 from . import analyze
 from .errors import QuerySyntaxError
 from .normalize import clean_text, fold, has_diacritics
+from .persons import person_key
 
 # ---------------------------------------------------------------------------
 # The tree
@@ -51,6 +52,14 @@ class DateFilter:
 
 
 @dataclass(frozen=True)
+class Person:
+    """Articles naming this person: with diacritics exactly that name, without any
+    name that folds to it."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Not:
     node: "Node"
 
@@ -65,7 +74,7 @@ class Any:
     nodes: tuple["Node", ...]
 
 
-Node = Union[Words, Phrase, DateFilter, Not, All, Any]
+Node = Union[Words, Phrase, DateFilter, Person, Not, All, Any]
 
 FIELDS = {"title": ("title",), "lead": ("lead",), "body": ("body",), "author": ("author",)}
 
@@ -196,8 +205,10 @@ class _Parser:
         self.take()
         if tok.text == "date":
             return parse_date_filter(value.text, self.query, value.pos)
+        if tok.text == "person":
+            return person_filter(value.text.strip('"'), self.query, value.pos)
         if tok.text not in FIELDS:
-            known = ", ".join(sorted([*FIELDS, "date"]))
+            known = ", ".join(sorted([*FIELDS, "date", "person"]))
             self.error(f"unknown field {tok.text!r} (known: {known})", tok.pos)
         fields = FIELDS[tok.text]
         if value.kind == "phrase":
@@ -208,6 +219,14 @@ class _Parser:
 def parse(query: str) -> Node | None:
     """Parse ``query`` into a tree (None when it holds no terms); raise QuerySyntaxError when malformed."""
     return _Parser(clean_text(query)).parse()
+
+
+def person_filter(name: str, query: str = "", pos: int = 0) -> Person:
+    """``person:"Doãn Trung Tuấn"`` (or the API's ``person=``) as a tree node."""
+    name = " ".join(clean_text(name).split())
+    if not any(c.isalpha() for c in name):
+        raise QuerySyntaxError(query or name, "person: needs a name", pos)
+    return Person(name)
 
 
 # ---------------------------------------------------------------------------
@@ -391,6 +410,8 @@ class _Compiler:
             return _phrase(node.text, node.fields or TEXT_FIELDS)
         if isinstance(node, DateFilter):
             return date_query(node)
+        if isinstance(node, Person):
+            return person_query(node)
         if isinstance(node, Not):
             return wq.Not(self.excluded(node.node))
         if isinstance(node, Any):
@@ -437,6 +458,11 @@ class _Compiler:
                 out.append(wq.Term(f"{f}_w", analyze.WORD_JOINER.join(reading), boost=weight * WORD_BOOST))
                 out += [wq.Term(f"{f}_s", r, boost=weight) for t, r in zip(typed, reading) if not has_diacritics(t)]
         return out
+
+
+def person_query(node: Person) -> wq.Query:
+    key = person_key(node.name)
+    return wq.Term("person_k", key) if has_diacritics(key) else wq.Term("person_kf", key)
 
 
 def date_query(node: DateFilter) -> wq.Query:
