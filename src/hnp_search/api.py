@@ -16,7 +16,7 @@ from whoosh.searching import Searcher
 from . import index as idx
 from . import query
 from .errors import IngestError, QuerySyntaxError
-from .normalize import fold
+from .normalize import clean_text, fold
 from .highlight import Matcher, Snippet, highlight_article
 from .ingest import Article, read_articles
 from .persons import person_key
@@ -34,6 +34,7 @@ from .query import (
     person_filter,
     person_query,
 )
+from .query import suggest as suggest_query
 
 DEFAULT_INDEX_DIR = "index"
 SORTS = ("relevance", "date", "-date")
@@ -168,6 +169,17 @@ class SearchEngine:
         """The stored article with this id, or None."""
         fields = self._search_with().document(id=article_id)
         return _article(fields) if fields else None
+
+    def suggest(self, query: str) -> str | None:
+        """A better query to offer when ``query`` finds little ("Did you mean …?"), or None."""
+        parse(query)  # malformed queries raise here, as in search
+        searcher = self._search_with()
+        lexicon = self._lexicon(searcher)
+        better = suggest_query(clean_text(query), searcher.reader(), lexicon)
+        if better is None:
+            return None
+        # Offer it only if it finds articles with all its words.
+        return better if self._run(searcher, compile_tree(parse(better), lexicon).strict, [], 1, "relevance") else None
 
     def persons_of(self, article_id: str) -> list[str]:
         """The persons an indexed article names (empty if none, or no such article)."""

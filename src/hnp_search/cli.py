@@ -14,6 +14,8 @@ from .errors import HnpSearchError
 from .highlight import Snippet
 from .ingest import Article
 
+#: Offer a better query when a search finds fewer hits than this.
+SUGGEST_BELOW = 3
 #: Exit status when some input files or lines were rejected (the rest is indexed).
 EXIT_REJECTED = 3
 #: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
@@ -175,6 +177,12 @@ def search_command(query, limit, date_from, date_to, person, sort, as_json, colo
         return
     if not hits:
         click.echo(f"No articles match {text!r}.")
+    if len(hits) < min(limit, SUGGEST_BELOW) and text.strip():
+        with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+            better = engine.suggest(text)
+        if better:
+            click.echo(f"Did you mean: {better}?\n")
+    if not hits:
         return
     colour = sys.stdout.isatty() if color is None else color
     mark = Snippet.ansi if colour else Snippet.plain

@@ -24,7 +24,7 @@ from whoosh import query as wq
 
 from . import analyze
 from .errors import QuerySyntaxError
-from .normalize import clean_text, fold, has_diacritics
+from .normalize import clean_text, fold, has_diacritics, normalize_term
 from .persons import person_key
 
 # ---------------------------------------------------------------------------
@@ -216,9 +216,16 @@ class _Parser:
         return Words(value.text, fields)
 
 
+#: Longest query accepted, in characters.
+MAX_QUERY_CHARS = 1000
+
+
 def parse(query: str) -> Node | None:
     """Parse ``query`` into a tree (None when it holds no terms); raise QuerySyntaxError when malformed."""
-    return _Parser(clean_text(query)).parse()
+    query = clean_text(query)
+    if len(query) > MAX_QUERY_CHARS:
+        raise QuerySyntaxError(query[:40] + "…", f"query too long: {len(query):,} characters (at most {MAX_QUERY_CHARS:,})")
+    return _Parser(query).parse()
 
 
 def person_filter(name: str, query: str = "", pos: int = 0) -> Person:
@@ -345,8 +352,8 @@ class Compiled:
 
 
 class Lexicon:
-    """Accented readings of folded words, learned from the index's own vocabulary:
-    ``"ha_noi"`` -> ``"hà_nội"``, the reading found in the most articles."""
+    """Accented readings of folded words and syllables, learned from the index's own
+    vocabulary: ``"ha_noi"`` -> ``"hà_nội"``, the reading found in the most articles."""
 
     #: Longest run of syllables tried as one word.
     MAX_RUN = 4
@@ -356,9 +363,9 @@ class Lexicon:
 
     @classmethod
     def from_reader(cls, reader) -> "Lexicon":
-        """Read the segmented-word vocabulary of an index (seconds on a large index)."""
+        """Read the word and syllable vocabulary of an index (seconds on a large index)."""
         best: dict[str, tuple[int, str]] = {}
-        for fieldname in (f"{f}_w" for f in TEXT_FIELDS):
+        for fieldname in (f"{f}_{v}" for f in TEXT_FIELDS for v in ("w", "s")):
             if fieldname not in reader.indexed_field_names():
                 continue
             for term, info in reader.iter_field(fieldname):
@@ -368,13 +375,14 @@ class Lexicon:
                     best[key] = (info.doc_frequency(), word)
         return cls({key: word for key, (_, word) in best.items()})
 
-    def restore(self, syllables: list[str]) -> list[tuple[int, tuple[str, ...]]]:
+    def restore(self, syllables: list[str], shortest: int = 2) -> list[tuple[int, tuple[str, ...]]]:
         """Likely readings of runs of ``syllables`` (as typed): (start index, accented run),
-        longest runs first, left to right; a reading must agree with any diacritics typed."""
+        longest runs first, left to right, runs of at least ``shortest`` syllables; a
+        reading must agree with any diacritics typed."""
         out = []
         i = 0
         while i < len(syllables):
-            for n in range(min(self.MAX_RUN, len(syllables) - i), 1, -1):
+            for n in range(min(self.MAX_RUN, len(syllables) - i), shortest - 1, -1):
                 run = syllables[i : i + n]
                 reading = self.words.get(fold(analyze.WORD_JOINER.join(run)), "").split(analyze.WORD_JOINER)
                 if len(reading) == n and all(not has_diacritics(t) or t == r for t, r in zip(run, reading)):
@@ -384,6 +392,45 @@ class Lexicon:
             else:
                 i += 1
         return out
+
+
+_QUERY_WORD = re.compile(r"(?<![\w:])\w+(?![\w:])")
+
+
+def suggest(query: str, reader, lexicon: Lexicon) -> str | None:
+    """A better query, or None: words the index has never seen replaced by the closest
+    ones it has (one edit away, the most frequent), and a query typed without
+    diacritics given its likely accented reading ("ha noi" -> "hà nội")."""
+    indexed = reader.indexed_field_names()
+
+    def closest(word: str) -> str:
+        term = normalize_term(word)
+        exact = has_diacritics(term)  # look among spellings with diacritics, keeping the user's
+        fields = [f"{f}_{'s' if exact else 'sf'}" for f in TEXT_FIELDS if f"{f}_sf" in indexed]
+
+        def known(t: str) -> int:
+            return sum(reader.doc_frequency(f, t) for f in fields)
+
+        if word.isdigit() or word == "OR" or known(term):
+            return word
+        if len(term) < 3:
+            return word  # too short to tell a typo from another word
+        candidates = {t for f in fields for t in reader.terms_within(f, term, 1)}
+        return max(sorted(candidates), key=known) if candidates else word
+
+    fixed = _QUERY_WORD.sub(lambda m: closest(m.group()), query)
+    words = [m for m in _QUERY_WORD.finditer(fixed) if m.group() != "OR"]
+    if words and not has_diacritics(fixed):
+        syllables = [w.group().lower() for w in words]
+        readings = {}
+        for start, reading in lexicon.restore(syllables, shortest=1):
+            readings.update({start + i: r for i, r in enumerate(reading)})
+        pieces, last = [], 0
+        for i, m in enumerate(words):
+            pieces += [fixed[last : m.start()], readings.get(i, m.group())]
+            last = m.end()
+        fixed = "".join(pieces) + fixed[last:]
+    return fixed if fixed != query else None
 
 
 def compile_tree(node: Node | None, lexicon: Lexicon | None = None) -> Compiled:
@@ -414,8 +461,8 @@ class _Compiler:
             return person_query(node)
         if isinstance(node, Not):
             return wq.Not(self.excluded(node.node))
-        if isinstance(node, Any):
-            return _Or([self.compile(n, strict) for n in node.nodes])
+        if isinstance(node, Any):  # only top-level words are relaxed, never alternatives
+            return _Or([self.compile(n, strict=True) for n in node.nodes])
         positives = [self.compile(n, strict) for n in node.nodes if not isinstance(n, Not)]
         negatives = [self.excluded(n.node) for n in node.nodes if isinstance(n, Not)]
         positive = positives[0] if len(positives) == 1 else wq.And(positives) if positives else wq.Every()
