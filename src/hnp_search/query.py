@@ -323,7 +323,11 @@ BM25_K1 = 1.2
 #: Extra weight of a segmented-word match over its syllables alone.
 WORD_BOOST = 0.5
 #: Weight of the restored accented reading of words typed without diacritics.
-RESTORED_SHARE = 0.3
+RESTORED_SHARE = 0.15
+#: Weight of a pair of query syllables found side by side.
+PROXIMITY_BOOST = 0.3
+#: Queries of up to this many distinct syllables rank articles with all of them first.
+STRICT_MAX_SYLLABLES = 4
 #: A loose hit needs at least this share of the query's syllables (queries of 3+).
 MIN_SHARE = 0.34
 TEXT_FIELDS = ("title", "lead", "body")
@@ -331,9 +335,9 @@ TEXT_FIELDS = ("title", "lead", "body")
 
 @dataclass
 class Compiled:
-    """A tree compiled twice: ``strict`` needs every word; ``loose`` needs any, and
-    a loose hit counts only when it has at least ``min_match`` of the query's
-    (folded) ``syllables`` — most of them, so long questions still find answers."""
+    """A tree compiled twice: ``strict`` needs every word (for short queries; a long
+    one's ``strict`` is its ``loose``); ``loose`` needs any, and a loose hit counts
+    only when it has at least ``min_match`` of the query's (folded) ``syllables``."""
 
     strict: wq.Query
     loose: wq.Query
@@ -443,7 +447,11 @@ def compile_tree(node: Node | None, lexicon: Lexicon | None = None) -> Compiled:
     )
     min_match = len(syllables) if len(syllables) < 3 else math.ceil(len(syllables) * MIN_SHARE)
     compiler = _Compiler(lexicon)
-    return Compiled(compiler.compile(node, strict=True), compiler.compile(node, strict=False), syllables, min_match)
+    loose = compiler.compile(node, strict=False)
+    # A short query is a set of keywords: articles with all of them first. A long one
+    # reads like a question: ranked on how well articles match most of it.
+    strict = compiler.compile(node, strict=True) if len(syllables) <= STRICT_MAX_SYLLABLES else loose
+    return Compiled(strict, loose, syllables, min_match)
 
 
 class _Compiler:
@@ -487,6 +495,7 @@ class _Compiler:
         if not syllables:
             return wq.NullQuery
         bonus = _word_terms(fields, words) + self.restored(fields, [s for w in words for s in w.syllables])
+        bonus += _adjacent_pairs(fields, [s for w in words for s in w.syllables])
         core = (wq.And if strict else _Or)(syllables)
         return wq.AndMaybe(core, _Or(bonus)) if bonus else core
 
@@ -546,6 +555,17 @@ def _word_terms(fields: tuple[str, ...], words: list[analyze.QueryWord]) -> list
             else:
                 out.append(wq.Term(f"{f}_wf", joined, boost=weight))
     return out
+
+
+def _adjacent_pairs(fields: tuple[str, ...], syllables: list[str]) -> list[wq.Query]:
+    """Bonus for query syllables that stand side by side in the text, across word boundaries."""
+    pairs = {(fold(a), fold(b)) for a, b in zip(syllables, syllables[1:])}
+    return [
+        wq.Phrase(f"{f}_sf", list(pair), slop=1, boost=FIELD_WEIGHTS[f] * PROXIMITY_BOOST)
+        for pair in sorted(pairs)
+        for f in fields
+        if f in TEXT_FIELDS
+    ]
 
 
 def _phrase(text: str, fields: tuple[str, ...]) -> wq.Query:
