@@ -50,7 +50,8 @@ def canonical_syllable(syllable: str) -> str:
     j = i
     while j < n and base[j] in _VOWELS:
         j += 1
-    if i == j or any(c in _VOWELS for c in base[j:]) or not base[j:].isalpha() and j < n:
+    coda = base[j:]
+    if i == j or coda and (not coda.isalpha() or any(c in _VOWELS for c in coda)):
         return syllable
     marked = [k for k in range(i, j) if base[k] in _MARKED_VOWELS]
     if marked:

@@ -106,9 +106,7 @@ class _Tok:
 def _lex(query: str) -> list[_Tok]:
     tokens = []
     for m in _TOKEN.finditer(query):
-        kind = m.lastgroup if m.lastgroup != "fname" else "field"
-        if m.group("field"):
-            kind = "field"
+        kind = "field" if m.group("field") else m.lastgroup
         if kind == "space":
             continue
         if kind == "quote":
