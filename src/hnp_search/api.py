@@ -253,10 +253,8 @@ class SearchEngine:
         if person:
             wanted.append(person_filter(person))
             filters.append(person_query(wanted[-1]))
-        if compiled.strict is compiled.loose:  # a long query: loose only, hits need enough of it
-            return tree, wanted, self._run(searcher, compiled.loose, filters, 3 * limit, sort, compiled)[:limit]
         ranked = self._run(searcher, compiled.strict, filters, limit, sort)
-        if len(ranked) < limit:
+        if len(ranked) < limit and compiled.loose != compiled.strict:
             seen = {docnum for docnum, _ in ranked}
             more = self._run(searcher, compiled.loose, filters, 3 * limit + len(ranked), sort, compiled)
             ranked += [(d, s) for d, s in more if d not in seen][: limit - len(ranked)]

@@ -324,8 +324,6 @@ WORD_BOOST = 0.5
 RESTORED_SHARE = 0.15
 #: Weight of a pair of query syllables found side by side.
 PROXIMITY_BOOST = 0.3
-#: Queries of up to this many distinct syllables rank articles with all of them first.
-STRICT_MAX_SYLLABLES = 4
 #: A loose hit needs at least this share of the query's syllables (queries of 3+).
 MIN_SHARE = 0.34
 TEXT_FIELDS = ("title", "lead", "body")
@@ -333,9 +331,9 @@ TEXT_FIELDS = ("title", "lead", "body")
 
 @dataclass
 class Compiled:
-    """A tree compiled twice: ``strict`` needs every word (for short queries; a long
-    one's ``strict`` is its ``loose``); ``loose`` needs any, and a loose hit counts
-    only when it has at least ``min_match`` of the query's (folded) ``syllables``."""
+    """A tree compiled twice: ``strict`` needs every word (with the diacritics typed);
+    ``loose`` needs any, and a loose hit counts only when it has at least
+    ``min_match`` of the query's (folded) ``syllables``."""
 
     strict: wq.Query
     loose: wq.Query
@@ -445,11 +443,7 @@ def compile_tree(node: Node | None, lexicon: Lexicon | None = None) -> Compiled:
     )
     min_match = len(syllables) if len(syllables) < 3 else math.ceil(len(syllables) * MIN_SHARE)
     compiler = _Compiler(lexicon)
-    loose = compiler.compile(node, strict=False)
-    # A short query is a set of keywords: articles with all of them first. A long one
-    # reads like a question: ranked on how well articles match most of it.
-    strict = compiler.compile(node, strict=True) if len(syllables) <= STRICT_MAX_SYLLABLES else loose
-    return Compiled(strict, loose, syllables, min_match)
+    return Compiled(compiler.compile(node, strict=True), compiler.compile(node, strict=False), syllables, min_match)
 
 
 class _Compiler:
