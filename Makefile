@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-all bench eval clean
+.PHONY: demo test test-all eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test-all: $(STAMP)
 ## Retrieval quality on XQuAD-vi beside SQLite FTS5 (needs ../shared).
 eval: $(STAMP)
 	$(BIN)/python bench/eval_xquad.py
+
+## Speed beside SQLite FTS5 on dantri (a few minutes; writes bench/results/speed.md).
+bench: $(STAMP)
+	$(BIN)/python bench/bench_speed.py --corpus dantri
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
