@@ -286,11 +286,11 @@ def test_unknown_analyzer_variant_is_refused():
 def test_empty_and_whitespace_only_text_give_no_tokens(text):
     assert segment(text) == []
     assert terms(text) == Terms([], [], [], [])
-    assert query_words(text) == []
+    assert query_words(text) == ()
     for variant in ("s", "sf", "w", "wf"):
         assert tokens(text, variant) == []
 
 
 def test_punctuation_only_text_gives_no_terms():
     assert terms("?! … , ( ) “ ”") == Terms([], [], [], [])
-    assert query_words("?!") == []
+    assert query_words("?!") == ()

@@ -142,8 +142,10 @@ class QueryWord(NamedTuple):
     syllables: tuple[str, ...]
 
 
-def query_words(text: str) -> list[QueryWord]:
-    """Segment a query the way documents are segmented; drop punctuation."""
+@lru_cache(maxsize=4096)
+def query_words(text: str) -> tuple[QueryWord, ...]:
+    """Segment a query the way documents are segmented; drop punctuation. Cached: one
+    search asks for the same words while compiling, filtering and highlighting."""
     out = []
     for word in segment(text):
         syllables = tuple(
@@ -151,7 +153,7 @@ def query_words(text: str) -> list[QueryWord]:
         )
         if syllables:
             out.append(QueryWord(text[word.start : word.end], syllables))
-    return out
+    return tuple(out)
 
 
 class VietnameseTokenizer(Tokenizer):
