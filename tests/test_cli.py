@@ -126,3 +126,10 @@ def test_persons_command_lists_the_most_named(runner, tiny_index):
     assert result.exit_code == 0, result.output
     assert len(result.output.splitlines()) == 2
     assert all(line.startswith("     1  ") for line in result.output.splitlines())
+
+
+def test_search_html_escapes_text_and_marks_matches(runner, tiny_index):
+    result = runner.invoke(main, ["search", "Văn Miếu", "--html", "--limit", "1", "--index-dir", str(tiny_index)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith('<ol>\n<li id="van-mieu-dem"><h3><mark>Văn Miếu</mark> - Quốc Tử Giám')
+    assert "<small>02/11/2023 · van-mieu-dem</small>" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import sys
 import time
@@ -147,9 +148,10 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
 @click.option("--person", default=None, help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding to it).')
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
+@click.option("--html", "as_html", is_flag=True, help="An HTML list of hits, matches in <mark>.")
 @click.option("--color/--no-color", default=None, help="Highlight with colour (default: on a terminal).")
 @_index_dir_option
-def search_command(query, limit, date_from, date_to, person, sort, as_json, color, index_dir):
+def search_command(query, limit, date_from, date_to, person, sort, as_json, as_html, color, index_dir):
     """Search the index. Words match with or without diacritics; "quotes" make a phrase.
 
     \b
@@ -174,6 +176,9 @@ def search_command(query, limit, date_from, date_to, person, sort, as_json, colo
         for hit in hits:
             click.echo(json.dumps(_hit_json(hit), ensure_ascii=False))
         return
+    if as_html:
+        click.echo(_hits_html(hits))
+        return
     if not hits:
         click.echo(f"No articles match {text!r}.")
     if len(hits) < min(limit, SUGGEST_BELOW) and text.strip():
@@ -195,6 +200,19 @@ def search_command(query, limit, date_from, date_to, person, sort, as_json, colo
         for snippet in hit.snippets:
             click.echo(f"   … {mark(snippet)} …", color=colour)
         click.echo()
+
+
+def _hits_html(hits: list[Hit]) -> str:
+    """Hits as an HTML fragment: article text escaped, matches in <mark>."""
+    items = []
+    for hit in hits:
+        published = hit.published.strftime("%d/%m/%Y") if hit.published else ""
+        snippets = "".join(f"<p>… {s.html()} …</p>" for s in hit.snippets)
+        items.append(
+            f'<li id="{html.escape(hit.id)}"><h3>{hit.title_snippet.html()}</h3>'
+            f"<small>{published} · {html.escape(hit.id)}</small>{snippets}</li>"
+        )
+    return "<ol>\n" + "\n".join(items) + "\n</ol>"
 
 
 def _hit_json(hit: Hit) -> dict:
