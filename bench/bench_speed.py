@@ -788,7 +788,7 @@ def save(result: dict) -> str:
     runs = json.loads(store.read_text(encoding="utf-8")) if store.exists() else {}
     runs[result["run"]] = result
     store.write_text(json.dumps(runs, ensure_ascii=False, indent=1), encoding="utf-8")
-    sections = [render(runs[key]) for key in sorted(runs)]
+    sections = [render(runs[key]) for key in sorted(runs, key=lambda k: (list(CORPORA).index(runs[k]["corpus"]), k))]
     header = "# Speed: hnp-search beside SQLite FTS5\n\nWritten by `python bench/bench_speed.py` (see bench/README.md); one section per run.\n"
     (RESULTS / "speed.md").write_text("\n".join([header, *sections]), encoding="utf-8")
     return render(result)
@@ -804,7 +804,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values to index with (default 1,2)")
     parser.add_argument("--queries", type=int, default=300, metavar="N", help="queries per class (default 300)")
     parser.add_argument("--workdir", type=Path, help="where indexes go (default: a folder in the temp dir, kept)")
-    parser.add_argument("--skip-index", action="store_true", help="reuse the indexes in --workdir; no indexing figures")
+    parser.add_argument(
+        "--skip-index",
+        action="store_true",
+        help="reuse the indexes in --workdir; indexing figures come from its last full run",
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile summaries")
     return parser.parse_args()
 
