@@ -24,6 +24,20 @@ def test_index_reports_a_summary_and_reindexing_adds_nothing(runner, tmp_path):
     assert again.output.startswith("0 added, 0 updated, 10 unchanged, 0 errors in ")
 
 
+def test_rebuild_replaces_an_index_built_by_another_analyzer_version(runner, tmp_path):
+    index_dir = tmp_path / "ix"
+    assert runner.invoke(main, ["index", "--index-dir", str(index_dir), "--jobs", "1", str(ARTICLES)]).exit_code == 0
+    meta = index_dir / "hnp-search.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "analyzer_version": 1}))
+
+    stale = runner.invoke(main, ["search", "--index-dir", str(index_dir), "hà nội"])
+    assert stale.exit_code != 0 and "rebuild it with `hnp-search index --rebuild" in stale.output
+    rebuilt = runner.invoke(main, ["index", "--rebuild", "--index-dir", str(index_dir), "--jobs", "1", str(ARTICLES)])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert rebuilt.output.startswith("10 added, 0 updated, 0 unchanged, 0 errors")
+    assert "Traceback" not in stale.output + rebuilt.output
+
+
 def test_index_dir_comes_from_the_environment(runner, tmp_path, monkeypatch):
     monkeypatch.setenv("HNP_SEARCH_INDEX", str(tmp_path / "env-ix"))
     result = runner.invoke(main, ["index", str(ARTICLES), "--jobs", "1"])

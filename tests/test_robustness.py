@@ -113,8 +113,13 @@ def test_a_first_run_killed_before_recording_the_version_leaves_no_dead_end(tmp_
         SearchEngine(tmp_path / "empty", create=False)
     with SearchEngine(tmp_path / "empty") as engine:
         assert engine.index([ARTICLES], jobs=1).added == 10
-    with pytest.raises(IndexVersionError):  # articles of an unknown analyzer version: rebuild
-        SearchEngine(tmp_path / "full")
+    with SearchEngine(tmp_path / "full") as engine:  # articles of an unknown analyzer version
+        with pytest.raises(IndexVersionError, match="rebuild it"):
+            engine.search("hà nội")
+        with pytest.raises(IndexVersionError):
+            engine.index([ARTICLES], jobs=1)  # adding to it would mix two analyzers
+        assert engine.index([ARTICLES], jobs=1, rebuild=True).added == 10
+        assert len(engine) == 10 and engine.search("hà nội")
 
 
 def test_ctrl_c_rolls_back_the_batch_being_written_and_frees_the_lock(tmp_path):

@@ -15,7 +15,7 @@ from whoosh.searching import Searcher
 
 from . import index as idx
 from . import query
-from .errors import IngestError, QuerySyntaxError
+from .errors import IndexVersionError, IngestError, QuerySyntaxError
 from .normalize import clean_text, fold
 from .highlight import Matcher, Snippet, highlight_article
 from .ingest import Article, read_articles
@@ -75,7 +75,11 @@ class SearchEngine:
 
     def __init__(self, index_dir: str | os.PathLike | None = None, *, create: bool = True):
         self.path = Path(index_dir) if index_dir is not None else default_index_dir()
-        self._ix = idx.open_index(self.path, create=create)
+        try:
+            self._ix = idx.open_index(self.path, create=create)
+            self._outdated: IndexVersionError | None = None
+        except IndexVersionError as exc:  # usable only to rebuild: index(..., rebuild=True)
+            self._ix, self._outdated = None, exc
         self._lock = threading.Lock()
         # Whoosh readers share file positions, so each thread gets its own searcher.
         self._local = threading.local()
@@ -119,8 +123,10 @@ class SearchEngine:
 
         if rebuild:
             self._close_searcher()
-            self._ix.close()
-            self._ix = idx.create_index(self.path)
+            if self._ix is not None:
+                self._ix.close()
+            self._ix, self._outdated = idx.create_index(self.path), None
+        self._check_version()
         summary = idx.write_articles(
             self._ix, articles(), jobs=jobs or os.cpu_count() or 1, progress=progress, on_error=on_error
         )
@@ -137,8 +143,13 @@ class SearchEngine:
         with self._lock:
             self._generation += 1
 
+    def _check_version(self) -> None:
+        if self._outdated is not None:
+            raise self._outdated
+
     def _search_with(self) -> Searcher:
         """This thread's searcher, reopened when ``refresh()`` was called and the index changed."""
+        self._check_version()
         local = self._local
         searcher = getattr(local, "searcher", None)
         if searcher is not None and local.generation != self._generation and not searcher.up_to_date():
@@ -310,7 +321,8 @@ class SearchEngine:
 
     def close(self) -> None:
         self._close_searcher()
-        self._ix.close()
+        if self._ix is not None:
+            self._ix.close()
 
     def __enter__(self) -> "SearchEngine":
         return self
