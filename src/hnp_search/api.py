@@ -9,32 +9,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Iterable, Union
 
-from whoosh import query as wq
-from whoosh import scoring
 from whoosh.searching import Searcher
 
 from . import index as idx
-from . import query
 from .errors import IndexVersionError, IngestError, QuerySyntaxError
 from .normalize import clean_text, fold
 from .highlight import Matcher, Snippet, highlight_article
 from .ingest import Article, read_articles
 from .persons import person_key
-from .query import (
-    All,
-    Compiled,
-    DateFilter,
-    Lexicon,
-    Node,
-    Person,
-    compile_tree,
-    date_bound,
-    date_query,
-    parse,
-    person_filter,
-    person_query,
-)
+from .query import All, DateFilter, Lexicon, Node, Person, date_bound, parse, person_filter
 from .query import suggest as suggest_query
+from .retrieve import IndexView, PostingCache, Retriever
 
 DEFAULT_INDEX_DIR = "index"
 SORTS = ("relevance", "date", "-date")
@@ -86,6 +71,7 @@ class SearchEngine:
         self._searchers: list[Searcher] = []
         self._generation = 0  # bumped by refresh(); older thread searchers refresh
         self._lexicons: dict[int, Lexicon] = {}
+        self._cache = PostingCache()  # decoded postings, shared by the threads' searchers
 
     # -- writing -----------------------------------------------------------
 
@@ -158,11 +144,16 @@ class SearchEngine:
             searcher.close()  # only this thread used it
             searcher = None
         if searcher is None:
-            searcher = self._ix.searcher(weighting=scoring.BM25F(B=query.BM25_B, K1=query.BM25_K1))
+            searcher = self._ix.searcher()
             with self._lock:
                 self._searchers.append(searcher)
+            local.view = IndexView(searcher.reader(), self._cache)
         local.searcher, local.generation = searcher, self._generation
         return searcher
+
+    def _retriever(self, searcher: Searcher) -> Retriever:
+        """Retrieval on the index state ``searcher`` (this thread's) reads."""
+        return Retriever(self._local.view, self._lexicon(searcher))
 
     def _lexicon(self, searcher: Searcher) -> Lexicon:
         """The diacritic-restoring lexicon of the index state ``searcher`` reads."""
@@ -190,7 +181,7 @@ class SearchEngine:
         if better is None:
             return None
         # Offer it only if it finds articles with all its words.
-        return better if self._run(searcher, compile_tree(parse(better), lexicon).strict, [], 1, "relevance") else None
+        return better if self._retriever(searcher).search(parse(better), [], 1, relax=False) else None
 
     def persons_of(self, article_id: str) -> list[str]:
         """The persons an indexed article names (empty if none, or no such article)."""
@@ -236,8 +227,8 @@ class SearchEngine:
             deleted = searcher.reader().is_deleted
             docnums = [d for d in range(searcher.doc_count_all()) if not deleted(d)]
         else:
-            everything = max(searcher.doc_count(), 1)
-            docnums = [d for d, _ in self._ranked(searcher, query or "", everything, **filters)[2]]
+            tree, filters_, _ = self._filters(query or "", **filters)
+            docnums = sorted(self._retriever(searcher).matching(tree, filters_))
         counts: dict[str, int] = {}
         spellings: dict[str, dict[str, int]] = {}
         for docnum in docnums:
@@ -251,41 +242,25 @@ class SearchEngine:
 
     def _ranked(self, searcher, query: str, limit: int, date_from: DateLike = None, date_to: DateLike = None,
                 person: str | None = None, sort: str = "relevance"):
-        """Parse, compile and run a query: (tree, person filters, [(docnum, score)])."""
+        """Parse and run a query: (tree, person filters, [(docnum, score)])."""
         if sort not in SORTS:
             raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
+        tree, filters, wanted = self._filters(query, date_from, date_to, person)
+        return tree, wanted, self._retriever(searcher).search(tree, filters, limit, sort)
+
+    @staticmethod
+    def _filters(query: str, date_from: DateLike = None, date_to: DateLike = None, person: str | None = None):
+        """The parsed query, the filters the options add, and every person filter."""
         tree = parse(query)
-        compiled = compile_tree(tree, self._lexicon(searcher))
-        filters = []
+        filters: list[Node] = []
         start, end = date_bound(date_from, upper=False), date_bound(date_to, upper=True)
         if start or end:
-            filters.append(date_query(DateFilter(start, end)))
+            filters.append(DateFilter(start, end))
         wanted = _persons_in(tree)
         if person:
             wanted.append(person_filter(person))
-            filters.append(person_query(wanted[-1]))
-        ranked = self._run(searcher, compiled.strict, filters, limit, sort)
-        if len(ranked) < limit and compiled.loose != compiled.strict:
-            seen = {docnum for docnum, _ in ranked}
-            more = self._run(searcher, compiled.loose, filters, 3 * limit + len(ranked), sort, compiled)
-            ranked += [(d, s) for d, s in more if d not in seen][: limit - len(ranked)]
-        return tree, wanted, ranked
-
-    @staticmethod
-    def _run(searcher, q, filters, limit, sort, coverage: Compiled | None = None):
-        if q is wq.NullQuery and not filters:
-            return []
-        if q is wq.NullQuery:
-            q = wq.Every()
-        if filters:
-            q = wq.And([q, *filters])
-        kwargs = {} if sort == "relevance" else {"sortedby": "published", "reverse": sort == "-date"}
-        results = searcher.search(q, limit=limit, terms=coverage is not None, **kwargs)
-        return [
-            (hit.docnum, hit.score if sort == "relevance" else 0.0)
-            for hit in results
-            if coverage is None or coverage.enough(hit.matched_terms())
-        ]
+            filters.append(wanted[-1])
+        return tree, filters, wanted
 
     @staticmethod
     def _hit(searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str]) -> Hit:

@@ -28,10 +28,8 @@ from . import analyze, persons
 from .errors import HnpSearchError, IndexBusyError, IndexNotFoundError, IndexVersionError, IngestError
 from .ingest import Article
 from .normalize import fold
-from .query import Lexicon
+from .query import TEXT_FIELDS, Lexicon
 
-#: Text fields searched by words, in decreasing weight.
-TEXT_FIELDS = ("title", "lead", "body")
 #: Stored article fields, in ``Article`` order.
 STORED_FIELDS = ("title", "lead", "body", "author", "url", "source", "category")
 META_FILE = "hnp-search.json"

@@ -1,4 +1,4 @@
-"""Query layer: parse the query language into a tree, and compile the tree into Whoosh queries over the analyzed fields.
+"""Query layer: parse the query language into a tree; restore diacritics and suggest better queries from the index's vocabulary.
 
 Syntax (see README "Query language"):
 
@@ -14,18 +14,15 @@ Syntax (see README "Query language"):
 from __future__ import annotations
 
 import calendar
-import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Union
 
-from whoosh import query as wq
 
 from . import analyze
 from .errors import QuerySyntaxError
 from .normalize import clean_text, fold, has_diacritics, normalize_term
-from .persons import person_key
 
 # ---------------------------------------------------------------------------
 # The tree
@@ -300,55 +297,10 @@ def date_bound(value, *, upper: bool) -> datetime | None:
 
 
 # ---------------------------------------------------------------------------
-# Compiling
+# Restoring diacritics and suggesting queries
 
-
-class _Or(wq.Or):
-    """Whoosh's Or, always with its binary-tree union matcher: on indexes under 5,000
-    documents Whoosh otherwise picks an array matcher that ranked XQuAD-vi questions
-    wrongly here (MRR@10 0.60 instead of 0.94)."""
-
-    matcher_type = wq.Or.DEFAULT_MATCHER
-
-#: BM25F-style field weights (applied as query boosts).
-FIELD_WEIGHTS = {"title": 3.0, "lead": 1.5, "body": 1.0, "author": 1.0}
-#: Share of a syllable's weight that needs the diacritics typed: a folded-only match
-#: earns the rest, so exact spellings rank first and every syllable weighs the same.
-EXACT_SHARE = 0.9
-#: BM25 parameters (Whoosh's defaults).
-BM25_B = 0.75
-BM25_K1 = 1.2
-#: Extra weight of a segmented-word match over its syllables alone.
-WORD_BOOST = 0.5
-#: Weight of the restored accented reading of words typed without diacritics.
-RESTORED_SHARE = 0.15
-#: Weight of a pair of query syllables found side by side.
-PROXIMITY_BOOST = 0.3
-#: A loose hit needs at least this share of the query's syllables (queries of 3+).
-MIN_SHARE = 0.34
+#: Fields searched by bare words.
 TEXT_FIELDS = ("title", "lead", "body")
-
-
-@dataclass
-class Compiled:
-    """A tree compiled twice: ``strict`` needs every word (with the diacritics typed);
-    ``loose`` needs any, and a loose hit counts only when it has at least
-    ``min_match`` of the query's (folded) ``syllables``."""
-
-    strict: wq.Query
-    loose: wq.Query
-    syllables: frozenset[str] = frozenset()
-    min_match: int = 0
-
-    def enough(self, matched_terms) -> bool:
-        """Whether a loose hit's matched (field, term) pairs cover enough of the query."""
-        covered = set()
-        for fieldname, text in matched_terms:
-            if fieldname.endswith("_sf"):
-                text = text.decode("utf-8") if isinstance(text, bytes) else text
-                if text in self.syllables:
-                    covered.add(text)
-        return len(covered) >= self.min_match
 
 
 class Lexicon:
@@ -431,142 +383,3 @@ def suggest(query: str, reader, lexicon: Lexicon) -> str | None:
             last = m.end()
         fixed = "".join(pieces) + fixed[last:]
     return fixed if fixed != query else None
-
-
-def compile_tree(node: Node | None, lexicon: Lexicon | None = None) -> Compiled:
-    """Compile a parsed query; ``lexicon`` restores diacritics of words typed without them."""
-    if node is None:
-        return Compiled(wq.NullQuery, wq.NullQuery)
-    required = node.nodes if isinstance(node, All) else (node,)
-    syllables = frozenset(
-        fold(s) for n in required if isinstance(n, Words) for w in analyze.query_words(n.text) for s in w.syllables
-    )
-    min_match = len(syllables) if len(syllables) < 3 else math.ceil(len(syllables) * MIN_SHARE)
-    compiler = _Compiler(lexicon)
-    return Compiled(compiler.compile(node, strict=True), compiler.compile(node, strict=False), syllables, min_match)
-
-
-class _Compiler:
-    def __init__(self, lexicon: Lexicon | None):
-        self.lexicon = lexicon
-
-    def compile(self, node: Node, strict: bool) -> wq.Query:
-        if isinstance(node, Words):
-            return self.words(node.text, node.fields or TEXT_FIELDS, strict)
-        if isinstance(node, Phrase):
-            return _phrase(node.text, node.fields or TEXT_FIELDS)
-        if isinstance(node, DateFilter):
-            return date_query(node)
-        if isinstance(node, Person):
-            return person_query(node)
-        if isinstance(node, Not):
-            return wq.Not(self.excluded(node.node))
-        if isinstance(node, Any):  # only top-level words are relaxed, never alternatives
-            return _Or([self.compile(n, strict=True) for n in node.nodes])
-        positives = [self.compile(n, strict) for n in node.nodes if not isinstance(n, Not)]
-        negatives = [self.excluded(n.node) for n in node.nodes if isinstance(n, Not)]
-        positive = positives[0] if len(positives) == 1 else wq.And(positives) if positives else wq.Every()
-        return wq.AndNot(positive, _Or(negatives)) if negatives else positive
-
-    def excluded(self, node: Node) -> wq.Query:
-        """What ``-node`` removes: words typed with diacritics exclude only those diacritics."""
-        if not isinstance(node, Words):
-            return self.compile(node, strict=True)
-        fields = node.fields or TEXT_FIELDS
-        syllables = [s for w in analyze.query_words(node.text) for s in w.syllables]
-        if not syllables:
-            return wq.NullQuery
-        return wq.And([
-            _Or([wq.Term(f"{f}_s" if has_diacritics(s) else f"{f}_sf", s) for f in fields])
-            for s in syllables
-        ])
-
-    def words(self, text: str, fields: tuple[str, ...], strict: bool) -> wq.Query:
-        words = analyze.query_words(text)
-        syllables = [_syllable(fields, s, strict) for w in words for s in w.syllables]
-        if not syllables:
-            return wq.NullQuery
-        bonus = _word_terms(fields, words) + self.restored(fields, [s for w in words for s in w.syllables])
-        bonus += _adjacent_pairs(fields, [s for w in words for s in w.syllables])
-        core = (wq.And if strict else _Or)(syllables)
-        return wq.AndMaybe(core, _Or(bonus)) if bonus else core
-
-    def restored(self, fields: tuple[str, ...], syllables: list[str]) -> list[wq.Query]:
-        """Bonus terms for the likely accented reading of words typed without diacritics."""
-        if self.lexicon is None or all(has_diacritics(s) for s in syllables):
-            return []
-        out = []
-        fields = tuple(f for f in fields if f in TEXT_FIELDS)
-        for start, reading in self.lexicon.restore(syllables):
-            typed = syllables[start : start + len(reading)]
-            if all(has_diacritics(t) for t in typed):
-                continue  # typed in full: already scored as a segmented word
-            for f in fields:
-                weight = FIELD_WEIGHTS[f] * RESTORED_SHARE
-                out.append(wq.Term(f"{f}_w", analyze.WORD_JOINER.join(reading), boost=weight * WORD_BOOST))
-                out += [wq.Term(f"{f}_s", r, boost=weight) for t, r in zip(typed, reading) if not has_diacritics(t)]
-        return out
-
-
-def person_query(node: Person) -> wq.Query:
-    key = person_key(node.name)
-    return wq.Term("person_k", key) if has_diacritics(key) else wq.Term("person_kf", key)
-
-
-def date_query(node: DateFilter) -> wq.Query:
-    return wq.DateRange("published", node.start, node.end, endexcl=True)
-
-
-def _syllable(fields: tuple[str, ...], syllable: str, strict: bool) -> wq.Query:
-    """One query syllable: folded everywhere, exact (with its diacritics) weighted higher.
-    ``strict`` needs the diacritics as typed."""
-    if not has_diacritics(syllable):
-        return _Or([wq.Term(f"{f}_sf", syllable, boost=FIELD_WEIGHTS[f]) for f in fields])
-    folded = _Or([wq.Term(f"{f}_sf", fold(syllable), boost=FIELD_WEIGHTS[f] * (1 - EXACT_SHARE)) for f in fields])
-    exact = _Or([wq.Term(f"{f}_s", syllable, boost=FIELD_WEIGHTS[f] * EXACT_SHARE) for f in fields])
-    return wq.AndMaybe(exact, folded) if strict else _Or([folded, exact])
-
-
-def _word_terms(fields: tuple[str, ...], words: list[analyze.QueryWord]) -> list[wq.Query]:
-    """Bonus terms for whole words: the segmented words of the query, or, for a query
-    typed without diacritics (which segmentation cannot read), every 2- and 3-syllable run."""
-    out = []
-    fields = tuple(f for f in fields if f in TEXT_FIELDS)
-    syllables = [s for w in words for s in w.syllables]
-    if any(has_diacritics(s) for s in syllables):
-        runs = {w.syllables for w in words if len(w.syllables) > 1}
-    else:
-        runs = {tuple(syllables[i : i + n]) for n in (2, 3) for i in range(len(syllables) - n + 1)}
-    for run in sorted(runs):
-        joined = analyze.WORD_JOINER.join(run)
-        for f in fields:
-            weight = FIELD_WEIGHTS[f] * WORD_BOOST
-            if has_diacritics(joined):
-                out.append(wq.Term(f"{f}_wf", fold(joined), boost=weight * (1 - EXACT_SHARE)))
-                out.append(wq.Term(f"{f}_w", joined, boost=weight * EXACT_SHARE))
-            else:
-                out.append(wq.Term(f"{f}_wf", joined, boost=weight))
-    return out
-
-
-def _adjacent_pairs(fields: tuple[str, ...], syllables: list[str]) -> list[wq.Query]:
-    """Bonus for query syllables that stand side by side in the text, across word boundaries."""
-    pairs = {(fold(a), fold(b)) for a, b in zip(syllables, syllables[1:])}
-    return [
-        wq.Phrase(f"{f}_sf", list(pair), slop=1, boost=FIELD_WEIGHTS[f] * PROXIMITY_BOOST)
-        for pair in sorted(pairs)
-        for f in fields
-        if f in TEXT_FIELDS
-    ]
-
-
-def _phrase(text: str, fields: tuple[str, ...]) -> wq.Query:
-    syllables = [s for w in analyze.query_words(text) for s in w.syllables]
-    if not syllables:
-        return wq.NullQuery
-    exact = any(has_diacritics(s) for s in syllables)
-    suffix = "s" if exact else "sf"
-    terms = syllables if exact else [fold(s) for s in syllables]
-    if len(terms) == 1:
-        return _Or([wq.Term(f"{f}_{suffix}", terms[0], boost=FIELD_WEIGHTS[f]) for f in fields])
-    return _Or([wq.Phrase(f"{f}_{suffix}", terms, slop=1, boost=FIELD_WEIGHTS[f]) for f in fields])

@@ -1,0 +1,477 @@
+"""Retrieval: runs a parsed query on the index's postings — matching on sets of document numbers, BM25F scores from cached per-term impacts, proximity re-ranking of the best candidates."""
+
+from __future__ import annotations
+
+import math
+import threading
+import zlib
+from array import array
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from heapq import nlargest
+from itertools import accumulate
+from operator import itemgetter
+from pickle import loads
+from typing import NamedTuple
+
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.util.numeric import byte_to_length
+
+from . import analyze
+from .normalize import fold, has_diacritics
+from .persons import person_key
+from .query import TEXT_FIELDS, All, Any, DateFilter, Lexicon, Node, Not, Person, Phrase, Words
+
+#: BM25F weights of the fields.
+FIELD_WEIGHTS = {"title": 3.0, "lead": 1.5, "body": 1.0, "author": 1.0}
+#: Share of a syllable's weight that needs the diacritics typed: a folded-only match
+#: earns the rest, so exact spellings rank first and every syllable weighs the same.
+EXACT_SHARE = 0.9
+#: BM25 parameters.
+BM25_B = 0.75
+BM25_K1 = 1.2
+#: Extra weight of a segmented-word match over its syllables alone.
+WORD_BOOST = 0.5
+#: Weight of the restored accented reading of words typed without diacritics.
+RESTORED_SHARE = 0.15
+#: Weight of a pair of query syllables found side by side (on top of their own scores).
+PROXIMITY_BOOST = 0.3
+#: How many of the best-scored candidates the proximity bonus may re-rank.
+PROXIMITY_DEPTH = 100
+#: A loose hit needs at least this share of the query's syllables (queries of 3+).
+MIN_SHARE = 0.34
+#: Postings kept decoded in memory (shared by an engine's threads), about 150 bytes each.
+CACHE_POSTINGS = 1_000_000
+
+_MISSING_DATE = 2**63  # Whoosh's column value for "no date" is 2**64 - 1
+
+
+class Postings(NamedTuple):
+    """One term's postings in one field, decoded: docnum -> BM25 impact (idf and
+    saturated term frequency, before field weights), and docnum -> encoded positions
+    for positional fields (else None)."""
+
+    impacts: dict[int, float]
+    positions: dict[int, bytes] | None
+
+
+def positions_of(value: bytes) -> list[int]:
+    """Decode one posting's positions (``index.PackedPositions``)."""
+    deltas = array(chr(value[0]))
+    deltas.frombytes(value[1:])
+    return list(accumulate(deltas))
+
+
+class PostingCache:
+    """Decoded postings and per-document columns of recent index states, shared by
+    threads: least recently used entries go first beyond ``limit`` postings."""
+
+    def __init__(self, limit: int = CACHE_POSTINGS):
+        self.limit = limit
+        self._entries: OrderedDict = OrderedDict()
+        self._sizes: dict = {}
+        self._total = 0
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key, value, size: int):
+        with self._lock:
+            if key in self._entries:
+                return self._entries[key]
+            self._entries[key] = value
+            self._sizes[key] = size
+            self._total += size
+            while self._total > self.limit and len(self._entries) > 1:
+                old, _ = self._entries.popitem(last=False)
+                self._total -= self._sizes.pop(old)
+            return value
+
+
+class IndexView:
+    """What retrieval reads from one index state: postings, field lengths, dates.
+    Reads with ``reader`` (one thread's), caches in the shared ``cache``."""
+
+    def __init__(self, reader, cache: PostingCache):
+        self.reader = reader
+        self.cache = cache
+        self.generation = reader.generation()
+        self.leaves = reader.leaf_readers() if not reader.is_atomic() else [(reader, 0)]
+        self.doc_count = reader.doc_count_all()
+        self.schema = reader.schema
+
+    def _cached(self, key, make):
+        key = (self.generation, *key)
+        value = self.cache.get(key)
+        if value is None:
+            value, size = make()
+            value = self.cache.put(key, value, size)
+        return value
+
+    def deleted(self) -> frozenset[int]:
+        def make():
+            out = frozenset(off + d for lr, off in self.leaves if lr.has_deletions() for d in lr.deleted_docs_set)
+            return out, len(out) + 1
+
+        return self._cached(("deleted",), make)
+
+    def all_docs(self) -> set[int]:
+        docs = set(range(self.doc_count))
+        return docs - self.deleted() if self.deleted() else docs
+
+    def _norms(self, fieldname: str) -> list[float]:
+        """Per document: the BM25 length normalisation K1 * (1 - B + B * length / average)."""
+
+        def make():
+            total = self.reader.field_length(fieldname)
+            average = (total / self.doc_count) if total and self.doc_count else 1.0
+            lengths = [byte_to_length(b) for b in range(256)]
+            out = []
+            for lr, _ in self.leaves:
+                perdoc = getattr(lr, "_perdoc", None)  # an empty index's reader has none
+                column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN) if perdoc else None
+                out += [lengths[b] for b in column] if column is not None else [0] * lr.doc_count_all()
+            a, b = BM25_K1 * (1 - BM25_B), BM25_K1 * BM25_B / average
+            return [a + b * n for n in out], len(out)
+
+        return self._cached(("norms", fieldname), make)
+
+    def published(self) -> list[int]:
+        """Per document: its publication time as Whoosh's sortable integer (missing: huge)."""
+
+        def make():
+            out = []
+            for lr, _ in self.leaves:
+                out += lr.column_reader("published", translate=False) if lr.has_column("published") else (
+                    [2**64 - 1] * lr.doc_count_all()
+                )
+            return out, len(out)
+
+        return self._cached(("published",), make)
+
+    def date_docs(self, start: datetime | None, end: datetime | None) -> set[int]:
+        field_ = self.schema["published"]
+        low = field_.prepare_datetime(start) if start else 0
+        high = field_.prepare_datetime(end) if end else _MISSING_DATE
+        return {d for d, t in enumerate(self.published()) if low <= t < high} - self.deleted()
+
+    def postings(self, fieldname: str, term: str) -> Postings:
+        return self._cached(("postings", fieldname, term), lambda: self._read(fieldname, term))
+
+    def docs(self, fieldname: str, term: str):
+        """The documents containing ``term`` in ``fieldname`` (a set-like view)."""
+        return self.postings(fieldname, term).impacts.keys()
+
+    def _read(self, fieldname: str, term: str) -> tuple[Postings, int]:
+        if fieldname not in self.schema:
+            return Postings({}, None), 1
+        fmt = self.schema[fieldname].format
+        positional = fmt.supports("positions")
+        btext = term.encode("utf-8")
+        ids: list[int] = []
+        weights: list[float] = []
+        values: list[bytes] = []
+        for lr, offset in self.leaves:
+            if (fieldname, btext) not in lr:
+                continue
+            _read_postings(lr._terms.matcher(fieldname, btext, fmt), offset, ids, weights, values, positional)
+        deleted = self.deleted()
+        if deleted:
+            keep = [i for i, d in enumerate(ids) if d not in deleted]
+            ids, weights = [ids[i] for i in keep], [weights[i] for i in keep]
+            values = [values[i] for i in keep] if positional else values
+        if ids and self.schema[fieldname].scorable:
+            norms = self._norms(fieldname)
+            idf = math.log(self.doc_count / (self.reader.doc_frequency(fieldname, btext) + 1)) + 1
+            c = idf * (BM25_K1 + 1)
+            impacts = {d: c * w / (w + norms[d]) for d, w in zip(ids, weights)}
+        else:
+            impacts = dict.fromkeys(ids, 0.0)
+        return Postings(impacts, dict(zip(ids, values)) if positional else None), len(ids) + 1
+
+
+def _read_postings(matcher, offset: int, ids: list, weights: list, values: list, positional: bool) -> None:
+    """Append a segment's postings of one term (docnums shifted by ``offset``): whole
+    blocks decoded at once, not posting by posting as Whoosh's matcher does."""
+    if type(matcher) is not W3LeafMatcher:  # another codec: the generic, slower way
+        while matcher.is_active():
+            ids.append(offset + matcher.id())
+            weights.append(matcher.weight())
+            if positional:
+                values.append(matcher.value())
+            matcher.next()
+        return
+    postfile = matcher._postfile
+    position = matcher._baseoffset
+    while True:
+        postfile.seek(position)
+        length = postfile.read_int()
+        info = postfile.read_pickle()  # (count, max id, max weight, compression, min/max length)
+        start = postfile.tell()
+        end = position + 4 + abs(length)
+        data = postfile.get(start, end - start)
+        block_ids, block_weights, block_values = loads(zlib.decompress(data) if info[3] else data)
+        count = info[0]
+        ids.extend(accumulate(block_ids, initial=offset))
+        ids.pop(-count - 1)  # the initial offset itself
+        if block_weights is None or isinstance(block_weights, float):
+            weights.extend([block_weights or 1.0] * count)
+        else:
+            weights.extend(block_weights)
+        if positional:
+            values.extend(block_values)
+        if length < 0:  # the last block
+            return
+        position = end
+
+
+# ---------------------------------------------------------------------------
+# Evaluating a query tree
+
+
+@dataclass
+class _Match:
+    """What a query node matches and how it scores: ``docs`` (None: every article),
+    ``terms`` (weight, impacts) summed where present, ``pairs`` proximity bonuses
+    (weight, field postings of two syllables that score when side by side)."""
+
+    docs: set[int] | None
+    terms: list[tuple[float, dict[int, float]]] = field(default_factory=list)
+    pairs: list[tuple[float, Postings, Postings]] = field(default_factory=list)
+
+
+class Retriever:
+    """Runs query trees on one index state."""
+
+    def __init__(self, view: IndexView, lexicon: Lexicon | None = None):
+        self.view = view
+        self.lexicon = lexicon
+
+    # -- ranking -------------------------------------------------------------
+
+    def search(
+        self, node: Node | None, filters: list[Node], limit: int, sort: str = "relevance", *, relax: bool = True
+    ) -> list[tuple[int, float]]:
+        """The best ``limit`` (docnum, score) pairs for ``node`` within ``filters``: articles
+        with every word (diacritics as typed) first, then, when ``relax`` and too few of
+        those, articles with most of the query's syllables."""
+        if node is None and not filters:
+            return []
+        required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        strict = self.match(All(tuple(required + filters)))
+        ranked = self._rank(strict, limit, sort)
+        if relax and len(ranked) < limit and any(isinstance(n, Words) for n in required):
+            loose = self._loose(required, filters, strict)
+            loose.docs -= {d for d, _ in ranked}
+            ranked += self._rank(loose, limit - len(ranked), sort)
+        return ranked
+
+    def matching(self, node: Node | None, filters: list[Node]) -> set[int]:
+        """Every docnum ``search`` could return, unordered."""
+        if node is None and not filters:
+            return set()
+        required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        strict = self.match(All(tuple(required + filters)))
+        docs = self.view.all_docs() if strict.docs is None else strict.docs
+        if any(isinstance(n, Words) for n in required):
+            docs = docs | self._loose(required, filters, strict).docs
+        return docs
+
+    def _loose(self, required: list[Node], filters: list[Node], strict: _Match) -> _Match:
+        """Articles with at least ``MIN_SHARE`` of the folded syllables of the query's
+        bare words (all of them for one or two), and everything else it requires."""
+        covering: dict[str, set[int]] = {}
+        for node in required:
+            if isinstance(node, Words):
+                for s in map(fold, _syllables(node.text)):
+                    found = covering.setdefault(s, set())
+                    found.update(*(self.view.docs(f"{f}_sf", s) for f in node.fields or TEXT_FIELDS))
+        need = len(covering) if len(covering) < 3 else math.ceil(len(covering) * MIN_SHARE)
+        counts = Counter(d for docs in covering.values() for d in docs)
+        docs = {d for d, c in counts.items() if c >= need}
+        others = self.match(All(tuple([n for n in required if not isinstance(n, Words)] + filters)))
+        return _Match(docs if others.docs is None else docs & others.docs, strict.terms, strict.pairs)
+
+    def _rank(self, match: _Match, limit: int, sort: str) -> list[tuple[int, float]]:
+        docs = self.view.all_docs() if match.docs is None else match.docs
+        if not docs or limit < 1:
+            return []
+        if sort != "relevance":
+            published = self.view.published()
+            dated = sorted(docs, key=lambda d: (published[d] >= _MISSING_DATE, published[d] if sort == "date" else -published[d], d))
+            return [(d, 0.0) for d in dated[:limit]]
+        scores = dict.fromkeys(docs, 0.0)
+        for weight, impacts in match.terms:
+            if len(impacts) < len(scores):
+                for d, value in impacts.items():
+                    if d in scores:
+                        scores[d] += weight * value
+            else:
+                for d in scores.keys() & impacts.keys():
+                    scores[d] += weight * impacts[d]
+        if match.pairs:
+            top = nlargest(max(PROXIMITY_DEPTH, limit), scores.items(), key=itemgetter(1))
+            for d, _ in top:
+                scores[d] += _proximity(d, match.pairs)
+            return sorted(((d, scores[d]) for d, _ in top), key=lambda x: (-x[1], x[0]))[:limit]
+        return sorted(nlargest(limit, scores.items(), key=lambda x: (x[1], -x[0])), key=lambda x: (-x[1], x[0]))
+
+    # -- matching --------------------------------------------------------------
+
+    def match(self, node: Node) -> _Match:
+        if isinstance(node, Words):
+            return self._words(node)
+        if isinstance(node, Phrase):
+            return self._phrase(node)
+        if isinstance(node, DateFilter):
+            return _Match(self.view.date_docs(node.start, node.end))
+        if isinstance(node, Person):
+            key = person_key(node.name)
+            return _Match(set(self.view.docs("person_k" if has_diacritics(key) else "person_kf", key)))
+        if isinstance(node, Not):
+            return _Match(self.view.all_docs() - self.excluded(node.node))
+        parts = [self.match(n) for n in node.nodes if not isinstance(n, Not)]
+        terms = [t for p in parts for t in p.terms]
+        pairs = [p_ for p in parts for p_ in p.pairs]
+        if isinstance(node, Any):
+            docs = None if any(p.docs is None for p in parts) else set().union(*(p.docs for p in parts))
+            return _Match(docs, terms, pairs)
+        docs = None
+        for p in sorted(parts, key=lambda p: math.inf if p.docs is None else len(p.docs)):
+            if p.docs is not None:
+                docs = set(p.docs) if docs is None else docs & p.docs
+        excluded = [self.excluded(n.node) for n in node.nodes if isinstance(n, Not)]
+        if excluded:
+            docs = (self.view.all_docs() if docs is None else docs).difference(*excluded)
+        return _Match(docs, terms, pairs)
+
+    def excluded(self, node: Node) -> set[int]:
+        """What ``-node`` removes: words typed with diacritics exclude only those diacritics."""
+        if not isinstance(node, Words):
+            match = self.match(node)
+            return self.view.all_docs() if match.docs is None else match.docs
+        fields = node.fields or TEXT_FIELDS
+        docs = None
+        for s in _syllables(node.text):
+            variant = "s" if has_diacritics(s) else "sf"
+            found = set().union(*(self.view.docs(f"{f}_{variant}", s) for f in fields))
+            docs = found if docs is None else docs & found
+        return docs or set()
+
+    def _words(self, node: Words) -> _Match:
+        fields = node.fields or TEXT_FIELDS
+        words = analyze.query_words(node.text)
+        syllables = [s for w in words for s in w.syllables]
+        if not syllables:
+            return _Match(set())
+        view = self.view
+        docs = None
+        terms = []
+        for s in syllables:
+            folded = fold(s)
+            if has_diacritics(s):
+                exact = [view.postings(f"{f}_s", s) for f in fields]
+                loose = [view.postings(f"{f}_sf", folded) for f in fields]
+                terms += [(FIELD_WEIGHTS[f] * EXACT_SHARE, p.impacts) for f, p in zip(fields, exact)]
+                terms += [(FIELD_WEIGHTS[f] * (1 - EXACT_SHARE), p.impacts) for f, p in zip(fields, loose)]
+            else:
+                exact = [view.postings(f"{f}_sf", s) for f in fields]
+                terms += [(FIELD_WEIGHTS[f], p.impacts) for f, p in zip(fields, exact)]
+            found = set().union(*(p.impacts.keys() for p in exact))
+            docs = found if docs is None else docs & found
+        fields = tuple(f for f in fields if f in TEXT_FIELDS)
+        terms += self._word_terms(fields, words) + self._restored(fields, syllables)
+        pairs = [
+            (FIELD_WEIGHTS[f] * PROXIMITY_BOOST, view.postings(f"{f}_sf", a), view.postings(f"{f}_sf", b))
+            for a, b in sorted({(fold(a), fold(b)) for a, b in zip(syllables, syllables[1:])})
+            for f in fields
+        ]
+        return _Match(docs, terms, pairs)
+
+    def _word_terms(self, fields: tuple[str, ...], words) -> list:
+        """Bonus terms for whole words: the segmented words of the query, or, for a query
+        typed without diacritics (which segmentation cannot read), every 2- and 3-syllable run."""
+        syllables = [s for w in words for s in w.syllables]
+        if any(has_diacritics(s) for s in syllables):
+            runs = {w.syllables for w in words if len(w.syllables) > 1}
+        else:
+            runs = {tuple(syllables[i : i + n]) for n in (2, 3) for i in range(len(syllables) - n + 1)}
+        out = []
+        for run in sorted(runs):
+            joined = analyze.WORD_JOINER.join(run)
+            for f in fields:
+                weight = FIELD_WEIGHTS[f] * WORD_BOOST
+                if has_diacritics(joined):
+                    out.append((weight * (1 - EXACT_SHARE), self.view.postings(f"{f}_wf", fold(joined)).impacts))
+                    out.append((weight * EXACT_SHARE, self.view.postings(f"{f}_w", joined).impacts))
+                else:
+                    out.append((weight, self.view.postings(f"{f}_wf", joined).impacts))
+        return out
+
+    def _restored(self, fields: tuple[str, ...], syllables: list[str]) -> list:
+        """Bonus terms for the likely accented reading of words typed without diacritics."""
+        if self.lexicon is None or all(has_diacritics(s) for s in syllables):
+            return []
+        out = []
+        for start, reading in self.lexicon.restore(syllables):
+            typed = syllables[start : start + len(reading)]
+            if all(has_diacritics(t) for t in typed):
+                continue  # typed in full: already scored as a segmented word
+            for f in fields:
+                weight = FIELD_WEIGHTS[f] * RESTORED_SHARE
+                out.append((weight * WORD_BOOST, self.view.postings(f"{f}_w", analyze.WORD_JOINER.join(reading)).impacts))
+                out += [
+                    (weight, self.view.postings(f"{f}_s", r).impacts) for t, r in zip(typed, reading) if not has_diacritics(t)
+                ]
+        return out
+
+    def _phrase(self, node: Phrase) -> _Match:
+        """Consecutive syllables: with diacritics those diacritics, without them folded."""
+        syllables = _syllables(node.text)
+        if not syllables:
+            return _Match(set())
+        exact = any(has_diacritics(s) for s in syllables)
+        variant = "s" if exact else "sf"
+        tokens = syllables if exact else [fold(s) for s in syllables]
+        docs: set[int] = set()
+        terms = []
+        for f in node.fields or TEXT_FIELDS:
+            postings = [self.view.postings(f"{f}_{variant}", t) for t in tokens]
+            found = set(postings[0].impacts.keys()).intersection(*(p.impacts.keys() for p in postings[1:]))
+            if len(postings) > 1:
+                found = {d for d in found if _consecutive([p.positions[d] for p in postings])}
+            docs |= found
+            terms += [(FIELD_WEIGHTS[f], {d: p.impacts[d] for d in found}) for p in postings]
+        return _Match(docs, terms)
+
+
+def _syllables(text: str) -> list[str]:
+    return [s for w in analyze.query_words(text) for s in w.syllables]
+
+
+def _consecutive(values: list[bytes]) -> bool:
+    """Whether the syllables whose positions these are occur one right after another."""
+    starts = set(positions_of(values[0]))
+    for i, value in enumerate(values[1:], 1):
+        starts &= {p - i for p in positions_of(value)}
+        if not starts:
+            return False
+    return True
+
+
+def _proximity(doc: int, pairs) -> float:
+    """Bonus for query syllables side by side in ``doc``: each pair scores its two syllables again."""
+    bonus = 0.0
+    for weight, a, b in pairs:
+        first, second = a.positions.get(doc), b.positions.get(doc)
+        if first is not None and second is not None:
+            after = {p - 1 for p in positions_of(second)}
+            if not after.isdisjoint(positions_of(first)):
+                bonus += weight * (a.impacts[doc] + b.impacts[doc])
+    return bonus
