@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import analyze
-from .normalize import fold, has_diacritics, normalize_term
+from .normalize import fold, fold_lower, has_diacritics, normalize_term
 from .query import All, Any, Node, Person, Phrase, Words
 
 #: Longest snippet, in characters.
@@ -17,6 +17,8 @@ MAX_SNIPPETS = 3
 # Syllables as the segmenter sees them, closely enough for highlighting:
 # "Hà", "7/5", "2.230", "COVID-19".
 _SYLLABLE = re.compile(r"\w+(?:[./,:'’-]\w+)*")
+_JOINERS = "./,:'’-"
+_WORD_CHAR = re.compile(r"\w")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACE = re.compile(r"\s+")
 
@@ -64,6 +66,7 @@ class Matcher:
 
     words: list[tuple[str, ...]] = field(default_factory=list)
     phrases: list[tuple[bool, tuple[str, ...]]] = field(default_factory=list)
+    _pattern: re.Pattern | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_tree(cls, node: Node | None) -> "Matcher":
@@ -90,16 +93,14 @@ class Matcher:
         """Spans of ``text`` that match; a phrase or run of words is one span."""
         if not (self.words or self.phrases):
             return []
-        tokens = []
-        for m in _SYLLABLE.finditer(text):
-            term = normalize_term(m.group())
-            tokens.append((m.start(), m.end(), term, fold(term)))
+        chains = self._chains(text)
         spans = []
         for exact, seq in self.phrases:
-            spans += _runs_of(tokens, seq, 2 if exact else 3, whole=True)
+            spans += [run for chain in chains for run in _runs_of(chain, seq, 2 if exact else 3, whole=True)]
+        tokens = [t for chain in chains for t in chain]
         for query in self.words:
             folded = tuple(fold(s) for s in query)
-            runs = _runs_of(tokens, folded, 3, whole=False)
+            runs = [run for chain in chains for run in _runs_of(chain, folded, 3, whole=False)]
             spans += [(a, b) for a, b, _ in runs]
             covered = {i for _, _, used in runs for i in used}
             for i, syllable in enumerate(query):
@@ -110,6 +111,31 @@ class Matcher:
                     same = [t for t in tokens if t[3] == folded[i]]
                 spans += [(t[0], t[1]) for t in same]
         return _merge(text, [span[:2] for span in spans])
+
+    def _chains(self, text: str) -> list[list[tuple[int, int, str, str]]]:
+        """The syllables of ``text`` that fold to a query syllable, as (start, end, term,
+        folded term), in chains of syllables that stand next to each other. Found by one
+        regular-expression scan of the folded text, not syllable by syllable."""
+        if self._pattern is None:
+            wanted = {fold(s) for q in self.words for s in q} | {s for _, q in self.phrases for s in map(fold, q)}
+            alternatives = "|".join(sorted(map(re.escape, wanted), key=len, reverse=True))
+            self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+        chains: list[list[tuple[int, int, str, str]]] = []
+        last_end = -1
+        for m in self._pattern.finditer(fold_lower(text)):
+            start, end = m.span()
+            if start >= 2 and text[start - 1] in _JOINERS and text[start - 2].isalnum():
+                continue  # inside a longer syllable: "19" of "COVID-19"
+            if _SYLLABLE.match(text, start).end() != end:
+                continue  # the start of one: "COVID" of "COVID-19"
+            term = normalize_term(text[start:end])
+            token = (start, end, term, fold(term))
+            if chains and not _WORD_CHAR.search(text, last_end, start):
+                chains[-1].append(token)
+            else:
+                chains.append([token])
+            last_end = end
+        return chains
 
 
 def _runs_of(tokens, seq: tuple[str, ...], key: int, whole: bool):

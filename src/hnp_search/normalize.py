@@ -108,6 +108,25 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
+class _SameLengthTable(dict):
+    """str.translate table: each character lowercased and folded when that gives one character."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        folded = fold(char.lower())
+        self[code] = folded if len(folded) == 1 else char
+        return self[code]
+
+
+_SAME_LENGTH = _SameLengthTable()
+
+
+def fold_lower(text: str) -> str:
+    """Lowercase and fold ``text`` character by character, keeping every offset
+    ("Hà Nội" -> "ha noi"); characters that would change length stay as they are."""
+    return text.translate(_SAME_LENGTH)
+
+
 def has_diacritics(text: str) -> bool:
     """True when folding would change ``text``."""
     return fold(text) != text

@@ -44,6 +44,10 @@ MIN_SHARE = 0.34
 #: Postings kept decoded in memory (shared by an engine's threads), about 150 bytes each.
 CACHE_POSTINGS = 1_000_000
 
+def IDF(n, df):
+    return math.log(n / (df + 1)) + 1
+
+
 _MISSING_DATE = 2**63  # Whoosh's column value for "no date" is 2**64 - 1
 
 
@@ -188,7 +192,7 @@ class IndexView:
             values = [values[i] for i in keep] if positional else values
         if ids and self.schema[fieldname].scorable:
             norms = self._norms(fieldname)
-            idf = math.log(self.doc_count / (self.reader.doc_frequency(fieldname, btext) + 1)) + 1
+            idf = IDF(self.doc_count, self.reader.doc_frequency(fieldname, btext))
             c = idf * (BM25_K1 + 1)
             impacts = {d: c * w / (w + norms[d]) for d, w in zip(ids, weights)}
         else:
