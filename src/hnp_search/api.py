@@ -324,9 +324,9 @@ def _article(fields: dict) -> Article:
     return Article(
         id=fields["id"],
         title=fields.get("title") or "",
-        body=fields.get("body") or "",
+        body=idx.unpack_text(fields.get("body")),
         published=fields.get("published"),
-        lead=fields.get("lead") or "",
+        lead=idx.unpack_text(fields.get("lead")),
         author=fields.get("author"),
         url=fields.get("url"),
         source=fields.get("source"),

@@ -9,6 +9,7 @@ import os
 import pickle
 import signal
 import time
+import zlib
 from array import array
 from collections import deque
 from contextlib import contextmanager
@@ -37,12 +38,16 @@ META_FILE = "hnp-search.json"
 BATCH_SIZE = 1000
 
 
+_ITEM_SIZE = {ord(code): array(code).itemsize for code in "BHI"}
+
+
 class PackedPositions(formats.Positions):
-    """Positions as packed 16- or 32-bit deltas (Whoosh pickles a list per posting)."""
+    """Positions as packed 8-, 16- or 32-bit deltas after a type code (Whoosh pickles a list per posting)."""
 
     def encode(self, poslist):
         deltas = [b - a for a, b in zip([0, *poslist], poslist)]
-        code = "H" if max(deltas) < 65536 else "I"
+        largest = max(deltas)
+        code = "B" if largest < 256 else "H" if largest < 65536 else "I"
         return code.encode() + array(code, deltas).tobytes()
 
     def decode_positions(self, valuestring):
@@ -51,7 +56,7 @@ class PackedPositions(formats.Positions):
         return list(accumulate(deltas))
 
     def decode_frequency(self, valuestring):
-        return (len(valuestring) - 1) // (2 if valuestring[0] == ord("H") else 4)
+        return (len(valuestring) - 1) // _ITEM_SIZE[valuestring[0]]
 
     def decode_weight(self, valuestring):
         return self.decode_frequency(valuestring) * self.field_boost
@@ -221,7 +226,23 @@ def analyze_article(article: Article) -> dict[str, object]:
     names = persons.extract_persons(text, words)
     keys = [persons.person_key(n) for n in names]
     out.update(persons=names, person_k=",".join(keys), person_kf=",".join(fold(k) for k in keys))
+    out.update({name: pack_text(getattr(article, name)) for name in PACKED_FIELDS})
     return out
+
+
+#: Stored fields kept zlib-compressed (they are most of an index's stored bytes).
+PACKED_FIELDS = ("lead", "body")
+
+
+def pack_text(text: str) -> bytes:
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+def unpack_text(value: str | bytes | None) -> str:
+    """A stored text field as a string (indexes before compression stored strings)."""
+    if isinstance(value, bytes):
+        return zlib.decompress(value).decode("utf-8")
+    return value or ""
 
 
 def _add_postings(out: dict, name: str, terms: analyze.Terms, variants: tuple[str, ...]):
@@ -235,8 +256,8 @@ def _analyze_batch(batch: list[Article]) -> list[tuple[Article, dict[str, object
 
 
 def _document(article: Article, terms: dict[str, object], fingerprint: str) -> dict:
-    doc = {"id": article.id, "digest": fingerprint, **terms}
-    doc.update({name: getattr(article, name) for name in STORED_FIELDS})
+    doc = {name: getattr(article, name) for name in STORED_FIELDS}
+    doc.update(id=article.id, digest=fingerprint, **terms)
     if article.published is not None:
         doc["published"] = article.published
     return doc

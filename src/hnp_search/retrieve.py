@@ -70,8 +70,8 @@ class PostingCache:
     """Decoded postings and per-document columns of recent index states, shared by
     threads: least recently used entries go first beyond ``limit`` postings."""
 
-    def __init__(self, limit: int = CACHE_POSTINGS):
-        self.limit = limit
+    def __init__(self, limit: int | None = None):
+        self.limit = CACHE_POSTINGS if limit is None else limit
         self._entries: OrderedDict = OrderedDict()
         self._sizes: dict = {}
         self._total = 0

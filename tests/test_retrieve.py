@@ -1,0 +1,95 @@
+"""The index format and retrieval on it: packed positions, compressed stored text,
+postings decoded block by block across segments and deletions, the shared cache."""
+
+import dataclasses
+import pytest
+
+from conftest import ARTICLES
+from hnp_search import SearchEngine
+from hnp_search import index as index_module
+from hnp_search import retrieve
+from hnp_search.index import PackedPositions
+from hnp_search.ingest import read_articles
+
+
+@pytest.mark.parametrize("positions", [[0], [3, 7, 200], [5, 300, 70_000], [0, 1, 2, 100_000, 100_001]])
+def test_positions_round_trip_in_the_smallest_width(positions):
+    fmt = PackedPositions()
+    value = fmt.encode(positions)
+    assert fmt.decode_positions(value) == positions == retrieve.positions_of(value)
+    assert fmt.decode_frequency(value) == len(positions)
+    largest_gap = max(b - a for a, b in zip([0, *positions], positions))
+    assert len(value) == 1 + len(positions) * (1 if largest_gap < 256 else 2 if largest_gap < 65536 else 4)
+
+
+def test_stored_text_is_compressed_and_read_back_exactly(tmp_path):
+    articles = list(read_articles(ARTICLES))
+    with SearchEngine(tmp_path / "ix") as engine:
+        engine.index(articles, jobs=1)
+        stored = engine._search_with().document(id=articles[0].id)
+        assert isinstance(stored["body"], bytes) and len(stored["body"]) < len(articles[0].body.encode())
+        assert [engine.get(a.id) for a in articles] == articles
+
+
+def test_uncompressed_stored_text_of_older_indexes_still_reads():
+    assert index_module.unpack_text("Hà Nội") == "Hà Nội"
+    assert index_module.unpack_text(None) == ""
+    assert index_module.unpack_text(index_module.pack_text("Hà Nội")) == "Hà Nội"
+
+
+def one_article_per_commit(tmp_path, articles):
+    engine = SearchEngine(tmp_path / "ix")
+    for article in articles:  # one segment each
+        engine.index([article], jobs=1)
+    return engine
+
+
+def test_postings_read_across_segments_match_whooshs_own_matcher(tmp_path):
+    articles = list(read_articles(ARTICLES))
+    with one_article_per_commit(tmp_path, articles) as engine:
+        reader = engine._search_with().reader()
+        assert len(reader.leaf_readers()) > 1  # Whoosh merges some small segments
+        view = engine._local.view
+        for fieldname in ("body_sf", "title_s", "body_wf"):
+            for term in list(reader.field_terms(fieldname))[:80]:
+                matcher = reader.postings(fieldname, term)
+                expected = {}
+                while matcher.is_active():
+                    expected[matcher.id()] = matcher.value()
+                    matcher.next()
+                postings = view.postings(fieldname, term)
+                assert sorted(postings.impacts) == sorted(expected)
+                if fieldname != "body_wf":  # positions kept
+                    assert postings.positions == expected
+
+
+def test_a_replaced_article_is_found_by_its_new_words_only(tmp_path):
+    articles = list(read_articles(ARTICLES))
+    with one_article_per_commit(tmp_path, articles) as engine:
+        first = articles[0]  # "Hà Nội bàn giao mặt bằng đường Vành đai 4"
+        assert first.id in [h.id for h in engine.search("vành đai")]
+        engine.index([dataclasses.replace(first, title="Tiêu đề mới", lead="", body="Nội dung xyzzy.")], jobs=1)
+        assert [h.id for h in engine.search("xyzzy")] == [first.id]
+        assert first.id not in [h.id for h in engine.search("vành đai", limit=20)]
+        assert first.id not in [h.id for h in engine.search('"vanh dai"', limit=20)]
+        assert len(engine) == len(articles)
+
+
+def test_the_postings_cache_drops_least_recently_used_entries_beyond_its_limit():
+    cache = retrieve.PostingCache(limit=10)
+    cache.put("a", 1, 4)
+    cache.put("b", 2, 4)
+    assert cache.get("a") == 1  # now b is the oldest
+    cache.put("c", 3, 4)
+    assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3
+
+
+def test_results_are_the_same_with_a_tiny_cache(monkeypatch, tiny_index):
+    queries = ["hà nội", "ha noi", '"hồ gươm"', "giao thông OR metro", "-hà nội", "date:2024"]
+    with SearchEngine(tiny_index, create=False) as engine:
+        expected = {q: [(h.id, h.score) for h in engine.search(q, limit=10)] for q in queries}
+    monkeypatch.setattr(retrieve, "CACHE_POSTINGS", 3)  # nearly every lookup decodes again
+    with SearchEngine(tiny_index, create=False) as engine:
+        assert engine._cache.limit == 3
+        for _ in range(2):
+            assert {q: [(h.id, h.score) for h in engine.search(q, limit=10)] for q in queries} == expected
