@@ -1,12 +1,11 @@
-"""The index format and retrieval on it: packed positions, compressed stored text,
-postings decoded block by block across segments and deletions, the shared cache."""
+"""The index format and retrieval on it: packed positions, postings decoded block by
+block across segments and deletions, the shared cache."""
 
 import dataclasses
 import pytest
 
 from conftest import ARTICLES
 from hnp_search import SearchEngine
-from hnp_search import index as index_module
 from hnp_search import retrieve
 from hnp_search.index import PackedPositions
 from hnp_search.ingest import read_articles
@@ -20,21 +19,6 @@ def test_positions_round_trip_in_the_smallest_width(positions):
     assert fmt.decode_frequency(value) == len(positions)
     largest_gap = max(b - a for a, b in zip([0, *positions], positions))
     assert len(value) == 1 + len(positions) * (1 if largest_gap < 256 else 2 if largest_gap < 65536 else 4)
-
-
-def test_stored_text_is_compressed_and_read_back_exactly(tmp_path):
-    articles = list(read_articles(ARTICLES))
-    with SearchEngine(tmp_path / "ix") as engine:
-        engine.index(articles, jobs=1)
-        stored = engine._search_with().document(id=articles[0].id)
-        assert isinstance(stored["body"], bytes) and len(stored["body"]) < len(articles[0].body.encode())
-        assert [engine.get(a.id) for a in articles] == articles
-
-
-def test_uncompressed_stored_text_of_older_indexes_still_reads():
-    assert index_module.unpack_text("Hà Nội") == "Hà Nội"
-    assert index_module.unpack_text(None) == ""
-    assert index_module.unpack_text(index_module.pack_text("Hà Nội")) == "Hà Nội"
 
 
 def one_article_per_commit(tmp_path, articles):

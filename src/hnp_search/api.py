@@ -324,9 +324,9 @@ def _article(fields: dict) -> Article:
     return Article(
         id=fields["id"],
         title=fields.get("title") or "",
-        body=idx.unpack_text(fields.get("body")),
+        body=fields.get("body") or "",
         published=fields.get("published"),
-        lead=idx.unpack_text(fields.get("lead")),
+        lead=fields.get("lead") or "",
         author=fields.get("author"),
         url=fields.get("url"),
         source=fields.get("source"),

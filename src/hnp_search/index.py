@@ -9,7 +9,6 @@ import os
 import pickle
 import signal
 import time
-import zlib
 from array import array
 from collections import deque
 from contextlib import contextmanager
@@ -226,23 +225,7 @@ def analyze_article(article: Article) -> dict[str, object]:
     names = persons.extract_persons(text, words)
     keys = [persons.person_key(n) for n in names]
     out.update(persons=names, person_k=",".join(keys), person_kf=",".join(fold(k) for k in keys))
-    out.update({name: pack_text(getattr(article, name)) for name in PACKED_FIELDS})
     return out
-
-
-#: Stored fields kept zlib-compressed (they are most of an index's stored bytes).
-PACKED_FIELDS = ("lead", "body")
-
-
-def pack_text(text: str) -> bytes:
-    return zlib.compress(text.encode("utf-8"), 6)
-
-
-def unpack_text(value: str | bytes | None) -> str:
-    """A stored text field as a string (indexes before compression stored strings)."""
-    if isinstance(value, bytes):
-        return zlib.decompress(value).decode("utf-8")
-    return value or ""
 
 
 def _add_postings(out: dict, name: str, terms: analyze.Terms, variants: tuple[str, ...]):
