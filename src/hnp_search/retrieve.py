@@ -44,7 +44,7 @@ PROXIMITY_BOOST = 0.8
 PROXIMITY_DEPTH = 100
 #: A loose hit needs at least this share of the query's syllables (queries of 3+).
 MIN_SHARE = 0.34
-#: Postings kept decoded in memory (shared by an engine's threads), about 150 bytes each.
+#: Postings kept decoded in memory (shared by an engine's threads), 200-250 bytes each.
 CACHE_POSTINGS = 1_000_000
 
 _MISSING_DATE = 2**63  # Whoosh's column value for "no date" is 2**64 - 1
