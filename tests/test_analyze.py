@@ -1,5 +1,6 @@
 """Analysis: word segmentation with exact character offsets, index terms in four variants, the Whoosh tokenizer."""
 
+import re
 import unicodedata
 
 import pytest
@@ -44,7 +45,9 @@ def assert_offsets_point_at_the_terms(text: str) -> None:
 
     for variant in ("w", "wf"):
         for term, _, start, end in tokens(text, variant):
-            joined = "_".join(normalize_term(syllable) for syllable in text[start:end].split())
+            # syllables: split at spaces, hyphens, and dots unless between digits
+            syllables = re.split(r"\s+|(?<=\w)-(?=\w)|(?<=\w)\.(?=[^\W\d])|(?<=[^\W\d])\.(?=\w)", text[start:end])
+            joined = "_".join(normalize_term(syllable) for syllable in syllables)
             assert (fold(joined) if variant == "wf" else joined) == term, (text[start:end], term)
 
 
@@ -241,6 +244,14 @@ def test_numbers_and_dates_stay_whole_terms():
     assert terms("Chiều 7/5 có 2.230 sự kiện, tăng 2,4% so với 15/3/2024.").s == [
         "chiều", "7/5", "có", "2.230", "sự", "kiện", "tăng", "2,4", "so", "với", "15/3/2024",
     ]
+
+
+def test_hyphens_and_dots_between_letters_split_a_token_into_syllables():
+    result = terms("Ca mắc Covid-19 tại TP.HCM, biến thể SARS-CoV-2; giá 2.230 đồng.")
+    assert result.s == [
+        "ca", "mắc", "covid", "19", "tại", "tp", "hcm", "biến", "thể", "sars", "cov", "2", "giá", "2.230", "đồng",
+    ]
+    assert {"covid_19", "tp_hcm", "sars_cov_2"} <= set(result.w)
 
 
 def test_multi_syllable_words_are_joined_with_underscores():

@@ -120,6 +120,21 @@ def test_changed_article_is_replaced_by_id(tmp_path):
         assert engine.search('"Quảng An"') == []
 
 
+def test_a_part_of_a_hyphenated_token_finds_it_and_is_highlighted(tmp_path):
+    with SearchEngine(tmp_path / "ix") as engine:
+        engine.index([
+            Article(id="c1", title="Thêm ca mắc Covid-19", body="Hà Nội ghi nhận 5 ca mắc Covid-19 tại TP.HCM về."),
+            Article(id="c2", title="Tiêm vaccine", body="Người dân đi tiêm vaccine phòng Covid 19 hôm nay."),
+        ], jobs=1)
+        assert ids(engine.search("covid", limit=5)) == ["c1", "c2"]  # in the title too
+        assert ids(engine.search('"ca mắc covid"')) == ["c1"]
+        assert sorted(ids(engine.search('"covid 19"'))) == ["c1", "c2"]
+        assert ids(engine.search("tp hcm")) == ["c1"]
+        hit = engine.search("covid")[0]
+        assert hit.title_snippet.plain() == "Thêm ca mắc [[Covid]]-19"
+        assert engine.search('"covid-19"')[0].title_snippet.plain() == "Thêm ca mắc [[Covid-19]]"
+
+
 def test_parallel_indexing_gives_the_same_index(tmp_path, engine):
     from conftest import ARTICLES
 

@@ -22,7 +22,7 @@ from whoosh.analysis import Token, Tokenizer
 from .normalize import fold, normalize_term
 
 #: Bump when the terms produced for a given text change; indexes record it.
-ANALYZER_VERSION = 2
+ANALYZER_VERSION = 3
 
 VARIANTS = ("s", "sf", "w", "wf")
 WORD_JOINER = "_"
@@ -74,26 +74,44 @@ class _Segmenter:
                 [[[self._token_normalize(text[a:b])] for a, b in spans] for spans in batch]
             )
             for spans, x in zip(batch, features):
-                words += _join(spans, self._model.estimator.tag(x))
+                words += _join(text, spans, self._model.estimator.tag(x))
         return words
 
 
 _BATCH = 16
 
 
-def _join(spans: list[tuple[int, int]], tags: list[str]) -> list[Word]:
-    """Group token spans into words by the CRF's B-W / I-W tags."""
+def _join(text: str, spans: list[tuple[int, int]], tags: list[str]) -> list[Word]:
+    """Group token spans into words by the CRF's B-W / I-W tags; tokens joined by
+    hyphens or dots count as their parts ("Covid-19" -> "Covid", "19")."""
     words: list[Word] = []
     current: list[tuple[int, int]] = []
     for tag, span in zip(tags, spans):
-        if tag == "I-W" and current:
-            current.append(span)
-        else:
+        if not (tag == "I-W" and current):
             if current:
                 words.append(Word(current[0][0], current[-1][1], tuple(current)))
-            current = [span]
+            current = []
+        current += _parts(text, *span)
     words.append(Word(current[0][0], current[-1][1], tuple(current)))
     return words
+
+
+# Where a token splits into syllables: a hyphen between letters or digits
+# ("Covid-19", "SARS-CoV-2"), a dot unless between digits ("TP.HCM", not "2.230").
+_SPLIT = re.compile(r"(?<=\w)(?:-|\.(?!\d)|(?<!\d)\.)(?=\w)")
+
+
+def _parts(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The syllable spans of the token text[start:end]."""
+    token = text[start:end]
+    if "-" not in token and "." not in token:
+        return [(start, end)]
+    out, last = [], start
+    for m in _SPLIT.finditer(token):
+        out.append((last, start + m.start()))
+        last = start + m.end()
+    out.append((last, end))
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -15,9 +15,8 @@ SNIPPET_CHARS = 200
 MAX_SNIPPETS = 3
 
 # Syllables as the segmenter sees them, closely enough for highlighting:
-# "Hà", "7/5", "2.230", "COVID-19".
-_SYLLABLE = re.compile(r"\w+(?:[./,:'’-]\w+)*")
-_JOINERS = "./,:'’-"
+# "Hà", "7/5", "2.230", but "COVID" and "19" of "COVID-19", "TP" and "HCM" of "TP.HCM".
+_SYLLABLE = re.compile(r"\w+(?:(?:[/,:'’]|(?<=\d)\.(?=\d))\w+)*")
 _WORD_CHAR = re.compile(r"\w")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACE = re.compile(r"\s+")
@@ -124,10 +123,11 @@ class Matcher:
         last_end = -1
         for m in self._pattern.finditer(fold_lower(text)):
             start, end = m.span()
-            if start >= 2 and text[start - 1] in _JOINERS and text[start - 2].isalnum():
-                continue  # inside a longer syllable: "19" of "COVID-19"
+            before = _SYLLABLE.match(text, start - 2) if start >= 2 else None
+            if before and before.end() > start:
+                continue  # inside a longer syllable: "5" of "7/5"
             if _SYLLABLE.match(text, start).end() != end:
-                continue  # the start of one: "COVID" of "COVID-19"
+                continue  # the start of one: "7" of "7/5"
             term = normalize_term(text[start:end])
             token = (start, end, term, fold(term))
             if chains and not _WORD_CHAR.search(text, last_end, start):

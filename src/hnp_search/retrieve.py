@@ -10,7 +10,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from heapq import nlargest
-from itertools import accumulate
+from itertools import accumulate, chain
 from operator import itemgetter
 from pickle import loads
 from typing import NamedTuple
@@ -296,7 +296,7 @@ class Retriever:
                     found = covering.setdefault(s, set())
                     found.update(*(self.view.docs(f"{f}_sf", s) for f in node.fields or TEXT_FIELDS))
         need = len(covering) if len(covering) < 3 else math.ceil(len(covering) * MIN_SHARE)
-        counts = Counter(d for docs in covering.values() for d in docs)
+        counts = Counter(chain.from_iterable(covering.values()))
         docs = {d for d, c in counts.items() if c >= need}
         others = self.match(All(tuple([n for n in required if not isinstance(n, Words)] + filters)))
         return _Match(docs if others.docs is None else docs & others.docs, strict.terms, strict.pairs)
