@@ -21,18 +21,21 @@ def test_positions_round_trip_in_the_smallest_width(positions):
     assert len(value) == 1 + len(positions) * (1 if largest_gap < 256 else 2 if largest_gap < 65536 else 4)
 
 
-def one_article_per_commit(tmp_path, articles):
+def one_article_per_commit(tmp_path, articles, monkeypatch):
+    from hnp_search import index as index_module
+
+    monkeypatch.setattr(index_module, "MERGE_DOCS", 1)  # keep every segment
     engine = SearchEngine(tmp_path / "ix")
     for article in articles:  # one segment each
         engine.index([article], jobs=1)
     return engine
 
 
-def test_postings_read_across_segments_match_whooshs_own_matcher(tmp_path):
+def test_postings_read_across_segments_match_whooshs_own_matcher(tmp_path, monkeypatch):
     articles = list(read_articles(ARTICLES))
-    with one_article_per_commit(tmp_path, articles) as engine:
+    with one_article_per_commit(tmp_path, articles, monkeypatch) as engine:
         reader = engine._search_with().reader()
-        assert len(reader.leaf_readers()) > 1  # Whoosh merges some small segments
+        assert len(reader.leaf_readers()) == len(articles)
         view = engine._local.view
         for fieldname in ("body_sf", "title_s", "body_wf"):
             for term in list(reader.field_terms(fieldname))[:80]:
@@ -47,9 +50,9 @@ def test_postings_read_across_segments_match_whooshs_own_matcher(tmp_path):
                     assert postings.positions == expected
 
 
-def test_a_replaced_article_is_found_by_its_new_words_only(tmp_path):
+def test_a_replaced_article_is_found_by_its_new_words_only(tmp_path, monkeypatch):
     articles = list(read_articles(ARTICLES))
-    with one_article_per_commit(tmp_path, articles) as engine:
+    with one_article_per_commit(tmp_path, articles, monkeypatch) as engine:
         first = articles[0]  # "Hà Nội bàn giao mặt bằng đường Vành đai 4"
         assert first.id in [h.id for h in engine.search("vành đai")]
         engine.index([dataclasses.replace(first, title="Tiêu đề mới", lead="", body="Nội dung xyzzy.")], jobs=1)
@@ -77,3 +80,23 @@ def test_results_are_the_same_with_a_tiny_cache(monkeypatch, tiny_index):
         assert engine._cache.limit == 3
         for _ in range(2):
             assert {q: [(h.id, h.score) for h in engine.search(q, limit=10)] for q in queries} == expected
+
+
+def test_commits_merge_only_small_segments(tmp_path, monkeypatch):
+    from hnp_search import index as index_module
+
+    monkeypatch.setenv("HNP_SEARCH_BATCH_SIZE", "3")
+    monkeypatch.setattr(index_module, "MERGE_DOCS", 3)
+    articles = list(read_articles(ARTICLES))
+    with SearchEngine(tmp_path / "ix") as engine:
+        engine.index(articles[:7], jobs=1)  # batches of 3, 3, 1
+
+        def sizes():
+            return sorted(r.doc_count_all() for r, _ in engine._search_with().reader().leaf_readers())
+
+        assert sizes() == [1, 3, 3]
+        engine.index(articles[7:9], jobs=1)  # a segment of 2: merged with the one of 1
+        assert sizes() == [3, 3, 3]
+        engine.index(articles[9:], jobs=1)
+        assert sizes() == [1, 3, 3, 3] and len(engine) == 10
+        assert "song-to-lich" in [h.id for h in engine.search('"sông Tô Lịch"')]

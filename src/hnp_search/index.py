@@ -22,6 +22,7 @@ from whoosh import formats
 from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.index import LockError
+from whoosh.reading import SegmentReader
 from whoosh.util.filelock import FileLock, try_for
 
 from . import analyze, persons
@@ -297,6 +298,23 @@ class _Pipeline:
             self.pool.join()
 
 
+#: Segments with fewer articles than this are merged together at each commit.
+MERGE_DOCS = BATCH_SIZE
+
+
+def _merge_small_segments(writer, segments):
+    """Whoosh merge policy: merge the segments of under ``MERGE_DOCS`` articles (left by
+    small runs) into the one being written and never rewrite bigger ones. Whoosh's default
+    merges ever larger segments: on 34,824 articles its merges took minutes and 1.4 GB."""
+    small = [s for s in segments if s.doc_count_all() < MERGE_DOCS]
+    if not small:
+        return segments
+    for segment in small:
+        with SegmentReader(writer.storage, writer.schema, segment) as reader:
+            writer.add_reader(reader)
+    return [s for s in segments if s not in small]
+
+
 def write_articles(
     ix,
     articles: Iterable[Article],
@@ -381,10 +399,10 @@ def write_articles(
                 if progress:
                     progress(handled)
                 if pending >= batch_size:
-                    writer.commit()
+                    writer.commit(mergetype=_merge_small_segments)
                     writer, pending = None, 0
             if writer is not None:
-                writer.commit()
+                writer.commit(mergetype=_merge_small_segments)
                 writer = None
             if summary.indexed:
                 with ix.reader() as reader:

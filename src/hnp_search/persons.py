@@ -321,7 +321,7 @@ def _tokens(text: str, words: Iterable[analyze.Word], end: int) -> list[_Tok]:
     toks: list[_Tok] = []
     prev_end = -1
     for word in words:
-        for a, b in word.syllables:
+        for a, b in _unsplit(text, word.syllables):
             if a >= end:
                 return toks
             piece = text[a:b]
@@ -334,6 +334,18 @@ def _tokens(text: str, words: Iterable[analyze.Word], end: int) -> list[_Tok]:
             toks.append(_Tok(piece, *_shape(piece), a, joined, newline))
             prev_end = b
     return toks
+
+
+def _unsplit(text: str, spans) -> list[tuple[int, int]]:
+    """Syllable spans with those the analyzer split at a hyphen or dot joined again:
+    "Jong-un" is one name syllable here."""
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        if out and a == out[-1][1] + 1 and text[out[-1][1]] in "-.":
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 @lru_cache(maxsize=200_000)
