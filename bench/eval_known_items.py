@@ -86,10 +86,10 @@ def hnp_search(index_dir: Path, reuse: bool, jobs: int):
     if reuse:
         try:
             engine = SearchEngine(index_dir, create=False)
+            if len(engine) == 0:  # raises IndexVersionError for another analyzer's index
+                engine.close()
+                engine = None
         except (IndexNotFoundError, IndexVersionError):  # nothing usable there: build it
-            engine = None
-        if engine is not None and len(engine) == 0:
-            engine.close()
             engine = None
         if engine is not None:
             print(f"hnp-search: reusing {len(engine)} articles in {index_dir}", flush=True)
