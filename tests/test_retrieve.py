@@ -50,6 +50,41 @@ def test_postings_read_across_segments_match_whooshs_own_matcher(tmp_path, monke
                     assert postings.positions == expected
 
 
+def postings_of_every_term(engine):
+    """Per (field, term): Whoosh's own matcher's (id, weight, value) and what retrieval decodes."""
+    reader = engine._search_with().reader()
+    view = engine._local.view
+    out = {}
+    for fieldname, term in reader.all_terms():
+        if not fieldname.endswith(("_s", "_sf", "_w", "_wf")):
+            continue
+        matcher = reader.postings(fieldname, term)
+        listed = []
+        while matcher.is_active():
+            listed.append((matcher.id(), matcher.weight(), matcher.value()))
+            matcher.next()
+        out[fieldname, term] = listed, reader.doc_frequency(fieldname, term), view.postings(fieldname, term.decode())
+    return out
+
+
+def test_compact_posting_blocks_read_back_as_whooshs_own(tmp_path, monkeypatch):
+    from whoosh.codec.whoosh3 import W3Codec
+
+    from hnp_search import index as index_module
+
+    articles = list(read_articles(ARTICLES))
+    found, sizes = [], []
+    for codec in (W3Codec, index_module.CompactCodec):  # blocks of 2 postings: many per term
+        monkeypatch.setattr(index_module, "CODEC", codec(blocklimit=2))
+        with SearchEngine(tmp_path / codec.__name__) as engine:
+            engine.index(articles, jobs=1)
+            found.append(postings_of_every_term(engine))
+            sizes.append(sum(p.stat().st_size for p in (tmp_path / codec.__name__).glob("*.seg")))
+    assert found[0] == found[1]
+    assert max(df for _, df, _ in found[1].values()) > 4
+    assert sizes[1] < sizes[0]
+
+
 def test_a_replaced_article_is_found_by_its_new_words_only(tmp_path, monkeypatch):
     articles = list(read_articles(ARTICLES))
     with one_article_per_commit(tmp_path, articles, monkeypatch) as engine:

@@ -9,6 +9,7 @@ import os
 import pickle
 import signal
 import time
+import zlib
 from array import array
 from collections import deque
 from contextlib import contextmanager
@@ -20,10 +21,12 @@ from typing import Callable, Iterable, Iterator
 
 from whoosh import formats
 from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3PostingsWriter
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.index import LockError
 from whoosh.reading import SegmentReader
 from whoosh.util.filelock import FileLock, try_for
+from whoosh.util.numeric import length_to_byte
 
 from . import analyze, persons
 from .errors import HnpSearchError, IndexBusyError, IndexNotFoundError, IndexVersionError, IngestError
@@ -73,6 +76,43 @@ class WeightOnly(formats.Frequency):
 
     def decode_frequency(self, valuestring):
         raise ValueError("WeightOnly postings keep no frequency value; use the weight")
+
+
+class CompactPostingsWriter(W3PostingsWriter):
+    """Whoosh's posting blocks, pickled with protocol 5 and integral weights as ints. Whoosh
+    pickles with protocol 2, which writes each posting's value as a call to decode a str:
+    such blocks are twice the size and load 5-6 times slower. Whoosh reads both."""
+
+    def _write_block(self, last=False):
+        if not self._blockcount:
+            self._postfile.write(WHOOSH3_HEADER_MAGIC)
+        self._terminfo.add_block(self)
+        weights = self._mini_weights()
+        if isinstance(weights, tuple) and all(w.is_integer() for w in weights):
+            weights = tuple(map(int, weights))
+        data = pickle.dumps((self._mini_ids(), weights, self._mini_values()), 5)
+        if self._compression:
+            data = zlib.compress(data, self._compression)
+        ids = self._ids
+        stats = (len(ids), ids[-1], self._maxweight, self._compression, length_to_byte(self._minlength), length_to_byte(self._maxlength))
+        info = pickle.dumps(stats, 5)
+        self._postfile.write_int(-(len(info) + len(data)) if last else len(info) + len(data))
+        self._postfile.write(info)
+        self._postfile.write(data)
+        self._blockcount += 1
+        self._new_block()
+
+
+class CompactCodec(W3Codec):
+    """Whoosh's W3 codec writing ``CompactPostingsWriter`` blocks (segments record their codec)."""
+
+    def postings_writer(self, dbfile, byteids=False):
+        return CompactPostingsWriter(
+            dbfile, blocklimit=self._blocklimit, byteids=byteids, compression=self._compression, inlinelimit=self._inlinelimit
+        )
+
+
+CODEC = CompactCodec()
 
 
 class Postings(list):
@@ -419,7 +459,7 @@ def write_articles(
 
 def _writer(ix):
     try:
-        return ix.writer(timeout=LOCK_TIMEOUT)
+        return ix.writer(timeout=LOCK_TIMEOUT, codec=CODEC)
     except LockError as exc:
         raise IndexBusyError(
             f"the index at {ix.storage.folder} is busy: another process is writing to it; try again when it finishes"
