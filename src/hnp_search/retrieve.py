@@ -1,4 +1,4 @@
-"""Retrieval: runs a parsed query on the index's postings — matching on sets of document numbers, BM25F scores from cached per-term impacts, proximity re-ranking of the best candidates."""
+"""Retrieval: runs a parsed query on the index's postings — matching on sets of document numbers, BM25F scores from cached term frequencies, proximity re-ranking of the best candidates."""
 
 from __future__ import annotations
 
@@ -51,12 +51,23 @@ _MISSING_DATE = 2**63  # Whoosh's column value for "no date" is 2**64 - 1
 
 
 class Postings(NamedTuple):
-    """One term's postings in one field, decoded: docnum -> BM25 impact (idf and
-    saturated term frequency, before field weights), and docnum -> encoded positions
-    for positional fields (else None)."""
+    """One term's postings in one field, decoded: docnum -> term frequency, what turns
+    a frequency into a BM25 impact (before field weights: ``scale`` * tf / (tf + norm),
+    0 for unscored fields), and docnum -> encoded positions for positional fields (else
+    None). Impacts are computed only for the documents scored, not for every posting."""
 
-    impacts: dict[int, float]
-    positions: dict[int, bytes] | None
+    tfs: dict[int, int]
+    scale: float = 0.0
+    norms: list[float] | None = None
+    positions: dict[int, bytes] | None = None
+
+    def impact(self, doc: int) -> float:
+        tf = self.tfs[doc]
+        return self.scale * tf / (tf + self.norms[doc]) if self.scale else 0.0
+
+    def only(self, docs: set[int]) -> Postings:
+        """These postings restricted to ``docs`` (positions dropped)."""
+        return Postings({d: self.tfs[d] for d in docs}, self.scale, self.norms)
 
 
 def positions_of(value: bytes) -> list[int]:
@@ -169,11 +180,11 @@ class IndexView:
 
     def docs(self, fieldname: str, term: str):
         """The documents containing ``term`` in ``fieldname`` (a set-like view)."""
-        return self.postings(fieldname, term).impacts.keys()
+        return self.postings(fieldname, term).tfs.keys()
 
     def _read(self, fieldname: str, term: str) -> tuple[Postings, int]:
         if fieldname not in self.schema:
-            return Postings({}, None), 1
+            return Postings({}), 1
         fmt = self.schema[fieldname].format
         positional = fmt.supports("positions")
         btext = term.encode("utf-8")
@@ -189,14 +200,11 @@ class IndexView:
             keep = [i for i, d in enumerate(ids) if d not in deleted]
             ids, weights = [ids[i] for i in keep], [weights[i] for i in keep]
             values = [values[i] for i in keep] if positional else values
+        postings = Postings(dict(zip(ids, weights)), positions=dict(zip(ids, values)) if positional else None)
         if ids and self.schema[fieldname].scorable:
-            norms = self._norms(fieldname)
             idf = (math.log(self.doc_count / (self.reader.doc_frequency(fieldname, btext) + 1)) + 1) ** IDF_POWER
-            c = idf * (BM25_K1 + 1)
-            impacts = {d: c * w / (w + norms[d]) for d, w in zip(ids, weights)}
-        else:
-            impacts = dict.fromkeys(ids, 0.0)
-        return Postings(impacts, dict(zip(ids, values)) if positional else None), len(ids) + 1
+            postings = postings._replace(scale=idf * (BM25_K1 + 1), norms=self._norms(fieldname))
+        return postings, len(ids) + 1
 
 
 def _read_postings(matcher, offset: int, ids: list, weights: list, values: list, positional: bool) -> None:
@@ -241,7 +249,7 @@ def _read_postings(matcher, offset: int, ids: list, weights: list, values: list,
 @dataclass
 class _Match:
     """What a query node matches and how it scores: ``docs`` (None: every article),
-    ``terms`` (weight, impacts) summed where present, ``pairs`` proximity bonuses
+    ``terms`` (weight, postings) whose impacts are summed where present, ``pairs`` proximity bonuses
     (weight, field postings of two syllables that score when side by side)."""
 
     docs: set[int] | None
@@ -310,14 +318,18 @@ class Retriever:
             dated = sorted(docs, key=lambda d: (published[d] >= _MISSING_DATE, published[d] if sort == "date" else -published[d], d))
             return [(d, 0.0) for d in dated[:limit]]
         scores = dict.fromkeys(docs, 0.0)
-        for weight, impacts in match.terms:
-            if len(impacts) < len(scores):
-                for d, value in impacts.items():
+        for weight, postings in match.terms:
+            tfs, norms, scale = postings.tfs, postings.norms, weight * postings.scale
+            if not scale:
+                continue
+            if len(tfs) < len(scores):
+                for d, tf in tfs.items():
                     if d in scores:
-                        scores[d] += weight * value
+                        scores[d] += scale * tf / (tf + norms[d])
             else:
-                for d in scores.keys() & impacts.keys():
-                    scores[d] += weight * impacts[d]
+                for d in scores.keys() & tfs.keys():
+                    tf = tfs[d]
+                    scores[d] += scale * tf / (tf + norms[d])
         if match.pairs:
             top = nlargest(max(PROXIMITY_DEPTH, limit), scores.items(), key=itemgetter(1))
             for d, _ in top:
@@ -381,12 +393,12 @@ class Retriever:
             if has_diacritics(s):
                 exact = [view.postings(f"{f}_s", s) for f in fields]
                 loose = [view.postings(f"{f}_sf", folded) for f in fields]
-                terms += [(FIELD_WEIGHTS[f] * EXACT_SHARE, p.impacts) for f, p in zip(fields, exact)]
-                terms += [(FIELD_WEIGHTS[f] * (1 - EXACT_SHARE), p.impacts) for f, p in zip(fields, loose)]
+                terms += [(FIELD_WEIGHTS[f] * EXACT_SHARE, p) for f, p in zip(fields, exact)]
+                terms += [(FIELD_WEIGHTS[f] * (1 - EXACT_SHARE), p) for f, p in zip(fields, loose)]
             else:
                 exact = [view.postings(f"{f}_sf", s) for f in fields]
-                terms += [(FIELD_WEIGHTS[f], p.impacts) for f, p in zip(fields, exact)]
-            found = set().union(*(p.impacts.keys() for p in exact))
+                terms += [(FIELD_WEIGHTS[f], p) for f, p in zip(fields, exact)]
+            found = set().union(*(p.tfs.keys() for p in exact))
             docs = found if docs is None else docs & found
         fields = tuple(f for f in fields if f in TEXT_FIELDS)
         terms += self._word_terms(fields, words) + self._restored(fields, syllables)
@@ -411,10 +423,10 @@ class Retriever:
             for f in fields:
                 weight = FIELD_WEIGHTS[f] * WORD_BOOST
                 if has_diacritics(joined):
-                    out.append((weight * (1 - EXACT_SHARE), self.view.postings(f"{f}_wf", fold(joined)).impacts))
-                    out.append((weight * EXACT_SHARE, self.view.postings(f"{f}_w", joined).impacts))
+                    out.append((weight * (1 - EXACT_SHARE), self.view.postings(f"{f}_wf", fold(joined))))
+                    out.append((weight * EXACT_SHARE, self.view.postings(f"{f}_w", joined)))
                 else:
-                    out.append((weight, self.view.postings(f"{f}_wf", joined).impacts))
+                    out.append((weight, self.view.postings(f"{f}_wf", joined)))
         return out
 
     def _restored(self, fields: tuple[str, ...], syllables: list[str]) -> list:
@@ -428,9 +440,9 @@ class Retriever:
                 continue  # typed in full: already scored as a segmented word
             for f in fields:
                 weight = FIELD_WEIGHTS[f] * RESTORED_SHARE
-                out.append((weight * WORD_BOOST, self.view.postings(f"{f}_w", analyze.WORD_JOINER.join(reading)).impacts))
+                out.append((weight * WORD_BOOST, self.view.postings(f"{f}_w", analyze.WORD_JOINER.join(reading))))
                 out += [
-                    (weight, self.view.postings(f"{f}_s", r).impacts) for t, r in zip(typed, reading) if not has_diacritics(t)
+                    (weight, self.view.postings(f"{f}_s", r)) for t, r in zip(typed, reading) if not has_diacritics(t)
                 ]
         return out
 
@@ -446,11 +458,11 @@ class Retriever:
         terms = []
         for f in node.fields or TEXT_FIELDS:
             postings = [self.view.postings(f"{f}_{variant}", t) for t in tokens]
-            found = set(postings[0].impacts.keys()).intersection(*(p.impacts.keys() for p in postings[1:]))
+            found = set(postings[0].tfs.keys()).intersection(*(p.tfs.keys() for p in postings[1:]))
             if len(postings) > 1:
                 found = {d for d in found if _consecutive([p.positions[d] for p in postings])}
             docs |= found
-            terms += [(FIELD_WEIGHTS[f], {d: p.impacts[d] for d in found}) for p in postings]
+            terms += [(FIELD_WEIGHTS[f], p.only(found)) for p in postings]
         return _Match(docs, terms)
 
 
@@ -476,5 +488,5 @@ def _proximity(doc: int, pairs) -> float:
         if first is not None and second is not None:
             before = {p - 1 for p in positions_of(second)}
             if not before.isdisjoint(positions_of(first)):
-                bonus += weight * (a.impacts[doc] + b.impacts[doc])
+                bonus += weight * (a.impact(doc) + b.impact(doc))
     return bonus
