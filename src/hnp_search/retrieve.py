@@ -10,12 +10,15 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from heapq import nlargest
+from io import BytesIO
 from itertools import accumulate, chain
 from operator import itemgetter
-from pickle import loads
+from pickle import load, loads
 from typing import NamedTuple
 
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3TermsReader, _lenfield
+from whoosh.reading import TermNotFound
+from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from . import analyze
@@ -185,16 +188,12 @@ class IndexView:
     def _read(self, fieldname: str, term: str) -> tuple[Postings, int]:
         if fieldname not in self.schema:
             return Postings({}), 1
-        fmt = self.schema[fieldname].format
-        positional = fmt.supports("positions")
+        positional = self.schema[fieldname].format.supports("positions")
         btext = term.encode("utf-8")
         ids: list[int] = []
         weights: list[float] = []
         values: list[bytes] = []
-        for lr, offset in self.leaves:
-            if (fieldname, btext) not in lr:
-                continue
-            _read_postings(lr._terms.matcher(fieldname, btext, fmt), offset, ids, weights, values, positional)
+        frequency = sum(_read_postings(lr, fieldname, btext, positional, offset, ids, weights, values) for lr, offset in self.leaves)
         deleted = self.deleted()
         if deleted:
             keep = [i for i, d in enumerate(ids) if d not in deleted]
@@ -202,33 +201,41 @@ class IndexView:
             values = [values[i] for i in keep] if positional else values
         postings = Postings(dict(zip(ids, weights)), positions=dict(zip(ids, values)) if positional else None)
         if ids and self.schema[fieldname].scorable:
-            idf = (math.log(self.doc_count / (self.reader.doc_frequency(fieldname, btext) + 1)) + 1) ** IDF_POWER
+            idf = (math.log(self.doc_count / (frequency + 1)) + 1) ** IDF_POWER
             postings = postings._replace(scale=idf * (BM25_K1 + 1), norms=self._norms(fieldname))
         return postings, len(ids) + 1
 
 
-def _read_postings(matcher, offset: int, ids: list, weights: list, values: list, positional: bool) -> None:
-    """Append a segment's postings of one term (docnums shifted by ``offset``): whole
-    blocks decoded at once, not posting by posting as Whoosh's matcher does."""
-    if type(matcher) is not W3LeafMatcher:  # another codec: the generic, slower way
+def _read_postings(leaf, fieldname: str, btext: bytes, positional: bool, offset: int, ids: list, weights: list, values: list) -> int:
+    """Append a segment's postings of one term (docnums shifted by ``offset``; values only
+    for positional formats) and return its document frequency there: whole blocks decoded
+    at once, not posting by posting as Whoosh's matcher does (Whoosh never inlines postings
+    in the term dictionary with its default ``inlinelimit``)."""
+    terms = getattr(leaf, "_terms", None)
+    if type(terms) is not W3TermsReader:  # another codec, or an empty index: the generic, slower way
+        if (fieldname, btext) not in leaf:
+            return 0
+        matcher = leaf.postings(fieldname, btext)
         while matcher.is_active():
             ids.append(offset + matcher.id())
             weights.append(matcher.weight())
             if positional:
                 values.append(matcher.value())
             matcher.next()
-        return
-    postfile = matcher._postfile
-    position = matcher._baseoffset
-    while True:
-        postfile.seek(position)
-        length = postfile.read_int()
-        info = postfile.read_pickle()  # (count, max id, max weight, compression, min/max length)
-        start = postfile.tell()
-        end = position + 4 + abs(length)
-        data = postfile.get(start, end - start)
-        block_ids, block_weights, block_values = loads(zlib.decompress(data) if info[3] else data)
-        count = info[0]
+        return leaf.doc_frequency(fieldname, btext)
+    try:
+        info = terms.term_info(fieldname, btext)
+    except TermNotFound:
+        return 0
+    postfile = terms._postfile
+    position = info.extent()[0] + len(WHOOSH3_HEADER_MAGIC)
+    while True:  # a block: its signed length (negative: the last), a pickled header, the data
+        length = unpack_int(postfile.get(position, 4))[0]
+        block = postfile.get(position + 4, abs(length))
+        header = BytesIO(block)
+        count, _, _, compressed = load(header)[:4]  # (count, max id, max weight, compression, min/max length)
+        data = block[header.tell() :]
+        block_ids, block_weights, block_values = loads(zlib.decompress(data) if compressed else data)
         ids.extend(accumulate(block_ids, initial=offset))
         ids.pop(-count - 1)  # the initial offset itself
         if block_weights is None or isinstance(block_weights, float):
@@ -237,9 +244,9 @@ def _read_postings(matcher, offset: int, ids: list, weights: list, values: list,
             weights.extend(block_weights)
         if positional:
             values.extend(block_values)
-        if length < 0:  # the last block
-            return
-        position = end
+        if length < 0:
+            return info.doc_frequency()
+        position += 4 + abs(length)
 
 
 # ---------------------------------------------------------------------------
