@@ -1,4 +1,4 @@
-"""Index: the Whoosh schema, opening and versioning an index directory, and writing articles into it (analysis in parallel worker processes, one writer)."""
+"""Index: the Whoosh schema and posting format, opening and versioning an index directory, and writing articles into it (analysis in parallel worker processes, one writer)."""
 
 from __future__ import annotations
 
