@@ -47,7 +47,7 @@ def test_postings_read_across_segments_match_whooshs_own_matcher(tmp_path, monke
                 postings = view.postings(fieldname, term)
                 assert sorted(postings.tfs) == sorted(expected)
                 if fieldname != "body_wf":  # positions kept
-                    assert postings.positions == expected
+                    assert {d: postings.positions[d] for d in expected} == expected
 
 
 def postings_of_every_term(engine):
@@ -63,7 +63,9 @@ def postings_of_every_term(engine):
         while matcher.is_active():
             listed.append((matcher.id(), matcher.weight(), matcher.value()))
             matcher.next()
-        out[fieldname, term] = listed, reader.doc_frequency(fieldname, term), view.postings(fieldname, term.decode())
+        postings = view.postings(fieldname, term.decode())
+        positions = postings.positions and {d: postings.positions[d] for d in postings.tfs}
+        out[fieldname, term] = listed, reader.doc_frequency(fieldname, term), (postings.tfs, postings.scale, positions)
     return out
 
 
@@ -74,15 +76,34 @@ def test_compact_posting_blocks_read_back_as_whooshs_own(tmp_path, monkeypatch):
 
     articles = list(read_articles(ARTICLES))
     found, sizes = [], []
-    for codec in (W3Codec, index_module.CompactCodec):  # blocks of 2 postings: many per term
-        monkeypatch.setattr(index_module, "CODEC", codec(blocklimit=2))
-        with SearchEngine(tmp_path / codec.__name__) as engine:
+    # Blocks of 2 postings (many per term), then of 3 with values packed from 2 on.
+    for codec, blocklimit, pack_from in ((W3Codec, 2, None), (index_module.CompactCodec, 2, None), (index_module.CompactCodec, 3, 2)):
+        monkeypatch.setattr(index_module, "CODEC", codec(blocklimit=blocklimit))
+        if pack_from:
+            monkeypatch.setattr(index_module, "PACK_VALUES_FROM", pack_from)
+            pack, packed = index_module.PackedValues.of, []
+            monkeypatch.setattr(index_module.PackedValues, "of", lambda values: packed.append(values) or pack(values))
+        with SearchEngine(tmp_path / f"{codec.__name__}{blocklimit}") as engine:
             engine.index(articles, jobs=1)
             found.append(postings_of_every_term(engine))
-            sizes.append(sum(p.stat().st_size for p in (tmp_path / codec.__name__).glob("*.seg")))
-    assert found[0] == found[1]
+            sizes.append(sum(p.stat().st_size for p in (tmp_path / f"{codec.__name__}{blocklimit}").glob("*.seg")))
+    assert found[0] == found[1] == found[2]
+    assert len(packed) > 10
     assert max(df for _, df, _ in found[1].values()) > 4
     assert sizes[1] < sizes[0]
+
+
+def test_packed_values_index_like_the_tuple_they_replace():
+    import pickle
+
+    from hnp_search.index import PackedValues
+
+    values = (b"B\x01", b"", b"H\x00\x01\x02\x00", b"B\x07")
+    packed = pickle.loads(pickle.dumps(PackedValues.of(values), 5))
+    assert len(packed) == len(values) and list(packed) == list(values)
+    assert [packed[i] for i in range(-4, 4)] == [values[i] for i in range(-4, 4)]
+    with pytest.raises(IndexError):
+        packed[4]
 
 
 def test_a_replaced_article_is_found_by_its_new_words_only(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ import math
 import threading
 import zlib
 from array import array
+from bisect import bisect_left, bisect_right
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,7 +63,7 @@ class Postings(NamedTuple):
     tfs: dict[int, int]
     scale: float = 0.0
     norms: list[float] | None = None
-    positions: dict[int, bytes] | None = None
+    positions: Positions | None = None
 
     def impact(self, doc: int) -> float:
         tf = self.tfs[doc]
@@ -71,6 +72,32 @@ class Postings(NamedTuple):
     def only(self, docs: set[int]) -> Postings:
         """These postings restricted to ``docs`` (positions dropped)."""
         return Postings({d: self.tfs[d] for d in docs}, self.scale, self.norms)
+
+
+class Positions:
+    """docnum -> encoded positions of one term's postings, found by bisection in the
+    sorted docnums and read from the blocks' value sequences, not decoded up front."""
+
+    __slots__ = ("_ids", "_starts", "_blocks")
+
+    def __init__(self, ids: list[int], starts: list[int], blocks: list):
+        self._ids = ids  # every posting's docnum, ascending
+        self._starts = starts  # index in ids of each block's first posting
+        self._blocks = blocks  # each block's values (a tuple or ``index.PackedValues``)
+
+    def get(self, doc: int) -> bytes | None:
+        ids = self._ids
+        i = bisect_left(ids, doc)
+        if i == len(ids) or ids[i] != doc:
+            return None
+        block = bisect_right(self._starts, i) - 1
+        return self._blocks[block][i - self._starts[block]]
+
+    def __getitem__(self, doc: int) -> bytes:
+        value = self.get(doc)
+        if value is None:
+            raise KeyError(doc)
+        return value
 
 
 def positions_of(value: bytes) -> list[int]:
@@ -192,35 +219,43 @@ class IndexView:
         btext = term.encode("utf-8")
         ids: list[int] = []
         weights: list[float] = []
-        values: list[bytes] = []
-        frequency = sum(_read_postings(lr, fieldname, btext, positional, offset, ids, weights, values) for lr, offset in self.leaves)
+        starts: list[int] = []
+        blocks: list = []
+        frequency = sum(
+            _read_postings(lr, fieldname, btext, offset, ids, weights, (starts, blocks) if positional else None)
+            for lr, offset in self.leaves
+        )
+        tfs = dict(zip(ids, weights))
         deleted = self.deleted()
         if deleted:
-            keep = [i for i, d in enumerate(ids) if d not in deleted]
-            ids, weights = [ids[i] for i in keep], [weights[i] for i in keep]
-            values = [values[i] for i in keep] if positional else values
-        postings = Postings(dict(zip(ids, weights)), positions=dict(zip(ids, values)) if positional else None)
+            for d in deleted.intersection(tfs):
+                del tfs[d]
+        postings = Postings(tfs, positions=Positions(ids, starts, blocks) if positional else None)
         if ids and self.schema[fieldname].scorable:
             idf = (math.log(self.doc_count / (frequency + 1)) + 1) ** IDF_POWER
             postings = postings._replace(scale=idf * (BM25_K1 + 1), norms=self._norms(fieldname))
         return postings, len(ids) + 1
 
 
-def _read_postings(leaf, fieldname: str, btext: bytes, positional: bool, offset: int, ids: list, weights: list, values: list) -> int:
-    """Append a segment's postings of one term (docnums shifted by ``offset``; values only
-    for positional formats) and return its document frequency there: whole blocks decoded
-    at once, not posting by posting as Whoosh's matcher does (Whoosh never inlines postings
-    in the term dictionary with its default ``inlinelimit``)."""
+def _read_postings(leaf, fieldname: str, btext: bytes, offset: int, ids: list, weights: list, values) -> int:
+    """Append a segment's postings of one term (docnums shifted by ``offset``) and return
+    its document frequency there; with ``values`` = (starts, blocks), also each block's
+    values and the index in ``ids`` where it starts. Whole blocks are decoded at once, not
+    posting by posting as Whoosh's matcher does (Whoosh never inlines postings in the term
+    dictionary with its default ``inlinelimit``)."""
     terms = getattr(leaf, "_terms", None)
     if type(terms) is not W3TermsReader:  # another codec, or an empty index: the generic, slower way
         if (fieldname, btext) not in leaf:
             return 0
         matcher = leaf.postings(fieldname, btext)
+        if values is not None:
+            values[0].append(len(ids))
+            values[1].append([])
         while matcher.is_active():
             ids.append(offset + matcher.id())
             weights.append(matcher.weight())
-            if positional:
-                values.append(matcher.value())
+            if values is not None:
+                values[1][-1].append(matcher.value())
             matcher.next()
         return leaf.doc_frequency(fieldname, btext)
     try:
@@ -236,14 +271,15 @@ def _read_postings(leaf, fieldname: str, btext: bytes, positional: bool, offset:
         count, _, _, compressed = load(header)[:4]  # (count, max id, max weight, compression, min/max length)
         data = block[header.tell() :]
         block_ids, block_weights, block_values = loads(zlib.decompress(data) if compressed else data)
+        if values is not None:
+            values[0].append(len(ids))
+            values[1].append(block_values)
         ids.extend(accumulate(block_ids, initial=offset))
         ids.pop(-count - 1)  # the initial offset itself
         if block_weights is None or isinstance(block_weights, float):
             weights.extend([block_weights or 1.0] * count)
         else:
             weights.extend(block_weights)
-        if positional:
-            values.extend(block_values)
         if length < 0:
             return info.doc_frequency()
         position += 4 + abs(length)
