@@ -61,7 +61,7 @@ def postings_of_every_term(engine):
         matcher = reader.postings(fieldname, term)
         listed = []
         while matcher.is_active():
-            listed.append((matcher.id(), matcher.weight(), matcher.value()))
+            listed.append((matcher.id(), matcher.weight(), matcher.value() or None))  # inlined: b"", not None
             matcher.next()
         postings = view.postings(fieldname, term.decode())
         positions = postings.positions and {d: postings.positions[d] for d in postings.tfs}
@@ -76,9 +76,10 @@ def test_compact_posting_blocks_read_back_as_whooshs_own(tmp_path, monkeypatch):
 
     articles = list(read_articles(ARTICLES))
     found, sizes = [], []
-    # Blocks of 2 postings (many per term), then of 3 with values packed from 2 on.
-    for codec, blocklimit, pack_from in ((W3Codec, 2, None), (index_module.CompactCodec, 2, None), (index_module.CompactCodec, 3, 2)):
-        monkeypatch.setattr(index_module, "CODEC", codec(blocklimit=blocklimit))
+    # Blocks of 2 postings (many per term; lists of 1 or 2 inlined), then of 3 with values packed from 2 on.
+    variants = ((W3Codec, 2, 1, None), (index_module.CompactCodec, 2, 3, None), (index_module.CompactCodec, 3, 1, 2))
+    for codec, blocklimit, inlinelimit, pack_from in variants:
+        monkeypatch.setattr(index_module, "CODEC", codec(blocklimit=blocklimit, inlinelimit=inlinelimit))
         if pack_from:
             monkeypatch.setattr(index_module, "PACK_VALUES_FROM", pack_from)
             pack, packed = index_module.PackedValues.of, []

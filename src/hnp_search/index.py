@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 
 from whoosh import formats
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3PostingsWriter, W3Segment
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3PostingsWriter, W3Segment, W3TermInfo
 from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.structfile import BufferFile
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
@@ -135,8 +135,8 @@ class CompactPostingsWriter(W3PostingsWriter):
             self._postfile.write(WHOOSH3_HEADER_MAGIC)
         self._terminfo.add_block(self)
         weights = self._mini_weights()
-        if isinstance(weights, tuple) and all(w.is_integer() for w in weights):
-            weights = tuple(map(int, weights))
+        if isinstance(weights, tuple):
+            weights = _compact_weights(weights)
         values = self._mini_values()
         if isinstance(values, tuple) and len(values) >= PACK_VALUES_FROM:  # variable-size values
             values = PackedValues.of(values)
@@ -153,6 +153,32 @@ class CompactPostingsWriter(W3PostingsWriter):
         self._postfile.write(data)
         self._blockcount += 1
         self._new_block()
+
+    def finish_postings(self):
+        """Inline lists of fewer than ``inlinelimit`` postings into the term's info, as
+        Whoosh means to (Whoosh-Reloaded calls a ``set_inline`` that does not exist)."""
+        if self.written() or len(self) >= self._inlinelimit:
+            return super().finish_postings()
+        terminfo, self._terminfo = self._terminfo, None
+        terminfo.add_block(self)
+        terminfo.__class__ = _InlinedTermInfo
+        # Whoosh's list matcher gives "" for a missing value, which its merging refuses.
+        values = self._values or (b"",) * len(self)
+        terminfo.set_inlined(self._ids, _compact_weights(self._weights), values)
+        return terminfo
+
+
+def _compact_weights(weights) -> tuple:
+    """Integral weights (term frequencies) as ints, which pickle in 2 bytes rather than 9."""
+    return tuple(int(w) if w == int(w) else w for w in weights)
+
+
+class _InlinedTermInfo(W3TermInfo):
+    """A term's info with its postings inlined, pickled with protocol 3 (Whoosh uses 2,
+    which pickles each bytes value as a call); Whoosh's reader loads either."""
+
+    def to_bytes(self):
+        return super().to_bytes()[: self._struct.size] + pickle.dumps(self._inlined, 3)
 
 
 class CompactCodec(W3Codec):
@@ -237,7 +263,9 @@ class _MemoryReader:
 
 #: Blocks of 512 postings rather than Whoosh's 128: a quarter of the per-block work when
 #: retrieval reads a whole list (2% smaller too); Whoosh's matchers skip more coarsely.
-CODEC = CompactCodec(blocklimit=512)
+#: Lists of up to 7 postings inlined in the term dictionary (most terms are that rare): on
+#: 600 dantri articles the index takes 9.7 MB, not 11.6 (inlining up to 1: 10.2, up to 3: 9.8).
+CODEC = CompactCodec(blocklimit=512, inlinelimit=8)
 
 
 class Postings(list):

@@ -85,19 +85,13 @@ class Positions:
         self._starts = starts  # index in ids of each block's first posting
         self._blocks = blocks  # each block's values (a tuple or ``index.PackedValues``)
 
-    def get(self, doc: int) -> bytes | None:
+    def __getitem__(self, doc: int) -> bytes:
         ids = self._ids
         i = bisect_left(ids, doc)
         if i == len(ids) or ids[i] != doc:
-            return None
+            raise KeyError(doc)
         block = bisect_right(self._starts, i) - 1
         return self._blocks[block][i - self._starts[block]]
-
-    def __getitem__(self, doc: int) -> bytes:
-        value = self.get(doc)
-        if value is None:
-            raise KeyError(doc)
-        return value
 
 
 def positions_of(value: bytes) -> list[int]:
@@ -241,8 +235,7 @@ def _read_postings(leaf, fieldname: str, btext: bytes, offset: int, ids: list, w
     """Append a segment's postings of one term (docnums shifted by ``offset``) and return
     its document frequency there; with ``values`` = (starts, blocks), also each block's
     values and the index in ``ids`` where it starts. Whole blocks are decoded at once, not
-    posting by posting as Whoosh's matcher does (Whoosh never inlines postings in the term
-    dictionary with its default ``inlinelimit``)."""
+    posting by posting as Whoosh's matcher does; short lists come inlined in the term's info."""
     terms = getattr(leaf, "_terms", None)
     if type(terms) is not W3TermsReader:  # another codec, or an empty index: the generic, slower way
         if (fieldname, btext) not in leaf:
@@ -262,6 +255,14 @@ def _read_postings(leaf, fieldname: str, btext: bytes, offset: int, ids: list, w
         info = terms.term_info(fieldname, btext)
     except TermNotFound:
         return 0
+    if info.is_inlined():
+        inlined_ids, inlined_weights, inlined_values = info.inlined_postings()
+        if values is not None:
+            values[0].append(len(ids))
+            values[1].append(inlined_values)
+        ids.extend(offset + d for d in inlined_ids)
+        weights.extend(inlined_weights)
+        return len(inlined_ids)
     postfile = terms._postfile
     position = info.extent()[0] + len(WHOOSH3_HEADER_MAGIC)
     while True:  # a block: its signed length (negative: the last), a pickled header, the data
@@ -527,9 +528,8 @@ def _proximity(doc: int, pairs) -> float:
     """Bonus for query syllables side by side in ``doc``: each pair scores its two syllables again."""
     bonus = 0.0
     for weight, a, b in pairs:
-        first, second = a.positions.get(doc), b.positions.get(doc)
-        if first is not None and second is not None:
-            before = {p - 1 for p in positions_of(second)}
-            if not before.isdisjoint(positions_of(first)):
+        if doc in a.tfs and doc in b.tfs:
+            before = {p - 1 for p in positions_of(b.positions[doc])}
+            if not before.isdisjoint(positions_of(a.positions[doc])):
                 bonus += weight * (a.impact(doc) + b.impact(doc))
     return bonus
