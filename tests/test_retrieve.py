@@ -139,6 +139,42 @@ def test_results_are_the_same_with_a_tiny_cache(monkeypatch, tiny_index):
             assert {q: [(h.id, h.score) for h in engine.search(q, limit=10)] for q in queries} == expected
 
 
+def test_no_impact_exceeds_its_lists_peak(tiny_index):
+    with SearchEngine(tiny_index, create=False) as engine:
+        engine._search_with()
+        view = engine._local.view
+        checked = 0
+        for fieldname, term in view.reader.all_terms():
+            if fieldname.endswith(("_s", "_sf", "_w", "_wf")):
+                postings = view.postings(fieldname, term.decode())
+                assert max(postings.impact(d) for d in postings.tfs) <= postings.scale * postings.peak * (1 + 1e-12)
+                checked += 1
+        assert checked > 500
+
+
+def test_pruning_candidates_changes_no_ranking(monkeypatch, tiny_index):
+    queries = ["hà nội", "ha noi giao thong", "sông tô lịch", "thành phố hà nội năm 2024", "giao thông OR metro", "xe buýt điện"]
+    monkeypatch.setattr(retrieve, "PROXIMITY_DEPTH", 1)  # proximity re-ranks only the best: pruning goes deep
+
+    def rankings():
+        with SearchEngine(tiny_index, create=False) as engine:
+            return {(q, n): [(h.id, h.score) for h in engine.search(q, limit=n)] for q in queries for n in (1, 2, 3)}
+
+    monkeypatch.setattr(retrieve, "PRUNE_FROM", 10**9)
+    unpruned = rankings()
+    thresholds, nlargest = [], retrieve.nlargest
+
+    def counting(n, iterable, key=None):
+        if key is None:  # a pruning threshold, not the final selection
+            thresholds.append(n)
+        return nlargest(n, iterable, key=key)
+
+    monkeypatch.setattr(retrieve, "PRUNE_FROM", 0)
+    monkeypatch.setattr(retrieve, "nlargest", counting)
+    assert rankings() == unpruned
+    assert len(thresholds) > 10
+
+
 def test_commits_merge_only_small_segments(tmp_path, monkeypatch):
     from hnp_search import index as index_module
 

@@ -46,6 +46,8 @@ RESTORED_SHARE = 0.15
 PROXIMITY_BOOST = 0.8
 #: How many of the best-scored candidates the proximity bonus may re-rank.
 PROXIMITY_DEPTH = 100
+#: Ranking prunes candidates (MaxScore) only when there are more than this many times the hits wanted.
+PRUNE_FROM = 4
 #: A loose hit needs at least this share of the query's syllables (queries of 3+).
 MIN_SHARE = 0.34
 #: Postings kept decoded in memory (shared by an engine's threads), 200-250 bytes each.
@@ -64,6 +66,7 @@ class Postings(NamedTuple):
     scale: float = 0.0
     norms: list[float] | None = None
     positions: Positions | None = None
+    peak: float = 1.0  # no tf / (tf + norm) of these postings exceeds it
 
     def impact(self, doc: int) -> float:
         tf = self.tfs[doc]
@@ -163,19 +166,23 @@ class IndexView:
         docs = set(range(self.doc_count))
         return docs - self.deleted() if self.deleted() else docs
 
+    def _length_norm(self, fieldname: str) -> tuple[float, float]:
+        """(a, b) of the BM25 length normalisation a + b * length = K1 * (1 - B + B * length / average)."""
+        total = self.reader.field_length(fieldname)
+        average = (total / self.doc_count) if total and self.doc_count else 1.0
+        return BM25_K1 * (1 - BM25_B), BM25_K1 * BM25_B / average
+
     def _norms(self, fieldname: str) -> list[float]:
-        """Per document: the BM25 length normalisation K1 * (1 - B + B * length / average)."""
+        """Per document: the BM25 length normalisation of its ``fieldname``."""
 
         def make():
-            total = self.reader.field_length(fieldname)
-            average = (total / self.doc_count) if total and self.doc_count else 1.0
             lengths = [byte_to_length(b) for b in range(256)]
             out = []
             for lr, _ in self.leaves:
                 perdoc = getattr(lr, "_perdoc", None)  # an empty index's reader has none
                 column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN) if perdoc else None
                 out += [lengths[b] for b in column] if column is not None else [0] * lr.doc_count_all()
-            a, b = BM25_K1 * (1 - BM25_B), BM25_K1 * BM25_B / average
+            a, b = self._length_norm(fieldname)
             return [a + b * n for n in out], len(out)
 
         return self._cached(("norms", fieldname), make)
@@ -209,78 +216,86 @@ class IndexView:
     def _read(self, fieldname: str, term: str) -> tuple[Postings, int]:
         if fieldname not in self.schema:
             return Postings({}), 1
-        positional = self.schema[fieldname].format.supports("positions")
+        out = _Gathered(self.schema[fieldname].format.supports("positions"))
         btext = term.encode("utf-8")
-        ids: list[int] = []
-        weights: list[float] = []
-        starts: list[int] = []
-        blocks: list = []
-        frequency = sum(
-            _read_postings(lr, fieldname, btext, offset, ids, weights, (starts, blocks) if positional else None)
-            for lr, offset in self.leaves
-        )
-        tfs = dict(zip(ids, weights))
+        frequency = sum(_read_postings(lr, fieldname, btext, offset, out) for lr, offset in self.leaves)
+        ids = out.ids
+        tfs = dict(zip(ids, out.weights))
         deleted = self.deleted()
         if deleted:
             for d in deleted.intersection(tfs):
                 del tfs[d]
-        postings = Postings(tfs, positions=Positions(ids, starts, blocks) if positional else None)
+        postings = Postings(tfs, positions=Positions(ids, out.starts, out.blocks) if out.positional else None)
         if ids and self.schema[fieldname].scorable:
             idf = (math.log(self.doc_count / (frequency + 1)) + 1) ** IDF_POWER
-            postings = postings._replace(scale=idf * (BM25_K1 + 1), norms=self._norms(fieldname))
+            a, b = self._length_norm(fieldname)
+            peak = max(w / (w + a + b * n) for w, n in out.peaks)
+            postings = postings._replace(scale=idf * (BM25_K1 + 1), norms=self._norms(fieldname), peak=peak)
         return postings, len(ids) + 1
 
 
-def _read_postings(leaf, fieldname: str, btext: bytes, offset: int, ids: list, weights: list, values) -> int:
-    """Append a segment's postings of one term (docnums shifted by ``offset``) and return
-    its document frequency there; with ``values`` = (starts, blocks), also each block's
-    values and the index in ``ids`` where it starts. Whole blocks are decoded at once, not
-    posting by posting as Whoosh's matcher does; short lists come inlined in the term's info."""
+@dataclass
+class _Gathered:
+    """One term's postings gathered across segments: docnums (ascending) and weights; for
+    positional fields each block's values and the index in ``ids`` where it starts; per
+    block its largest weight and shortest field length (what bounds its BM25 impacts)."""
+
+    positional: bool
+    ids: list[int] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    blocks: list = field(default_factory=list)
+    peaks: list[tuple[float, float]] = field(default_factory=list)
+
+    def add(self, ids, weights, values, max_weight: float, min_length: float):
+        if self.positional:
+            self.starts.append(len(self.ids))
+            self.blocks.append(values)
+        self.ids.extend(ids)
+        self.weights.extend(weights)
+        self.peaks.append((max_weight, min_length))
+
+
+def _read_postings(leaf, fieldname: str, btext: bytes, offset: int, out: _Gathered) -> int:
+    """Add a segment's postings of one term (docnums shifted by ``offset``) to ``out`` and
+    return its document frequency there. Whole blocks are decoded at once, not posting by
+    posting as Whoosh's matcher does; short lists come inlined in the term's info."""
     terms = getattr(leaf, "_terms", None)
     if type(terms) is not W3TermsReader:  # another codec, or an empty index: the generic, slower way
         if (fieldname, btext) not in leaf:
             return 0
+        info = leaf.term_info(fieldname, btext)
+        ids, weights, values = [], [], []
         matcher = leaf.postings(fieldname, btext)
-        if values is not None:
-            values[0].append(len(ids))
-            values[1].append([])
         while matcher.is_active():
             ids.append(offset + matcher.id())
             weights.append(matcher.weight())
-            if values is not None:
-                values[1][-1].append(matcher.value())
+            values.append(matcher.value() if out.positional else None)
             matcher.next()
-        return leaf.doc_frequency(fieldname, btext)
+        out.add(ids, weights, values, info.max_weight(), info.min_length())
+        return info.doc_frequency()
     try:
         info = terms.term_info(fieldname, btext)
     except TermNotFound:
         return 0
     if info.is_inlined():
-        inlined_ids, inlined_weights, inlined_values = info.inlined_postings()
-        if values is not None:
-            values[0].append(len(ids))
-            values[1].append(inlined_values)
-        ids.extend(offset + d for d in inlined_ids)
-        weights.extend(inlined_weights)
-        return len(inlined_ids)
+        ids, weights, values = info.inlined_postings()
+        out.add([offset + d for d in ids], weights, values, info.max_weight(), info.min_length())
+        return len(ids)
     postfile = terms._postfile
     position = info.extent()[0] + len(WHOOSH3_HEADER_MAGIC)
     while True:  # a block: its signed length (negative: the last), a pickled header, the data
         length = unpack_int(postfile.get(position, 4))[0]
         block = postfile.get(position + 4, abs(length))
         header = BytesIO(block)
-        count, _, _, compressed = load(header)[:4]  # (count, max id, max weight, compression, min/max length)
+        count, _, max_weight, compressed, min_length = load(header)[:5]  # then max length
         data = block[header.tell() :]
-        block_ids, block_weights, block_values = loads(zlib.decompress(data) if compressed else data)
-        if values is not None:
-            values[0].append(len(ids))
-            values[1].append(block_values)
-        ids.extend(accumulate(block_ids, initial=offset))
-        ids.pop(-count - 1)  # the initial offset itself
-        if block_weights is None or isinstance(block_weights, float):
-            weights.extend([block_weights or 1.0] * count)
-        else:
-            weights.extend(block_weights)
+        ids, weights, values = loads(zlib.decompress(data) if compressed else data)
+        ids = accumulate(ids, initial=offset)
+        next(ids)  # the initial offset itself
+        if weights is None or isinstance(weights, float):
+            weights = [weights or 1.0] * count
+        out.add(ids, weights, values, max_weight, byte_to_length(min_length))
         if length < 0:
             return info.doc_frequency()
         position += 4 + abs(length)
@@ -361,11 +376,22 @@ class Retriever:
             published = self.view.published()
             dated = sorted(docs, key=lambda d: (published[d] >= _MISSING_DATE, published[d] if sort == "date" else -published[d], d))
             return [(d, 0.0) for d in dated[:limit]]
+        # Terms with the largest possible impact first; whenever what the rest could add has
+        # halved, drop the candidates that can no longer reach the best ``depth`` (MaxScore):
+        # the best ``depth`` are exactly those without pruning.
+        depth = max(PROXIMITY_DEPTH, limit) if match.pairs else limit
+        terms = sorted(((w * p.scale * p.peak, w * p.scale, p) for w, p in match.terms if w * p.scale), key=itemgetter(0), reverse=True)
+        remaining = sum(t[0] for t in terms)
+        prune_below = remaining / 2
         scores = dict.fromkeys(docs, 0.0)
-        for weight, postings in match.terms:
-            tfs, norms, scale = postings.tfs, postings.norms, weight * postings.scale
-            if not scale:
-                continue
+        for bound, scale, postings in terms:
+            if remaining <= prune_below and len(scores) > PRUNE_FROM * depth:
+                threshold = nlargest(depth, scores.values())[-1]
+                floor = threshold - remaining - 1e-9 * (abs(threshold) + remaining)
+                scores = {d: s for d, s in scores.items() if s >= floor}
+                prune_below = remaining / 2
+            remaining -= bound
+            tfs, norms = postings.tfs, postings.norms
             if len(tfs) < len(scores):
                 for d, tf in tfs.items():
                     if d in scores:
@@ -375,7 +401,7 @@ class Retriever:
                     tf = tfs[d]
                     scores[d] += scale * tf / (tf + norms[d])
         if match.pairs:
-            top = nlargest(max(PROXIMITY_DEPTH, limit), scores.items(), key=itemgetter(1))
+            top = nlargest(depth, scores.items(), key=lambda x: (x[1], -x[0]))
             for d, _ in top:
                 scores[d] += _proximity(d, match.pairs)
             return sorted(((d, scores[d]) for d, _ in top), key=lambda x: (-x[1], x[0]))[:limit]
