@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import multiprocessing
 import os
@@ -113,6 +114,10 @@ class PackedValues:
         end = ends[i]  # IndexError past the end, as a tuple
         return self._blob[end - self._lengths[i] : end]
 
+    def __iter__(self) -> Iterator[bytes]:
+        ends = list(accumulate(self._lengths))
+        return map(self._blob.__getitem__, map(slice, [0, *ends], ends))
+
 
 def _packed_values(code: str, lengths: bytes, blob: bytes) -> PackedValues:
     return PackedValues(array(code, lengths), blob)
@@ -124,11 +129,10 @@ PACK_VALUES_FROM = 32
 
 
 class CompactPostingsWriter(W3PostingsWriter):
-    """Whoosh's posting blocks, pickled with protocol 5 (block statistics with 3, unframed),
-    integral weights as ints, values as ``PackedValues``, compressed only when that makes
-    them smaller. Whoosh pickles with protocol 2, which writes each posting's value as a
-    call to decode a str: such blocks are twice the size and load 5-6 times slower.
-    Whoosh's matchers read both."""
+    """Whoosh's posting blocks, pickled by ``_pickled``, integral weights as ints, values as
+    ``PackedValues``, compressed only when that makes them smaller. Whoosh pickles with
+    protocol 2, which writes each posting's value as a call to decode a str: such blocks
+    are twice the size and load 5-6 times slower. Whoosh's matchers read both."""
 
     def _write_block(self, last=False):
         if not self._blockcount:
@@ -140,14 +144,14 @@ class CompactPostingsWriter(W3PostingsWriter):
         values = self._mini_values()
         if isinstance(values, tuple) and len(values) >= PACK_VALUES_FROM:  # variable-size values
             values = PackedValues.of(values)
-        data = pickle.dumps((self._mini_ids(), weights, values), 5)
+        data = _pickled((self._mini_ids(), weights, values))
         compression = self._compression
         if compression:
             packed = zlib.compress(data, compression)
             data, compression = (packed, compression) if len(packed) < len(data) else (data, 0)
         ids = self._ids
         stats = (len(ids), ids[-1], self._maxweight, compression, length_to_byte(self._minlength), length_to_byte(self._maxlength))
-        info = pickle.dumps(stats, 3)
+        info = _pickled(stats)
         self._postfile.write_int(-(len(info) + len(data)) if last else len(info) + len(data))
         self._postfile.write(info)
         self._postfile.write(data)
@@ -168,17 +172,28 @@ class CompactPostingsWriter(W3PostingsWriter):
         return terminfo
 
 
+def _pickled(obj) -> bytes:
+    """``obj`` pickled with protocol 3 (bytes as bytes, no 9-byte frame header as in 4 and
+    5) and without memo entries (nothing in postings is shared or recursive): an inlined
+    posting takes 15 bytes rather than 25."""
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, 3)
+    pickler.fast = True
+    pickler.dump(obj)
+    return out.getvalue()
+
+
 def _compact_weights(weights) -> tuple:
     """Integral weights (term frequencies) as ints, which pickle in 2 bytes rather than 9."""
     return tuple(int(w) if w == int(w) else w for w in weights)
 
 
 class _InlinedTermInfo(W3TermInfo):
-    """A term's info with its postings inlined, pickled with protocol 3 (Whoosh uses 2,
-    which pickles each bytes value as a call); Whoosh's reader loads either."""
+    """A term's info with its postings inlined, pickled by ``_pickled`` (Whoosh uses
+    protocol 2, which pickles each bytes value as a call); Whoosh's reader loads either."""
 
     def to_bytes(self):
-        return super().to_bytes()[: self._struct.size] + pickle.dumps(self._inlined, 3)
+        return super().to_bytes()[: self._struct.size] + _pickled(self._inlined)
 
 
 class CompactCodec(W3Codec):

@@ -96,6 +96,10 @@ class Positions:
         block = bisect_right(self._starts, i) - 1
         return self._blocks[block][i - self._starts[block]]
 
+    def mapping(self) -> dict[int, bytes]:
+        """docnum -> encoded positions of every posting: for looking up many."""
+        return dict(zip(self._ids, chain.from_iterable(self._blocks)))
+
 
 def positions_of(value: bytes) -> list[int]:
     """Decode one posting's positions (``index.PackedPositions``)."""
@@ -106,26 +110,36 @@ def positions_of(value: bytes) -> list[int]:
 
 class PostingCache:
     """Decoded postings and per-document columns of recent index states, shared by
-    threads: least recently used entries go first beyond ``limit`` postings."""
+    threads: least recently used postings go first beyond ``limit``; columns (keys
+    ``(generation, name, ...)`` put with ``pinned``) stay until a newer generation's come."""
 
     def __init__(self, limit: int | None = None):
         self.limit = CACHE_POSTINGS if limit is None else limit
         self._entries: OrderedDict = OrderedDict()
         self._sizes: dict = {}
         self._total = 0
+        self._pinned: dict = {}
         self._lock = threading.Lock()
 
     def get(self, key):
         with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
+            value = self._pinned.get(key)
+            if value is None:
+                value = self._entries.get(key)
+                if value is not None:
+                    self._entries.move_to_end(key)
             return value
 
-    def put(self, key, value, size: int):
+    def put(self, key, value, size: int, pinned: bool = False):
         with self._lock:
-            if key in self._entries:
-                return self._entries[key]
+            existing = self._pinned.get(key, self._entries.get(key))
+            if existing is not None:
+                return existing
+            if pinned:
+                for old in [k for k in self._pinned if k[0] < key[0]]:
+                    del self._pinned[old]
+                self._pinned[key] = value
+                return value
             self._entries[key] = value
             self._sizes[key] = size
             self._total += size
@@ -147,12 +161,12 @@ class IndexView:
         self.doc_count = reader.doc_count_all()
         self.schema = reader.schema
 
-    def _cached(self, key, make):
+    def _cached(self, key, make, pinned: bool = False):
         key = (self.generation, *key)
         value = self.cache.get(key)
         if value is None:
             value, size = make()
-            value = self.cache.put(key, value, size)
+            value = self.cache.put(key, value, size, pinned)
         return value
 
     def deleted(self) -> frozenset[int]:
@@ -160,7 +174,7 @@ class IndexView:
             out = frozenset(off + d for lr, off in self.leaves if lr.has_deletions() for d in lr.deleted_docs_set)
             return out, len(out) + 1
 
-        return self._cached(("deleted",), make)
+        return self._cached(("deleted",), make, pinned=True)
 
     def all_docs(self) -> set[int]:
         docs = set(range(self.doc_count))
@@ -185,7 +199,7 @@ class IndexView:
             a, b = self._length_norm(fieldname)
             return [a + b * n for n in out], len(out)
 
-        return self._cached(("norms", fieldname), make)
+        return self._cached(("norms", fieldname), make, pinned=True)
 
     def published(self) -> list[int]:
         """Per document: its publication time as Whoosh's sortable integer (missing: huge)."""
@@ -198,7 +212,7 @@ class IndexView:
                 )
             return out, len(out)
 
-        return self._cached(("published",), make)
+        return self._cached(("published",), make, pinned=True)
 
     def date_docs(self, start: datetime | None, end: datetime | None) -> set[int]:
         field_ = self.schema["published"]
@@ -529,8 +543,10 @@ class Retriever:
         for f in node.fields or TEXT_FIELDS:
             postings = [self.view.postings(f"{f}_{variant}", t) for t in tokens]
             found = set(postings[0].tfs.keys()).intersection(*(p.tfs.keys() for p in postings[1:]))
-            if len(postings) > 1:
-                found = {d for d in found if _consecutive([p.positions[d] for p in postings])}
+            if len(postings) > 1 and found:
+                # Positions of many candidates are looked up faster in a mapping built at once.
+                lookups = [p.positions.mapping() if len(found) * 8 > len(p.tfs) else p.positions for p in postings]
+                found = {d for d in found if _consecutive([lookup[d] for lookup in lookups])}
             docs |= found
             terms += [(FIELD_WEIGHTS[f], p.only(found)) for p in postings]
         return _Match(docs, terms)
