@@ -47,7 +47,7 @@ def test_postings_read_across_segments_match_whooshs_own_matcher(tmp_path, monke
                 postings = view.postings(fieldname, term)
                 assert sorted(postings.tfs) == sorted(expected)
                 if fieldname != "body_wf":  # positions kept
-                    assert {d: postings.positions[d] for d in expected} == expected
+                    assert {d: postings.positions[d] for d in expected} == expected == postings.positions.mapping()
 
 
 def postings_of_every_term(engine):
@@ -126,6 +126,17 @@ def test_the_postings_cache_drops_least_recently_used_entries_beyond_its_limit()
     assert cache.get("a") == 1  # now b is the oldest
     cache.put("c", 3, 4)
     assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3
+
+
+def test_columns_stay_cached_while_postings_come_and_go():
+    cache = retrieve.PostingCache(limit=4)
+    cache.put((1, "norms", "body_s"), [1.0], 1000, pinned=True)
+    for i in range(10):
+        cache.put((1, "postings", "body_s", str(i)), i, 2)
+    assert cache.get((1, "postings", "body_s", "0")) is None
+    assert cache.get((1, "norms", "body_s")) == [1.0]
+    cache.put((2, "norms", "body_s"), [2.0], 1000, pinned=True)  # a newer index state
+    assert cache.get((1, "norms", "body_s")) is None and cache.get((2, "norms", "body_s")) == [2.0]
 
 
 def test_results_are_the_same_with_a_tiny_cache(monkeypatch, tiny_index):
