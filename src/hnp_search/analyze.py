@@ -8,13 +8,15 @@ carries diacritics and whether it names a whole word or one syllable of it:
     <field>_w   segmented multi-syllable words ("hà_nội")      frequencies only
     <field>_wf  folded words ("ha_noi")                        frequencies only
 
-Only this module imports underthesea, lazily: loading the model costs ~0.5 s.
+Only this module imports underthesea, lazily: importing it and loading the model take ~1 s.
 """
 
 from __future__ import annotations
 
+import pickle
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
 from whoosh.analysis import Token, Tokenizer
@@ -49,15 +51,13 @@ class _Segmenter:
     """
 
     def __init__(self):
-        from underthesea.pipeline.text_normalize import token_normalize
-        from underthesea.pipeline.word_tokenize import regex_tokenize, word_tokenize
-
-        word_tokenize("Hà Nội")  # loads the CRF model
         from underthesea.pipeline import word_tokenize as module
+        from underthesea.pipeline.text_normalize import token_normalize
+        from underthesea.pipeline.word_tokenize import regex_tokenize
 
         self._patterns = regex_tokenize.patterns
         self._token_normalize = token_normalize
-        self._model = module.word_tokenize_model
+        self._model = _crf_model(module)
 
     def segment(self, text: str) -> list[Word]:
         # Token spans, sentence by sentence; the CRF featurizer is called on
@@ -79,6 +79,28 @@ class _Segmenter:
 
 
 _BATCH = 16
+#: The word segmentation model underthesea ships (``models/`` beside ``word_tokenize``).
+_MODEL = "ws_crf_vlsp2013_20230727"
+
+
+def _crf_model(module):
+    """underthesea's CRF word segmentation model, its files read as underthesea reads them
+    but with the C unpickler (joblib's pure-Python one took 0.2 s of every first query);
+    loaded by underthesea itself if its files are not where this version keeps them."""
+    from underthesea.models.fast_crf_sequence_tagger import FastCRFSequenceTagger
+    from underthesea_core import CRFFeaturizer, CRFTagger
+
+    model = FastCRFSequenceTagger()
+    path = Path(module.__file__).parent / "models" / _MODEL
+    try:
+        features, dictionary = (pickle.loads((path / name).read_bytes()) for name in (model.path_features, model.path_dictionary))
+        model.estimator = CRFTagger()
+        model.estimator.load(str(path / model.path_model))
+    except (OSError, ValueError, pickle.UnpicklingError):
+        module.word_tokenize("Hà Nội")  # loads the model underthesea's way
+        return module.word_tokenize_model
+    model.featurizer = CRFFeaturizer(features, dictionary)
+    return model
 
 
 def _join(text: str, spans: list[tuple[int, int]], tags: list[str]) -> list[Word]:
