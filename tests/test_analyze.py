@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hnp_search import analyze
 from hnp_search.analyze import Terms, VietnameseAnalyzer, query_words, segment, terms
 from hnp_search.normalize import clean_text, fold, normalize_term
 
@@ -305,3 +306,16 @@ def test_empty_and_whitespace_only_text_give_no_tokens(text):
 def test_punctuation_only_text_gives_no_terms():
     assert terms("?! … , ( ) “ ”") == Terms([], [], [], [])
     assert query_words("?!") == ()
+
+
+def test_the_segmentation_model_loads_underthesea_s_way_when_its_files_move(monkeypatch):
+    from underthesea.pipeline import word_tokenize as module
+
+    direct = analyze._crf_model(module)
+    monkeypatch.setattr(analyze, "_MODEL", "no-such-model")
+    fallback = analyze._crf_model(module)
+    assert fallback is module.word_tokenize_model and fallback is not direct
+    tokens = [["Thành"], ["phố"], ["Hà"], ["Nội"]]
+    assert [direct.estimator.tag(x) for x in direct.featurizer.process([tokens])] == [
+        fallback.estimator.tag(x) for x in fallback.featurizer.process([tokens])
+    ]
