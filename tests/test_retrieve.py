@@ -139,6 +139,15 @@ def test_columns_stay_cached_while_postings_come_and_go():
     assert cache.get((1, "norms", "body_s")) is None and cache.get((2, "norms", "body_s")) == [2.0]
 
 
+def test_an_engine_opened_on_an_empty_index_searches_what_is_added_later(tmp_path):
+    articles = list(read_articles(ARTICLES))
+    with SearchEngine(tmp_path / "ix") as engine:
+        assert engine.search("hà nội") == []  # an empty index's reader has no generation
+        engine.index(articles, jobs=1)
+        engine.refresh()
+        assert engine.search("hà nội") and engine.search("hà nội") == engine.search("Hà Nội")
+
+
 def test_results_are_the_same_with_a_tiny_cache(monkeypatch, tiny_index):
     queries = ["hà nội", "ha noi", '"hồ gươm"', "giao thông OR metro", "-hà nội", "date:2024"]
     with SearchEngine(tiny_index, create=False) as engine:

@@ -156,7 +156,8 @@ class IndexView:
     def __init__(self, reader, cache: PostingCache):
         self.reader = reader
         self.cache = cache
-        self.generation = reader.generation()
+        generation = reader.generation()  # None for an empty index's reader
+        self.generation = -1 if generation is None else generation
         self.leaves = reader.leaf_readers() if not reader.is_atomic() else [(reader, 0)]
         self.doc_count = reader.doc_count_all()
         self.schema = reader.schema
