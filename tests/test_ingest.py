@@ -202,8 +202,9 @@ def test_dantri_jsonl_gz_gives_dates_urls_and_categories(shared):
         ("\n\n" + page(date="08:30 31/02/2024"), "x.txt:3: impossible date (08:30 31/02/2024)"),
         ("Tin ngắn (08:30 01/06/2024)\n\nLatest news\n",
          "x.txt:1: expected a title, a date and then the article text"),
+        ("Tin ngắn (08:30 01/06/2024)\n\nHNP -", "x.txt:1: expected a title, a date and then the article text"),
     ],
-    ids=["empty", "blank-lines-only", "no-date", "31-february", "no-text"],
+    ids=["empty", "blank-lines-only", "no-date", "31-february", "no-text", "cut-after-mark"],
 )  # fmt: skip
 def test_bad_page_text_is_reported_with_its_line(tmp_path, text, message):
     path = write(tmp_path / "x.txt", text)
@@ -212,6 +213,12 @@ def test_bad_page_text_is_reported_with_its_line(tmp_path, text, message):
         list(read_articles(path))
 
     assert str(caught.value) == f"{tmp_path}/{message}"
+
+
+def test_a_bare_hnp_mark_leads_the_paragraph_after_it(tmp_path):
+    path = write(tmp_path / "tin.txt", page().replace("HNP - ", "HNP -\n\n"))
+
+    assert read_one(path).lead == "Sáng 1/6, phố đi bộ Hoàn Kiếm mở rộng thêm 3 tuyến phố."
 
 
 def test_page_without_hnp_mark_takes_first_paragraph_as_lead(tmp_path):

@@ -123,7 +123,7 @@ def test_a_first_run_killed_before_recording_the_version_leaves_no_dead_end(tmp_
 
 
 def test_ctrl_c_rolls_back_the_batch_being_written_and_frees_the_lock(tmp_path):
-    total = 3000
+    total = 30_000  # far more than get indexed before the signal lands, on any machine
     source = short_articles(tmp_path / "bai.jsonl", total)
     index_dir = tmp_path / "ix"
     # Its own session, so that Ctrl-C can go to the whole group as from a terminal: workers too.

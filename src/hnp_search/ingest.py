@@ -230,6 +230,9 @@ def _parse_page(text: str, path: Path) -> Article:
         raise IngestError(path, f"impossible date {match.group().strip()}", title_number) from None
     title = title_line[: match.start()]
     paragraphs = list(takewhile(lambda line: not _is_footer(line), (line for _, line in lines[1:])))
+    if paragraphs:  # the lead without its "HNP - " mark; a bare mark leads nothing
+        paragraphs[0] = _LEAD_MARK.sub("", paragraphs[0])
+        paragraphs = paragraphs if paragraphs[0] else paragraphs[1:]
     if not title or not paragraphs:
         raise IngestError(path, "expected a title, a date and then the article text", title_number)
     lead, *body = paragraphs
@@ -238,7 +241,7 @@ def _parse_page(text: str, path: Path) -> Article:
         id=path.stem,
         title=title,
         published=published,
-        lead=_LEAD_MARK.sub("", lead),
+        lead=lead,
         body="\n".join(body),
         author=author,
         source=str(path),
