@@ -1,6 +1,8 @@
 """Analysis: word segmentation with exact character offsets, index terms in four variants, the Whoosh tokenizer."""
 
 import re
+import subprocess
+import sys
 import unicodedata
 
 import pytest
@@ -308,14 +310,28 @@ def test_punctuation_only_text_gives_no_terms():
     assert query_words("?!") == ()
 
 
-def test_the_segmentation_model_loads_underthesea_s_way_when_its_files_move(monkeypatch):
+def test_segmentation_loads_without_running_underthesea_s_package():
+    script = "import sys; from hnp_search.analyze import segment; segment('Hà Nội'); print('underthesea' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_the_tokenizer_and_model_read_from_files_are_underthesea_s_own():
+    patterns, token_normalize, model = analyze._load_files()
+    their_patterns, their_normalize, their_model = analyze._load_package()
+    assert patterns.pattern == their_patterns.pattern and patterns.flags == their_patterns.flags
+    tokens = ["Hoà", "thuỷ", "òa", "hòa", "Ðà", "ko", "k", "đc", "Hà", "Nội", "Covid-19", "2.230", "Đảng", "ủy"]
+    assert [token_normalize(t) for t in tokens] == [their_normalize(t) for t in tokens]
+    sentences = [[[t] for t in "Thành phố Hà Nội mở rộng phố đi bộ quanh hồ Gươm".split()]]
+    assert [model.estimator.tag(x) for x in model.featurizer.process(sentences)] == [
+        their_model.estimator.tag(x) for x in their_model.featurizer.process(sentences)
+    ]
+
+
+def test_segmentation_falls_back_to_underthesea_s_own_loading_when_its_files_move(monkeypatch):
     from underthesea.pipeline import word_tokenize as module
 
-    direct = analyze._crf_model(module)
+    text = "Thành phố Hà Nội mở rộng phố đi bộ quanh hồ Gươm. Hoà bình, thuỷ lợi."
     monkeypatch.setattr(analyze, "_MODEL", "no-such-model")
-    fallback = analyze._crf_model(module)
-    assert fallback is module.word_tokenize_model and fallback is not direct
-    tokens = [["Thành"], ["phố"], ["Hà"], ["Nội"]]
-    assert [direct.estimator.tag(x) for x in direct.featurizer.process([tokens])] == [
-        fallback.estimator.tag(x) for x in fallback.featurizer.process([tokens])
-    ]
+    fallback = analyze._Segmenter()
+    assert fallback._model is module.word_tokenize_model
+    assert fallback.segment(text) == analyze.segment(text)
