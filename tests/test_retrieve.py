@@ -250,3 +250,58 @@ def test_the_memory_reader_reads_like_a_file(seed):
             offset = -rng.randrange(50)
             assert mine.seek(offset, 2) == theirs.seek(offset, 2)
         assert mine.tell() == theirs.tell()
+
+
+@pytest.fixture(scope="module")
+def phrase_index(tmp_path_factory):
+    """40 articles with "hồ" and "Gươm" in them, side by side in some fields of some."""
+    from datetime import datetime
+
+    from hnp_search import Article
+
+    sides = ["Dạo quanh hồ Gươm buổi sáng.", "Gươm cũ bên hồ nước.", "Hồ Gươm và phố cổ.", "Phố cổ không có hồ."]
+    articles = [
+        Article(
+            id=f"b{n:02d}",
+            title=["Hồ nước và thanh Gươm", "Tin hồ Gươm", "Phố đi bộ"][n % 3],
+            lead=sides[n % 4],
+            body=" ".join(sides[(n + k) % 4] for k in range(1 + n % 5)) + (" Xe buýt đi bộ." if n % 2 else ""),
+            published=datetime(2024, 1 + n % 12, 1 + n % 28),
+        )
+        for n in range(40)
+    ]
+    path = tmp_path_factory.mktemp("phrase-index")
+    with SearchEngine(path) as engine:
+        engine.index(articles, jobs=1)
+    return path
+
+
+def test_phrases_checked_lazily_rank_as_checked_up_front(monkeypatch, phrase_index):
+    queries = ['"hồ gươm"', '"ho guom"', '"hồ gươm" đi bộ', '"hồ gươm" -xe', '"hồ gươm" "phố cổ"',
+               '"hồ gươm" OR "phố cổ"', 'title:"hồ gươm" buổi sáng', '"gươm cũ bên hồ"']  # fmt: skip
+    checks = []
+    consecutive = retrieve._consecutive
+    monkeypatch.setattr(retrieve, "_consecutive", lambda values: checks.append(1) or consecutive(values))
+
+    def rankings():
+        with SearchEngine(phrase_index, create=False) as engine:
+            return {
+                (q, n, sort): [(h.id, h.score) for h in engine.search(q, limit=n, sort=sort, highlight=False)]
+                for q in queries
+                for n in (1, 3, 40)
+                for sort in ("relevance", "-date")
+            }
+
+    def checks_for_the_best_one():
+        checks.clear()
+        with SearchEngine(phrase_index, create=False) as engine:
+            engine.search('"hồ gươm"', limit=1, highlight=False)
+        return len(checks)
+
+    lazy, lazy_checks = rankings(), checks_for_the_best_one()
+    match = retrieve.Retriever.match
+    monkeypatch.setattr(retrieve.Retriever, "match", lambda self, node, lazy=False: match(self, node, False))
+    assert rankings() == lazy
+    assert lazy_checks <= 10 < checks_for_the_best_one()
+    every = {f"b{n:02d}" for n in range(40)}
+    assert {i for i, _ in lazy['"hồ gươm"', 40, "relevance"]} == every - {"b05", "b15", "b35"}  # no "hồ Gươm" anywhere

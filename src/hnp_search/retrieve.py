@@ -10,9 +10,9 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from heapq import nlargest
+from heapq import heapify, heappop, heappush, heappushpop, nlargest
 from io import BytesIO
-from itertools import accumulate, chain
+from itertools import accumulate, chain, islice
 from operator import itemgetter
 from pickle import load, loads
 from typing import NamedTuple
@@ -74,7 +74,7 @@ class Postings(NamedTuple):
 
     def only(self, docs: set[int]) -> Postings:
         """These postings restricted to ``docs`` (positions dropped)."""
-        return Postings({d: self.tfs[d] for d in docs}, self.scale, self.norms)
+        return Postings({d: self.tfs[d] for d in docs}, self.scale, self.norms, peak=self.peak)
 
 
 class Positions:
@@ -329,6 +329,28 @@ class _Match:
     docs: set[int] | None
     terms: list[tuple[float, dict[int, float]]] = field(default_factory=list)
     pairs: list[tuple[float, Postings, Postings]] = field(default_factory=list)
+    unverified: list[_Unverified] = field(default_factory=list)
+
+
+@dataclass
+class _Unverified:
+    """A phrase whose candidates (``docs`` of its match: articles with all its syllables in
+    some field) are checked only as ranking reaches them. Per field: the candidates there,
+    the positions of each syllable, and the syllables' terms, which score only in the fields
+    where the phrase is found."""
+
+    fields: list[tuple[set[int], list[Positions], list[tuple[float, Postings]]]]
+
+    def unscored(self, doc: int) -> list[int] | None:
+        """None when ``doc`` lacks the phrase; else the ids of its terms in the fields
+        without it, which must not score ``doc``."""
+        found, out = False, []
+        for candidates, positions, terms in self.fields:
+            if doc in candidates and _consecutive([p[doc] for p in positions]):
+                found = True
+            else:
+                out += [id(p) for _, p in terms]
+        return out if found else None
 
 
 class Retriever:
@@ -349,7 +371,7 @@ class Retriever:
         if node is None and not filters:
             return []
         required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
-        strict = self.match(All(tuple(required + filters)))
+        strict = self.match(All(tuple(required + filters)), lazy=True)
         ranked = self._rank(strict, limit, sort)
         if relax and len(ranked) < limit and any(isinstance(n, Words) for n in required):
             loose = self._loose(required, filters, strict)
@@ -381,7 +403,7 @@ class Retriever:
         counts = Counter(chain.from_iterable(covering.values()))
         docs = {d for d, c in counts.items() if c >= need}
         others = self.match(All(tuple([n for n in required if not isinstance(n, Words)] + filters)))
-        return _Match(docs if others.docs is None else docs & others.docs, strict.terms, strict.pairs)
+        return _Match(docs if others.docs is None else docs & others.docs, strict.terms, strict.pairs, strict.unverified)
 
     def _rank(self, match: _Match, limit: int, sort: str) -> list[tuple[int, float]]:
         docs = self.view.all_docs() if match.docs is None else match.docs
@@ -390,7 +412,9 @@ class Retriever:
         if sort != "relevance":
             published = self.view.published()
             dated = sorted(docs, key=lambda d: (published[d] >= _MISSING_DATE, published[d] if sort == "date" else -published[d], d))
-            return [(d, 0.0) for d in dated[:limit]]
+            if match.unverified:
+                dated = (d for d in dated if all(u.unscored(d) is not None for u in match.unverified))
+            return [(d, 0.0) for d in islice(dated, limit)]
         # Terms with the largest possible impact first; whenever what the rest could add has
         # halved, drop the candidates that can no longer reach the best ``depth`` (MaxScore):
         # the best ``depth`` are exactly those without pruning.
@@ -400,7 +424,7 @@ class Retriever:
         prune_below = remaining / 2
         scores = dict.fromkeys(docs, 0.0)
         for bound, scale, postings in terms:
-            if remaining <= prune_below and len(scores) > PRUNE_FROM * depth:
+            if remaining <= prune_below and len(scores) > PRUNE_FROM * depth and not match.unverified:
                 threshold = nlargest(depth, scores.values())[-1]
                 floor = threshold - remaining - 1e-9 * (abs(threshold) + remaining)
                 scores = {d: s for d, s in scores.items() if s >= floor}
@@ -415,6 +439,8 @@ class Retriever:
                 for d in scores.keys() & tfs.keys():
                     tf = tfs[d]
                     scores[d] += scale * tf / (tf + norms[d])
+        if match.unverified:
+            scores = _verified(scores, match.unverified, depth, terms)
         if match.pairs:
             top = nlargest(depth, scores.items(), key=lambda x: (x[1], -x[0]))
             for d, _ in top:
@@ -424,11 +450,13 @@ class Retriever:
 
     # -- matching --------------------------------------------------------------
 
-    def match(self, node: Node) -> _Match:
+    def match(self, node: Node, lazy: bool = False) -> _Match:
+        """What ``node`` matches; with ``lazy``, phrases among its required parts are left
+        for ranking to check (``_Match.unverified``), which needs only the best candidates."""
         if isinstance(node, Words):
             return self._words(node)
         if isinstance(node, Phrase):
-            return self._phrase(node)
+            return self._phrase(node, lazy)
         if isinstance(node, DateFilter):
             return _Match(self.view.date_docs(node.start, node.end))
         if isinstance(node, Person):
@@ -436,9 +464,10 @@ class Retriever:
             return _Match(set(self.view.docs("person_k" if has_diacritics(key) else "person_kf", key)))
         if isinstance(node, Not):
             return _Match(self.view.all_docs() - self.excluded(node.node))
-        parts = [self.match(n) for n in node.nodes if not isinstance(n, Not)]
+        parts = [self.match(n, lazy and isinstance(node, All)) for n in node.nodes if not isinstance(n, Not)]
         terms = [t for p in parts for t in p.terms]
         pairs = [p_ for p in parts for p_ in p.pairs]
+        unverified = [u for p in parts for u in p.unverified]
         if isinstance(node, Any):
             docs = None if any(p.docs is None for p in parts) else set().union(*(p.docs for p in parts))
             return _Match(docs, terms, pairs)
@@ -449,7 +478,7 @@ class Retriever:
         excluded = [self.excluded(n.node) for n in node.nodes if isinstance(n, Not)]
         if excluded:
             docs = (self.view.all_docs() if docs is None else docs).difference(*excluded)
-        return _Match(docs, terms, pairs)
+        return _Match(docs, terms, pairs, unverified)
 
     def excluded(self, node: Node) -> set[int]:
         """What ``-node`` removes: words typed with diacritics exclude only those diacritics."""
@@ -531,8 +560,9 @@ class Retriever:
                 ]
         return out
 
-    def _phrase(self, node: Phrase) -> _Match:
-        """Consecutive syllables: with diacritics those diacritics, without them folded."""
+    def _phrase(self, node: Phrase, lazy: bool = False) -> _Match:
+        """Consecutive syllables: with diacritics those diacritics, without them folded.
+        With ``lazy``, the candidates are left unchecked (see ``match``)."""
         syllables = _syllables(node.text)
         if not syllables:
             return _Match(set())
@@ -541,20 +571,54 @@ class Retriever:
         tokens = syllables if exact else [fold(s) for s in syllables]
         docs: set[int] = set()
         terms = []
+        unverified = _Unverified([])
         for f in node.fields or TEXT_FIELDS:
             postings = [self.view.postings(f"{f}_{variant}", t) for t in tokens]
             found = set(postings[0].tfs.keys()).intersection(*(p.tfs.keys() for p in postings[1:]))
+            if lazy and len(postings) > 1:  # each a term of its own (a copy), to be dropped by id
+                field_terms = [(FIELD_WEIGHTS[f], p._replace()) for p in postings]
+                unverified.fields.append((found, [p.positions for p in postings], field_terms))
+                docs |= found
+                terms += field_terms
+                continue
             if len(postings) > 1 and found:
                 # Positions of many candidates are looked up faster in a mapping built at once.
                 lookups = [p.positions.mapping() if len(found) * 8 > len(p.tfs) else p.positions for p in postings]
                 found = {d for d in found if _consecutive([lookup[d] for lookup in lookups])}
             docs |= found
             terms += [(FIELD_WEIGHTS[f], p.only(found)) for p in postings]
-        return _Match(docs, terms)
+        return _Match(docs, terms, unverified=[unverified] if unverified.fields else [])
 
 
 def _syllables(text: str) -> list[str]:
     return [s for w in analyze.query_words(text) for s in w.syllables]
+
+
+def _verified(scores: dict[int, float], unverified: list[_Unverified], depth: int, terms: list) -> dict[int, float]:
+    """The best ``depth`` of the candidates whose ``scores`` (summed over ``terms``, as
+    ``_rank`` orders them) count phrases unchecked: checked best first and rescored the
+    same way without the terms of fields that lack the phrase, until no unchecked
+    candidate can beat them."""
+    queue = [(-s, d) for d, s in scores.items()]
+    heapify(queue)
+    best: list[tuple[float, int]] = []  # (score, -doc), a min-heap of the best checked
+    while queue and (len(best) < depth or -queue[0][0] >= best[0][0]):
+        score, doc = heappop(queue)
+        unscored = [u.unscored(doc) for u in unverified]
+        if None in unscored:
+            continue
+        dropped = set(chain.from_iterable(unscored))
+        if dropped:
+            score = 0.0
+            for _, scale, p in terms:
+                if doc in p.tfs and id(p) not in dropped:
+                    tf = p.tfs[doc]
+                    score += scale * tf / (tf + p.norms[doc])
+        else:
+            score = -score
+        entry = (score, -doc)
+        heappush(best, entry) if len(best) < depth else heappushpop(best, entry)
+    return {-d: s for s, d in best}
 
 
 def _consecutive(values: list[bytes]) -> bool:
