@@ -1,12 +1,13 @@
 """Normalization: folding every Vietnamese letter, canonical tone placement, cleaning raw text."""
 
+import re
 import unicodedata
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hnp_search.normalize import canonical_syllable, clean_text, fold, has_diacritics, normalize_term
+from hnp_search.normalize import canonical_syllable, clean_text, fold, fold_pattern, has_diacritics, normalize_term
 
 
 def nfd(text: str) -> str:
@@ -247,3 +248,16 @@ def test_old_tone_placement_anywhere_in_a_phrase_normalizes_like_the_new(pairs):
     old = " ".join(old_style for old_style, _ in pairs)
     new = " ".join(new_style for _, new_style in pairs)
     assert normalize_term(old) == normalize_term(new)
+
+
+@given(vietnamese_text, vietnamese_text)
+def test_fold_pattern_finds_a_text_exactly_where_its_folded_lowercase_form_is(text, other):
+    text, other = clean_text(text), clean_text(other)
+    assert re.fullmatch(fold_pattern(fold(text.lower())), text)
+    same = fold(text.lower()) == fold(other.lower())
+    assert bool(re.fullmatch(fold_pattern(fold(text.lower())), other)) == same
+
+
+def test_fold_pattern_spells_a_syllable_every_way():
+    assert re.findall(fold_pattern("ha"), "Hà HẠ ha hả Ha hô") == ["Hà", "HẠ", "ha", "hả", "Ha"]
+    assert re.findall(fold_pattern("dang"), "Đảng đang DẠNG dăng") == ["Đảng", "đang", "DẠNG", "dăng"]

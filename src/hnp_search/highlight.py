@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import analyze
-from .normalize import fold, fold_lower, has_diacritics, normalize_term
+from .normalize import fold, fold_pattern, has_diacritics, normalize_term
 from .query import All, Any, Node, Person, Phrase, Words
 
 #: Longest snippet, in characters.
@@ -114,14 +114,14 @@ class Matcher:
     def _chains(self, text: str) -> list[list[tuple[int, int, str, str]]]:
         """The syllables of ``text`` that fold to a query syllable, as (start, end, term,
         folded term), in chains of syllables that stand next to each other. Found by one
-        regular-expression scan of the folded text, not syllable by syllable."""
+        regular-expression scan of the text, every spelling of each syllable in it."""
         if self._pattern is None:
             wanted = {fold(s) for q in self.words for s in q} | {s for _, q in self.phrases for s in map(fold, q)}
-            alternatives = "|".join(sorted(map(re.escape, wanted), key=len, reverse=True))
+            alternatives = "|".join(map(fold_pattern, sorted(wanted, key=len, reverse=True)))
             self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
         chains: list[list[tuple[int, int, str, str]]] = []
         last_end = -1
-        for m in self._pattern.finditer(fold_lower(text)):
+        for m in self._pattern.finditer(text):
             start, end = m.span()
             before = _SYLLABLE.match(text, start - 2) if start >= 2 else None
             if before and before.end() > start:

@@ -108,23 +108,27 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
-class _SameLengthTable(dict):
-    """str.translate table: each character lowercased and folded when that gives one character."""
+#: Where the characters that fold to one Latin letter or digit live: Latin-1, Latin
+#: Extended-A and -B, Latin Extended Additional (Vietnamese), fullwidth forms.
+_FOLDABLE = [*range(0x250), *range(0x1E00, 0x1F00), *range(0xFF01, 0xFF5F)]
 
-    def __missing__(self, code: int) -> str:
-        char = chr(code)
+
+@lru_cache(maxsize=1)
+def _spellings() -> dict[str, str]:
+    """Folded lowercase character -> the characters of ``_FOLDABLE`` that lowercase and fold to it."""
+    out: dict[str, str] = {}
+    for char in map(chr, _FOLDABLE):
         folded = fold(char.lower())
-        self[code] = folded if len(folded) == 1 else char
-        return self[code]
+        if len(folded) == 1:
+            out[folded] = out.get(folded, "") + char
+    return out
 
 
-_SAME_LENGTH = _SameLengthTable()
-
-
-def fold_lower(text: str) -> str:
-    """Lowercase and fold ``text`` character by character, keeping every offset
-    ("Hà Nội" -> "ha noi"); characters that would change length stay as they are."""
-    return text.translate(_SAME_LENGTH)
+def fold_pattern(term: str) -> str:
+    """A regular expression for the folded lowercase ``term`` however NFC text spells it:
+    each letter in either case, with or without diacritics ("ha" finds "Hà", "HẠ", "ha")."""
+    spellings = _spellings()
+    return "".join(f"[{re.escape(spellings[c])}]" if len(spellings.get(c, "")) > 1 else re.escape(c) for c in term)
 
 
 def has_diacritics(text: str) -> bool:
