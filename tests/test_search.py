@@ -5,6 +5,8 @@ from datetime import date, datetime
 import pytest
 
 from hnp_search import Article, Hit, QuerySyntaxError, SearchEngine
+from hnp_search.highlight import Matcher, Snippet
+from hnp_search.query import parse
 
 
 def ids(hits):
@@ -166,3 +168,19 @@ def test_persons_facet_counts_articles_per_person(engine):
     assert facet["Nguyễn Văn Toàn"] == 1 and facet["Trần Thị Thu Hà"] == 1
     assert "Thu Trang" not in facet  # a byline, not a person the article names
     assert dict(engine.persons("bóng đá sân Hàng Đẫy")) == {"Phạm Đức Thắng": 1}
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "marked"),
+    [
+        ('"a b" "b c"', "x a b c y", "x [[a b c]] y"),  # overlapping phrases
+        ('"hà nội"', "Hà Nội, hà nội và Ha Noi", "[[Hà Nội]], [[hà nội]] và Ha Noi"),
+        ('"ha noi"', "Hà Nội và Ha Noi, HÀ NỘI", "[[Hà Nội]] và [[Ha Noi]], [[HÀ NỘI]]"),
+        ('"Hoà Bình"', "Hòa Bình và Hoà Bình; Hoa Binh", "[[Hòa Bình]] và [[Hoà Bình]]; Hoa Binh"),
+        ("nguyễn", "NGUYỄN văn a, Nguyen", "[[NGUYỄN]] văn a, Nguyen"),
+        ("muñoz", "Muñoz, Munoz", "[[Muñoz]], Munoz"),
+        ("Путин", "Tổng thống Путин ở Hà Nội, путин", "Tổng thống [[Путин]] ở Hà Nội, [[путин]]"),  # folds to no ASCII
+    ],
+)
+def test_matches_are_marked_however_the_text_spells_them(query, text, marked):
+    assert Snippet(text, tuple(Matcher.from_tree(parse(query)).find(text))).marked() == marked

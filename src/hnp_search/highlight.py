@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import analyze
-from .normalize import fold, fold_pattern, has_diacritics, normalize_term
+from .normalize import fold, fold_ascii, fold_lower, has_diacritics, normalize_term
 from .query import All, Any, Node, Person, Phrase, Words
 
 #: Longest snippet, in characters.
@@ -66,6 +66,8 @@ class Matcher:
     words: list[tuple[str, ...]] = field(default_factory=list)
     phrases: list[tuple[bool, tuple[str, ...]]] = field(default_factory=list)
     _pattern: re.Pattern | None = field(default=None, repr=False, compare=False)
+    _regions: re.Pattern | None = field(default=None, repr=False, compare=False)
+    _fold = staticmethod(fold_ascii)  # fold_lower when a query syllable folds to more than ASCII
 
     @classmethod
     def from_tree(cls, node: Node | None) -> "Matcher":
@@ -114,14 +116,25 @@ class Matcher:
     def _chains(self, text: str) -> list[list[tuple[int, int, str, str]]]:
         """The syllables of ``text`` that fold to a query syllable, as (start, end, term,
         folded term), in chains of syllables that stand next to each other. Found by one
-        regular-expression scan of the text, every spelling of each syllable in it."""
+        regular-expression scan of the folded text, not syllable by syllable; with phrases
+        only, just where a whole phrase is, found by a first scan."""
         if self._pattern is None:
             wanted = {fold(s) for q in self.words for s in q} | {s for _, q in self.phrases for s in map(fold, q)}
-            alternatives = "|".join(map(fold_pattern, sorted(wanted, key=len, reverse=True)))
-            self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+            self._pattern = re.compile(rf"(?<!\w)(?:{_alternatives(wanted)})(?!\w)")
+            if not all(map(str.isascii, wanted)):
+                self._fold = fold_lower
+            if not self.words:
+                phrases = [r"\W+".join(map(re.escape, map(fold, q))) for _, q in self.phrases]
+                self._regions = re.compile(rf"(?<!\w)(?=({_alternatives(phrases, escape=False)})(?!\w))")
+        folded = self._fold(text)
+        if self._regions is None:
+            found = self._pattern.finditer(folded)
+        else:  # phrases may overlap ("a b", "b c" in "a b c"): scan their union
+            regions = _merge(text, [r.span(1) for r in self._regions.finditer(folded)], gaps=False)
+            found = (m for region in regions for m in self._pattern.finditer(folded, *region))
         chains: list[list[tuple[int, int, str, str]]] = []
         last_end = -1
-        for m in self._pattern.finditer(text):
+        for m in found:
             start, end = m.span()
             before = _SYLLABLE.match(text, start - 2) if start >= 2 else None
             if before and before.end() > start:
@@ -136,6 +149,11 @@ class Matcher:
                 chains.append([token])
             last_end = end
         return chains
+
+
+def _alternatives(texts, escape: bool = True) -> str:
+    """A regular-expression alternation of ``texts``, the longest first."""
+    return "|".join(map(re.escape if escape else str, sorted(set(texts), key=len, reverse=True)))
 
 
 def _runs_of(tokens, seq: tuple[str, ...], key: int, whole: bool):
@@ -161,11 +179,12 @@ def _runs_of(tokens, seq: tuple[str, ...], key: int, whole: bool):
     return found
 
 
-def _merge(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sort spans and join those that overlap or are separated only by spaces."""
+def _merge(text: str, spans: list[tuple[int, int]], gaps: bool = True) -> list[tuple[int, int]]:
+    """Sort spans and join those that overlap or (with ``gaps``) are separated only by spaces."""
     out: list[tuple[int, int]] = []
     for start, end in sorted(spans):
-        if out and (start <= out[-1][1] or text[out[-1][1] : start].isspace() and "\n" not in text[out[-1][1] : start]):
+        gap = text[out[-1][1] : start] if out else ""
+        if out and (start <= out[-1][1] or gaps and gap.isspace() and "\n" not in gap):
             out[-1] = (out[-1][0], max(end, out[-1][1]))
         else:
             out.append((start, end))
