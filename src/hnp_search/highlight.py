@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from . import analyze
 from .normalize import fold, fold_ascii, fold_lower, has_diacritics, normalize_term
@@ -20,6 +21,7 @@ _SYLLABLE = re.compile(r"\w+(?:(?:[/,:'’]|(?<=\d)\.(?=\d))\w+)*")
 _WORD_CHAR = re.compile(r"\w")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACE = re.compile(r"\s+")
+_UNCLEAN = re.compile(r"[^\S ]|  |[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what _sanitize would change
 
 
 @dataclass(frozen=True)
@@ -141,14 +143,20 @@ class Matcher:
                 continue  # inside a longer syllable: "5" of "7/5"
             if _SYLLABLE.match(text, start).end() != end:
                 continue  # the start of one: "7" of "7/5"
-            term = normalize_term(text[start:end])
-            token = (start, end, term, fold(term))
+            token = (start, end, *_term(text[start:end]))
             if chains and not _WORD_CHAR.search(text, last_end, start):
                 chains[-1].append(token)
             else:
                 chains.append([token])
             last_end = end
         return chains
+
+
+@lru_cache(maxsize=1 << 16)
+def _term(text: str) -> tuple[str, str]:
+    """A matched syllable's term and its folded form."""
+    term = normalize_term(text)
+    return term, fold(term)
 
 
 def _alternatives(texts, escape: bool = True) -> str:
@@ -198,19 +206,20 @@ def _sanitize(text: str) -> str:
 
 def _fragment(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> Snippet:
     """The snippet for text[start:end] with the spans inside it, offsets rebased."""
+    sanitize = _sanitize if _UNCLEAN.search(text, start, end) else str
     out, matches, last = [], [], start
     length = 0
     for s, e in spans:
         if s < start or e > end:
             continue
-        before = _sanitize(text[last:s])
-        inside = _sanitize(text[s:e])
+        before = sanitize(text[last:s])
+        inside = sanitize(text[s:e])
         out += [before, inside]
         length += len(before)
         matches.append((length, length + len(inside)))
         length += len(inside)
         last = e
-    out.append(_sanitize(text[last:end]).rstrip())
+    out.append(sanitize(text[last:end]).rstrip())
     return Snippet("".join(out), tuple(matches))
 
 
