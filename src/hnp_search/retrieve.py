@@ -616,8 +616,10 @@ def _verified(scores: dict[int, float], unverified: list[_Unverified], depth: in
                     score += scale * tf / (tf + p.norms[doc])
         else:
             score = -score
-        entry = (score, -doc)
-        heappush(best, entry) if len(best) < depth else heappushpop(best, entry)
+        if len(best) < depth:
+            heappush(best, (score, -doc))
+        else:
+            heappushpop(best, (score, -doc))
     return {-d: s for s, d in best}
 
 
