@@ -48,6 +48,11 @@ PROXIMITY_BOOST = 0.8
 PROXIMITY_DEPTH = 100
 #: Ranking prunes candidates (MaxScore) only when there are more than this many times the hits wanted.
 PRUNE_FROM = 4
+#: A required phrase with this many candidates or more is checked lazily, best candidates
+#: first, when at least ``LAZY_SHARE`` of a sample of them hold it; else all up front.
+LAZY_PHRASES_FROM = 200
+PHRASE_SAMPLE = 32
+LAZY_SHARE = 0.25
 #: A loose hit needs at least this share of the query's syllables (queries of 3+).
 MIN_SHARE = 0.34
 #: Postings kept decoded in memory (shared by an engine's threads), 200-250 bytes each.
@@ -562,32 +567,52 @@ class Retriever:
 
     def _phrase(self, node: Phrase, lazy: bool = False) -> _Match:
         """Consecutive syllables: with diacritics those diacritics, without them folded.
-        With ``lazy``, the candidates are left unchecked (see ``match``)."""
+        With ``lazy``, candidates are left unchecked (see ``match``) when a sample of them
+        says the phrase is common enough that ranking will find the best soon."""
         syllables = _syllables(node.text)
         if not syllables:
             return _Match(set())
         exact = any(has_diacritics(s) for s in syllables)
         variant = "s" if exact else "sf"
         tokens = syllables if exact else [fold(s) for s in syllables]
-        docs: set[int] = set()
-        terms = []
-        unverified = _Unverified([])
+        fields = []  # (field, its postings of each syllable, the articles with all of them there)
         for f in node.fields or TEXT_FIELDS:
             postings = [self.view.postings(f"{f}_{variant}", t) for t in tokens]
-            found = set(postings[0].tfs.keys()).intersection(*(p.tfs.keys() for p in postings[1:]))
-            if lazy and len(postings) > 1:  # each a term of its own (a copy), to be dropped by id
+            fields.append((f, postings, set(postings[0].tfs.keys()).intersection(*(p.tfs.keys() for p in postings[1:]))))
+        if lazy and len(tokens) > 1 and _common(fields):
+            unverified = _Unverified([])
+            terms = []
+            for f, postings, found in fields:  # each term a copy of its own, to be dropped by id
                 field_terms = [(FIELD_WEIGHTS[f], p._replace()) for p in postings]
                 unverified.fields.append((found, [p.positions for p in postings], field_terms))
-                docs |= found
                 terms += field_terms
-                continue
+            return _Match(set().union(*(found for _, _, found in fields)), terms, unverified=[unverified])
+        docs: set[int] = set()
+        terms = []
+        for f, postings, found in fields:
             if len(postings) > 1 and found:
                 # Positions of many candidates are looked up faster in a mapping built at once.
                 lookups = [p.positions.mapping() if len(found) * 8 > len(p.tfs) else p.positions for p in postings]
                 found = {d for d in found if _consecutive([lookup[d] for lookup in lookups])}
             docs |= found
             terms += [(FIELD_WEIGHTS[f], p.only(found)) for p in postings]
-        return _Match(docs, terms, unverified=[unverified] if unverified.fields else [])
+        return _Match(docs, terms)
+
+
+def _common(fields) -> bool:
+    """Whether many candidates, and a good share of a sample of them, hold the phrase: then
+    checking candidates best first soon finds the best; else checking them all up front,
+    with positions looked up in bulk, is faster (the best-scored candidates of a rare
+    phrase mostly lack it)."""
+    candidates = set().union(*(found for _, _, found in fields))
+    if len(candidates) < LAZY_PHRASES_FROM:
+        return False
+    sample = list(islice(candidates, PHRASE_SAMPLE))
+    held = sum(
+        any(d in found and _consecutive([p.positions[d] for p in postings]) for _, postings, found in fields)
+        for d in sample
+    )
+    return held >= LAZY_SHARE * len(sample)
 
 
 def _syllables(text: str) -> list[str]:
