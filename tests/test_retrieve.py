@@ -308,3 +308,25 @@ def test_phrases_checked_lazily_rank_as_checked_up_front(monkeypatch, phrase_ind
     assert lazy_checks < 25 < eager_checks, (lazy_checks, eager_checks)
     every = {f"b{n:02d}" for n in range(40)}
     assert {i for i, _ in lazy['"hồ gươm"', 40, "relevance"]} == every - {"b05", "b15", "b35"}  # no "hồ Gươm" anywhere
+
+
+def test_columns_read_at_once_hold_what_whoosh_reads_one_by_one(tmp_path, monkeypatch):
+    from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+
+    from hnp_search import index as index_module
+
+    monkeypatch.setattr(index_module, "MERGE_DOCS", 1)  # keep both segments
+    articles = list(read_articles(ARTICLES))
+    articles[3] = dataclasses.replace(articles[3], lead="", published=None)  # last of its segment
+    with SearchEngine(tmp_path / "ix") as engine:
+        engine.index(articles[:4], jobs=1)
+        engine.index(articles[4:], jobs=1)
+        reader = engine._search_with().reader()
+        assert len(reader.leaf_readers()) == 2
+        for leaf, _ in reader.leaf_readers():
+            count = leaf.doc_count_all()
+            for name in ("lead_s", "body_sf"):
+                column = leaf._perdoc._cached_reader(_lenfield(name), LENGTHS_COLUMN)
+                assert retrieve._column_values(column, count) == list(column)
+            column = leaf.column_reader("published", translate=False)
+            assert retrieve._column_values(column, count, 2**64 - 1) == list(column)
