@@ -1,11 +1,13 @@
 """Searching through the Python API on the ten test articles."""
 
 from datetime import date, datetime
+from itertools import islice
 
 import pytest
 
-from hnp_search import Article, Hit, QuerySyntaxError, SearchEngine
+from hnp_search import Article, Hit, QuerySyntaxError, SearchEngine, read_articles
 from hnp_search.highlight import Matcher, Snippet
+from hnp_search.normalize import fold_ascii, fold_lower
 from hnp_search.query import parse
 
 
@@ -184,3 +186,29 @@ def test_persons_facet_counts_articles_per_person(engine):
 )
 def test_matches_are_marked_however_the_text_spells_them(query, text, marked):
     assert Snippet(text, tuple(Matcher.from_tree(parse(query)).find(text))).marked() == marked
+
+
+@pytest.fixture(scope="module")
+def dantri_texts(shared) -> list[str]:
+    path = shared / "corpora" / "dantri-unc.jsonl.gz"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    return [f"{a.title}\n{a.lead}\n{a.body}" for a in islice(read_articles(path), 200)]
+
+
+def test_the_fast_fold_matches_the_exact_one_on_real_articles(dantri_texts):
+    for text in dantri_texts:
+        exact, fast = fold_lower(text), fold_ascii(text)
+        assert len(fast) == len(text)
+        assert all(f == e for f, e in zip(fast, exact) if e.isascii())
+
+
+@pytest.mark.parametrize("query", ['"thành phố"', '"ha noi"', '"người dân"', '"bệnh viện"', '"Covid-19"',
+                                   '"thành phố" "phố hà"', 'person:"Nguyễn Xuân Phúc"'])  # fmt: skip
+def test_phrases_marked_from_a_first_scan_for_whole_phrases_as_by_a_full_scan(dantri_texts, query):
+    regions, full = Matcher.from_tree(parse(query)), Matcher.from_tree(parse(query))
+    full.find("")
+    full._regions = None  # every syllable of the text, as for bare words
+    found = [regions.find(text) for text in dantri_texts]
+    assert found == [full.find(text) for text in dantri_texts]
+    assert regions._regions is not None and sum(map(bool, found)) >= 3  # the phrases occur

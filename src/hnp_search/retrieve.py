@@ -347,7 +347,7 @@ class _Match:
     (weight, field postings of two syllables that score when side by side)."""
 
     docs: set[int] | None
-    terms: list[tuple[float, dict[int, float]]] = field(default_factory=list)
+    terms: list[tuple[float, Postings]] = field(default_factory=list)
     pairs: list[tuple[float, Postings, Postings]] = field(default_factory=list)
     unverified: list[_Unverified] = field(default_factory=list)
 
@@ -371,6 +371,20 @@ class _Unverified:
             else:
                 out += [id(p) for _, p in terms]
         return out if found else None
+
+    def common(self) -> bool:
+        """Whether many candidates, and a good share of a sample of them, hold the phrase:
+        then checking candidates best first soon finds the best; else checking them all up
+        front, with positions looked up in bulk, is faster (the best-scored candidates of a
+        rare phrase mostly lack it)."""
+        candidates = set().union(*(found for found, _, _ in self.fields))
+        if len(candidates) < LAZY_PHRASES_FROM:
+            return False
+        sample = list(islice(candidates, PHRASE_SAMPLE))
+        return sum(self.unscored(d) is not None for d in sample) >= LAZY_SHARE * len(sample)
+
+    def terms(self) -> list[tuple[float, Postings]]:
+        return [t for _, _, terms in self.fields for t in terms]
 
 
 class Retriever:
@@ -594,14 +608,13 @@ class Retriever:
         for f in node.fields or TEXT_FIELDS:
             postings = [self.view.postings(f"{f}_{variant}", t) for t in tokens]
             fields.append((f, postings, set(postings[0].tfs.keys()).intersection(*(p.tfs.keys() for p in postings[1:]))))
-        if lazy and len(tokens) > 1 and _common(fields):
-            unverified = _Unverified([])
-            terms = []
-            for f, postings, found in fields:  # each term a copy of its own, to be dropped by id
-                field_terms = [(FIELD_WEIGHTS[f], p._replace()) for p in postings]
-                unverified.fields.append((found, [p.positions for p in postings], field_terms))
-                terms += field_terms
-            return _Match(set().union(*(found for _, _, found in fields)), terms, unverified=[unverified])
+        if lazy and len(tokens) > 1:  # each term a copy of its own, to be dropped by id
+            unverified = _Unverified(
+                [(found, [p.positions for p in postings], [(FIELD_WEIGHTS[f], p._replace()) for p in postings])
+                 for f, postings, found in fields]
+            )  # fmt: skip
+            if unverified.common():
+                return _Match(set().union(*(found for _, _, found in fields)), unverified.terms(), unverified=[unverified])
         docs: set[int] = set()
         terms = []
         for f, postings, found in fields:
@@ -612,22 +625,6 @@ class Retriever:
             docs |= found
             terms += [(FIELD_WEIGHTS[f], p.only(found)) for p in postings]
         return _Match(docs, terms)
-
-
-def _common(fields) -> bool:
-    """Whether many candidates, and a good share of a sample of them, hold the phrase: then
-    checking candidates best first soon finds the best; else checking them all up front,
-    with positions looked up in bulk, is faster (the best-scored candidates of a rare
-    phrase mostly lack it)."""
-    candidates = set().union(*(found for _, _, found in fields))
-    if len(candidates) < LAZY_PHRASES_FROM:
-        return False
-    sample = list(islice(candidates, PHRASE_SAMPLE))
-    held = sum(
-        any(d in found and _consecutive([p.positions[d] for p in postings]) for _, postings, found in fields)
-        for d in sample
-    )
-    return held >= LAZY_SHARE * len(sample)
 
 
 def _syllables(text: str) -> list[str]:
