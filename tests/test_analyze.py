@@ -1,15 +1,12 @@
-"""Analysis: word segmentation with exact character offsets, index terms in four variants, the Whoosh tokenizer."""
+"""Analysis: index terms in four variants with exact character offsets, the Whoosh tokenizer."""
 
 import re
-import subprocess
-import sys
 import unicodedata
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hnp_search import analyze
 from hnp_search.analyze import Terms, VietnameseAnalyzer, query_words, segment, terms
 from hnp_search.normalize import clean_text, fold, normalize_term
 
@@ -176,48 +173,6 @@ def test_old_and_new_tone_placement_give_the_same_syllable_terms(old_style, new_
 
 
 # ---------------------------------------------------------------------------
-# Agreement with underthesea's word_tokenize
-# ---------------------------------------------------------------------------
-
-REAL_SENTENCES = [
-    "HNP - Chiều 7/5, Ban Thường vụ Đảng ủy Khối các cơ quan thành phố Hà Nội làm việc với "
-    "Đảng ủy cơ quan Sở Văn hóa và Thể thao Hà Nội về kết quả thực hiện công tác xây dựng "
-    "Đảng năm 2023, quý I/2024; nhiệm vụ trọng tâm 9 tháng cuối năm 2024; Việc xây dựng kế "
-    "hoạch khắc phục khuyết điểm, hạn chế sau kiểm điểm năm 2023.",
-    "Tổ chức hiệu quả, sáng tạo 2.230 sự kiện với quy mô khác nhau; nhiều sự kiện mang tính "
-    "quốc tế có quy mô lớn thu hút sự quan tâm của đông đảo khán giả trong, ngoài nước.",
-    "Sáng 1/6, phố đi bộ Hoàn Kiếm mở rộng thêm 3 tuyến phố.",
-    "Người dân đi dạo quanh hồ Gươm.",
-    "Bác sĩ bây giờ có thể thản nhiên báo tin bệnh nhân bị ung thư",
-    "Giá vàng tăng 2,4%, lên 85,5 triệu đồng/lượng vào ngày 15/3/2024!",
-]
-
-
-@pytest.mark.parametrize("sentence", REAL_SENTENCES, ids=lambda s: s[:30])
-def test_segmentation_agrees_with_word_tokenize(sentence):
-    from underthesea import word_tokenize
-
-    assert words(sentence) == word_tokenize(sentence)
-
-
-def test_segmentation_agrees_with_word_tokenize_on_every_sentence_of_the_sample(sample_text):
-    from underthesea import sent_tokenize, word_tokenize
-
-    sentences = [s for line in sample_text.splitlines() if line.strip() for s in sent_tokenize(line)]
-    assert len(sentences) > 20
-    for sentence in sentences:
-        assert words(sentence) == word_tokenize(sentence), sentence
-
-
-def test_segmentation_keeps_the_original_text_where_word_tokenize_rewrites_it():
-    from underthesea import word_tokenize
-
-    sentence = "Thuỷ điện Hoà Bình vẫn khoẻ."
-    assert word_tokenize(sentence) == ["Thủy", "điện", "Hòa Bình", "vẫn", "khỏe", "."]
-    assert words(sentence) == ["Thuỷ", "điện", "Hoà Bình", "vẫn", "khoẻ", "."]
-
-
-# ---------------------------------------------------------------------------
 # Which terms are kept
 # ---------------------------------------------------------------------------
 
@@ -308,30 +263,3 @@ def test_empty_and_whitespace_only_text_give_no_tokens(text):
 def test_punctuation_only_text_gives_no_terms():
     assert terms("?! … , ( ) “ ”") == Terms([], [], [], [])
     assert query_words("?!") == ()
-
-
-def test_segmentation_loads_without_running_underthesea_s_package():
-    script = "import sys; from hnp_search.analyze import segment; segment('Hà Nội'); print('underthesea' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout == "False\n"
-
-
-def test_the_tokenizer_and_model_read_from_files_are_underthesea_s_own():
-    patterns, token_normalize, model = analyze._load_files()
-    their_patterns, their_normalize, their_model = analyze._load_package()
-    assert patterns.pattern == their_patterns.pattern and patterns.flags == their_patterns.flags
-    tokens = ["Hoà", "thuỷ", "òa", "hòa", "Ðà", "ko", "k", "đc", "Hà", "Nội", "Covid-19", "2.230", "Đảng", "ủy"]
-    assert [token_normalize(t) for t in tokens] == [their_normalize(t) for t in tokens]
-    sentences = [[[t] for t in "Thành phố Hà Nội mở rộng phố đi bộ quanh hồ Gươm".split()]]
-    assert [model.estimator.tag(x) for x in model.featurizer.process(sentences)] == [
-        their_model.estimator.tag(x) for x in their_model.featurizer.process(sentences)
-    ]
-
-
-def test_segmentation_falls_back_to_underthesea_s_own_loading_when_its_files_move(monkeypatch):
-    from underthesea.pipeline import word_tokenize as module
-
-    text = "Thành phố Hà Nội mở rộng phố đi bộ quanh hồ Gươm. Hoà bình, thuỷ lợi."
-    monkeypatch.setattr(analyze, "_MODEL", "no-such-model")
-    fallback = analyze._Segmenter()
-    assert fallback._model is module.word_tokenize_model
-    assert fallback.segment(text) == analyze.segment(text)
