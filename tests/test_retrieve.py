@@ -7,7 +7,7 @@ import pytest
 from conftest import ARTICLES
 from hnp_search import SearchEngine
 from hnp_search import retrieve
-from hnp_search.index import PackedPositions
+from hnp_search.index import PackedPositions, column_values
 from hnp_search.ingest import read_articles
 
 
@@ -92,6 +92,50 @@ def test_compact_posting_blocks_read_back_as_whooshs_own(tmp_path, monkeypatch):
     assert len(packed) > 10
     assert max(df for _, df, _ in found[1].values()) > 4
     assert sizes[1] < sizes[0]
+
+
+def everything_indexed(engine) -> dict:
+    """Per segment and (field, term): the term's statistics and, per posting, Whoosh's
+    matcher's id, weight, value and block statistics; per document, stored fields and lengths."""
+    reader = engine._search_with().reader()
+    out = {}
+    for number, (leaf, _) in enumerate(reader.leaf_readers()):
+        for fieldname, term in leaf.all_terms():
+            info = leaf.term_info(fieldname, term)
+            matcher, listed = leaf.postings(fieldname, term), []
+            while matcher.is_active():
+                block = (matcher.block_min_length(), matcher.block_max_length(), matcher.block_max_weight())
+                listed.append((matcher.id(), matcher.weight(), matcher.value(), block))
+                matcher.next()
+            stats = (info.weight(), info.doc_frequency(), info.min_length(), info.max_length(), info.max_weight())
+            out[number, fieldname, term] = stats, listed
+    for docnum in range(reader.doc_count_all()):
+        lengths = [reader.doc_field_length(docnum, name) for name in ("title_s", "lead_sf", "body_w", "author_s")]
+        out[docnum] = reader.stored_fields(docnum), lengths
+    return out
+
+
+def test_the_term_pool_writer_writes_what_whooshs_own_writer_writes(tmp_path, monkeypatch):
+    """Blocks of 2 postings (a term's list written in several slices) and commits of 3
+    articles merged into the next (merged postings come through Whoosh's pool interface)."""
+    from whoosh.writing import SegmentWriter
+
+    from hnp_search import index as index_module
+
+    monkeypatch.setattr(index_module, "CODEC", index_module.CompactCodec(blocklimit=2, inlinelimit=2))
+    monkeypatch.setenv("HNP_SEARCH_BATCH_SIZE", "3")
+    monkeypatch.setattr(index_module, "MERGE_DOCS", 4)
+    articles = list(read_articles(ARTICLES))
+    found = []
+    for writer in (index_module._SegmentWriter, SegmentWriter):
+        monkeypatch.setattr(index_module, "_SegmentWriter", writer)
+        with SearchEngine(tmp_path / writer.__name__) as engine:
+            engine.index(articles[:5], jobs=1)
+            engine.index(articles[5:], jobs=1)
+            assert len(engine._search_with().reader().leaf_readers()) == 2
+            found.append(everything_indexed(engine))
+    assert found[0] == found[1]
+    assert max(len(listed) for key, (_, listed) in found[0].items() if isinstance(key, tuple)) > 4
 
 
 def test_packed_values_index_like_the_tuple_they_replace():
@@ -327,6 +371,6 @@ def test_columns_read_at_once_hold_what_whoosh_reads_one_by_one(tmp_path, monkey
             count = leaf.doc_count_all()
             for name in ("lead_s", "body_sf"):
                 column = leaf._perdoc._cached_reader(_lenfield(name), LENGTHS_COLUMN)
-                assert retrieve._column_values(column, count) == list(column)
+                assert column_values(column, count) == list(column)
             column = leaf.column_reader("published", translate=False)
-            assert retrieve._column_values(column, count, 2**64 - 1) == list(column)
+            assert column_values(column, count, 2**64 - 1) == list(column)

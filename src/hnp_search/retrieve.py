@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 import threading
 import zlib
 from array import array
@@ -18,13 +17,13 @@ from operator import itemgetter
 from pickle import load, loads
 from typing import NamedTuple
 
-from whoosh.columns import NumericColumn
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3TermsReader, _lenfield
 from whoosh.reading import TermNotFound
 from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from . import analyze
+from .index import LENGTH_OF_BYTE, column_values
 from .normalize import fold, has_diacritics
 from .persons import person_key
 from .query import TEXT_FIELDS, All, Any, DateFilter, Lexicon, Node, Not, Person, Phrase, Words
@@ -198,12 +197,11 @@ class IndexView:
         """Per document: the BM25 length normalisation of its ``fieldname``."""
 
         def make():
-            lengths = [byte_to_length(b) for b in range(256)]
             out = []
             for lr, _ in self.leaves:
                 perdoc = getattr(lr, "_perdoc", None)  # an empty index's reader has none
                 column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN) if perdoc else None
-                out += [lengths[b] for b in _column_values(column, lr.doc_count_all())]
+                out += [LENGTH_OF_BYTE[b] for b in column_values(column, lr.doc_count_all())]
             a, b = self._length_norm(fieldname)
             return [a + b * n for n in out], len(out)
 
@@ -216,7 +214,7 @@ class IndexView:
             out = []
             for lr, _ in self.leaves:
                 column = lr.column_reader("published", translate=False) if lr.has_column("published") else None
-                out += _column_values(column, lr.doc_count_all(), default=2**64 - 1)
+                out += column_values(column, lr.doc_count_all(), default=2**64 - 1)
             return out, len(out)
 
         return self._cached(("published",), make, pinned=True)
@@ -275,20 +273,6 @@ class _Gathered:
         self.ids.extend(ids)
         self.weights.extend(weights)
         self.peaks.append((max_weight, min_length))
-
-
-def _column_values(column, doc_count: int, default: int = 0):
-    """Every document's value of a numeric column (field lengths, dates), read at once:
-    Whoosh reads and unpacks them one by one (0.4 s of a first query on baomoi)."""
-    if column is None:
-        return [default] * doc_count
-    if type(column) is not NumericColumn.Reader or array(column._typecode).itemsize != column._fixedlen:
-        return list(column)
-    written = min(column._count, doc_count)  # trailing defaults are not written
-    values = array(column._typecode, column._dbfile.get(column._basepos, written * column._fixedlen))
-    if sys.byteorder == "little":  # stored big-endian
-        values.byteswap()
-    return values.tolist() + [column._default] * (doc_count - written)
 
 
 def _read_postings(leaf, fieldname: str, btext: bytes, offset: int, out: _Gathered) -> int:
