@@ -1,14 +1,14 @@
 """Word segmentation: underthesea's tokenizer and CRF model, read from its files and run here, keeping every span.
 
-underthesea's ``word_tokenize`` runs a regex tokenizer, a feature extractor and a CRF
-tagger (the last two in its Rust extension). Extracting 43 feature strings per token
-and looking each one up again in the tagger cost ~80% of its time; here the model's
-weights are read once into one table per feature template and the features are
-scored column by column with the tables' own lookups, which gives the same tags
-(summed in the same order) about five times faster. The package itself is never
-imported: its ``__init__`` loads every pipeline it has, half a second of every first
-query. If its files are laid out otherwise than expected, its own loading and tagger
-take over.
+underthesea's ``word_tokenize`` runs a regex tokenizer, then a feature extractor and
+a CRF tagger in its Rust extension, which build 43 feature strings per token and look
+each one up again: 80% of its time. Here the model's weights are read from its file
+once and grouped by the window of text each feature template reads, so a token costs
+a few cached lookups and 12 additions (``CRFTagger``): the same tags as underthesea's
+on all 2 M tokens of dantri, 5.9x faster tagging, whole segmentation about 3x faster.
+The package itself is never imported either: its ``__init__`` loads every pipeline it
+has, half a second of every first query. If its files are laid out otherwise than
+expected, its own loading and tagger take over.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from itertools import product
 from operator import add, itemgetter
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 # A sentence ends at . ! ? … followed by space; lines always end one. Segmenting
 # sentence by sentence keeps punctuation from gluing words together.
@@ -138,6 +138,7 @@ _TEMPLATE = re.compile(r"T\[(-?\d+)(?:,(-?\d+))?\](?:\.(\w+))?\Z")
 _I32 = re.compile(r"[+-]?[0-9]+\Z")
 _FUNCTIONS = ("lower", "isdigit", "istitle", "is_in_dict")
 _WINDOWS_KEPT = 100_000  # per width
+_REACH = 2  # windows start at most this many tokens before or after the current one
 
 
 class _Width(NamedTuple):
@@ -145,9 +146,9 @@ class _Width(NamedTuple):
     them at, and the weights at each offset of a window's text."""
 
     offsets: list[int]
-    text: dict[str, tuple[complex, ...]]  # by the text as it is (``T[0,1]``)
-    lower: dict[str, tuple[complex, ...]]  # by the text lower-cased (``T[0,1].lower``)
-    same: dict[str, tuple[complex, ...]]  # both summed, for text that is lower case
+    text: dict[str, list[complex]]  # by the text as it is (``T[0,1]``)
+    lower: dict[str, list[complex]]  # by the text lower-cased (``T[0,1].lower``)
+    same: dict[str, Sequence[complex]]  # both summed, for text that is lower case
     predicates: tuple[str, ...]  # the true/false functions read (``T[0,1].istitle`` …)
     truths: dict[tuple[bool, ...], tuple[complex, ...]]  # their summed weights by values
     bos: tuple[complex, ...]  # a window starting before the sentence
@@ -184,7 +185,12 @@ class CRFTagger:
         for name in templates:
             m = _TEMPLATE.match(name)
             first, last = (int(m[1]), int(m[2] or m[1])) if m else (0, -1)
-            if not m or m[3] not in (None, *_FUNCTIONS) or not 0 <= last - first < 3 or m[3] == "isdigit" and first != last:
+            if (
+                not m
+                or m[3] not in (None, *_FUNCTIONS)
+                or not (-_REACH <= first <= last <= first + 2 and first <= _REACH)
+                or m[3] == "isdigit" and first != last
+            ):
                 raise ValueError(f"unsupported feature template {name!r}")
             reads.setdefault(last - first + 1, []).append((first, m[3] or "text", weights[name]))
         self._widths = {size: _width(templates_read) for size, templates_read in sorted(reads.items())}
@@ -201,11 +207,11 @@ class CRFTagger:
             if len(seen) > _WINDOWS_KEPT:
                 seen.clear()
             texts = tokens if size == 1 else list(map(" ".join, zip(*(tokens[i:] for i in range(size)))))
-            # Padded: the window starting at token j is windows[j + 2] (no template reads
-            # further back than two tokens); past the last window, all run past the end.
-            windows = [width.bos] * 2 + [seen.get(t) or self._window(t, width) for t in texts] + [width.eos] * (size + 2)
+            # Padded: the window starting at token j is windows[j + _REACH]; past the last
+            # window of the sentence, all run past its end.
+            windows = [width.bos] * _REACH + [seen.get(t) or self._window(t, width) for t in texts] + [width.eos] * (size + _REACH)
             for slot, first in enumerate(width.offsets):
-                scores = list(map(add, scores, map(itemgetter(slot), windows[first + 2 : first + 2 + n])))
+                scores = list(map(add, scores, map(itemgetter(slot), windows[first + _REACH : first + _REACH + n])))
         return scores
 
     def _window(self, text: str, width: _Width) -> tuple[complex, ...]:
@@ -217,7 +223,7 @@ class CRFTagger:
             if predicate == "is_in_dict":
                 truths.append(lower in self._dictionary)
             elif predicate == "istitle":  # every part's first letter is unchanged upper-cased
-                firsts = "".join([part[0] for part in text.split(" ")])
+                firsts = "".join([part[:1] for part in text.split(" ")])
                 truths.append(firsts == firsts.upper())
             else:  # isdigit: parses as a 32-bit integer
                 truths.append(bool(_I32.match(text)) and -(2**31) <= int(text) < 2**31)
@@ -253,16 +259,21 @@ class CRFTagger:
 def _width(templates: list[tuple[int, str, dict[str, complex]]]) -> _Width:
     """Tables for the templates (offset, function, weight by value) reading one width."""
     offsets = sorted({first for first, _, _ in templates})
+    zero = [0j] * len(offsets)
     tables: dict[str, dict[str, list[complex]]] = {f: {} for f in ("text", *_FUNCTIONS)}
     for first, function, weights in templates:
+        table, slot = tables[function], offsets.index(first)
         for value, weight in weights.items():
-            tables[function].setdefault(value, [0j] * len(offsets))[offsets.index(first)] += weight
+            vector = table.get(value)
+            if vector is None:
+                vector = table[value] = zero.copy()
+            vector[slot] += weight
 
     def total(*vectors) -> tuple[complex, ...]:
-        return tuple(map(sum, zip((0j,) * len(offsets), *(v for v in vectors if v))))
+        return tuple(map(sum, zip(zero, *(v for v in vectors if v))))
 
-    text, lower = ({v: total(w) for v, w in tables[f].items()} for f in ("text", "lower"))
-    same = {v: total(text.get(v), lower.get(v)) for v in text.keys() | lower.keys()}
+    text, lower = tables["text"], tables["lower"]
+    same = {**text, **{v: total(w, text.get(v)) for v, w in lower.items()}}
     predicates = tuple(f for f in _FUNCTIONS[1:] if any(function == f for _, function, _ in templates))
     truths = {
         values: total(*(tables[f].get(str(v)) for f, v in zip(predicates, values)))
