@@ -138,6 +138,19 @@ def test_the_term_pool_writer_writes_what_whooshs_own_writer_writes(tmp_path, mo
     assert max(len(listed) for key, (_, listed) in found[0].items() if isinstance(key, tuple)) > 4
 
 
+def test_postings_made_directly_are_what_whooshs_fields_make():
+    from hnp_search import analyze
+    from hnp_search.index import _SCHEMA, postings
+
+    terms = analyze.terms(" ".join(article.body for article in read_articles(ARTICLES)))
+    assert len(terms.s) > 300 and len(set(terms.s)) < len(terms.s)
+    for variant in analyze.VARIANTS:
+        field = _SCHEMA[f"body_{variant}"]
+        made = postings(getattr(terms, variant), field.format)
+        assert made == list(field.index(getattr(terms, variant)))
+        assert {type(w) for _, _, w, _ in made} == {float}
+
+
 def test_packed_values_index_like_the_tuple_they_replace():
     import pickle
 

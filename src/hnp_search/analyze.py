@@ -47,13 +47,40 @@ def terms(text: str) -> Terms:
 
 def terms_of_words(text: str, words: Iterable[Word]) -> Terms:
     s: list[str] = []
+    sf: list[str] = []
     w: list[str] = []
+    wf: list[str] = []
+    terms = _syllable_terms
+    if len(terms) > 200_000:
+        terms.clear()
     for word in words:
-        syllables = [normalize_term(text[a:b]) for a, b in word.syllables if _ALNUM.search(text, a, b)]
-        s.extend(syllables)
-        if len(syllables) > 1:
-            w.append(WORD_JOINER.join(syllables))
-    return Terms(s, [fold(t) for t in s], w, [fold(t) for t in w])
+        exact, folded = [], []
+        for a, b in word.syllables:
+            syllable = text[a:b]
+            found = terms.get(syllable, _UNSEEN)
+            if found is _UNSEEN:
+                found = terms[syllable] = _syllable_term(syllable)
+            if found is not None:
+                exact.append(found[0])
+                folded.append(found[1])
+        s += exact
+        sf += folded
+        if len(exact) > 1:  # fold works letter by letter: the folded word is its folded syllables
+            w.append(WORD_JOINER.join(exact))
+            wf.append(WORD_JOINER.join(folded))
+    return Terms(s, sf, w, wf)
+
+
+def _syllable_term(syllable: str) -> tuple[str, str] | None:
+    """A syllable's term and folded term; None for punctuation."""
+    if not _ALNUM.search(syllable):
+        return None
+    term = normalize_term(syllable)
+    return term, fold(term)
+
+
+_syllable_terms: dict[str, tuple[str, str] | None] = {}  # syllables seen lately, cached (they repeat)
+_UNSEEN = object()
 
 
 class QueryWord(NamedTuple):

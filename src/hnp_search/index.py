@@ -56,6 +56,8 @@ class PackedPositions(formats.Positions):
     """Positions as packed 8-, 16- or 32-bit deltas after a type code (Whoosh pickles a list per posting)."""
 
     def encode(self, poslist):
+        if len(poslist) == 1 and poslist[0] < 256:  # most postings: one early position
+            return b"B" + bytes(poslist)
         deltas = [b - a for a, b in zip([0, *poslist], poslist)]
         largest = max(deltas)
         code = "B" if largest < 256 else "H" if largest < 65536 else "I"
@@ -459,7 +461,24 @@ def analyze_article(article: Article) -> dict[str, object]:
 def _add_postings(out: dict, name: str, terms: analyze.Terms, variants: tuple[str, ...]):
     for variant in variants:
         fieldname = f"{name}_{variant}"
-        out[fieldname] = Postings(_SCHEMA[fieldname].index(getattr(terms, variant)))
+        out[fieldname] = postings(getattr(terms, variant), _SCHEMA[fieldname].format)
+
+
+def postings(terms: list[str], format_: PackedPositions | WeightOnly) -> Postings:
+    """What Whoosh's ``field.index`` makes of a list of terms, without its per-token
+    generators: each term's frequency, weight and (positional formats) encoded positions."""
+    where: dict[str, list[int]] = {}
+    for pos, term in enumerate(terms):
+        seen = where.get(term)
+        if seen is None:
+            where[term] = [pos]
+        else:
+            seen.append(pos)
+    boost = format_.field_boost
+    if isinstance(format_, PackedPositions):
+        encode = format_.encode
+        return Postings((t.encode(), len(p), len(p) * boost, encode(p)) for t, p in where.items())
+    return Postings((t.encode(), len(p), len(p) * boost, b"") for t, p in where.items())
 
 
 def _analyze_batch(batch: list[Article]) -> list[tuple[Article, dict[str, object]]]:
