@@ -874,7 +874,6 @@ def index_phases(args, articles, stats, source, workdir, phases) -> tuple[dict, 
             }
         )
     alone = list(alone.values()) + list(theirs.values())
-    alone = list(alone.values())
     segmentation = {"sample": len(sample), "alone": alone, "share": share, "end_to_end": end_to_end}
     return {"hnp": builds, "fts5": fts}, segmentation
 
