@@ -23,7 +23,15 @@ from typing import Callable, Iterable, Iterator
 
 from whoosh import formats
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, W3PostingsWriter, W3Segment, W3TermInfo, _lenfield
+from whoosh.codec.whoosh3 import (
+    LENGTHS_COLUMN,
+    WHOOSH3_HEADER_MAGIC,
+    W3Codec,
+    W3PostingsWriter,
+    W3Segment,
+    W3TermInfo,
+    _lenfield,
+)
 from whoosh.columns import NumericColumn
 from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.structfile import BufferFile

@@ -209,7 +209,8 @@ class CRFTagger:
             texts = tokens if size == 1 else list(map(" ".join, zip(*(tokens[i:] for i in range(size)))))
             # Padded: the window starting at token j is windows[j + _REACH]; past the last
             # window of the sentence, all run past its end.
-            windows = [width.bos] * _REACH + [seen.get(t) or self._window(t, width) for t in texts] + [width.eos] * (size + _REACH)
+            windows = [seen.get(t) or self._window(t, width) for t in texts]
+            windows = [width.bos] * _REACH + windows + [width.eos] * (size + _REACH)
             for slot, first in enumerate(width.offsets):
                 scores = list(map(add, scores, map(itemgetter(slot), windows[first + _REACH : first + _REACH + n])))
         return scores
