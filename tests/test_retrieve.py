@@ -115,14 +115,17 @@ def everything_indexed(engine) -> dict:
     return out
 
 
-def test_the_term_pool_writer_writes_what_whooshs_own_writer_writes(tmp_path, monkeypatch):
-    """Blocks of 2 postings (a term's list written in several slices) and commits of 3
-    articles merged into the next (merged postings come through Whoosh's pool interface)."""
+@pytest.mark.parametrize("blocks", [(2, 2), (512, 8)], ids=["blocks-of-2", "as-configured"])
+def test_the_term_pool_writer_writes_what_whooshs_own_writer_writes(tmp_path, monkeypatch, blocks):
+    """Blocks of 2 postings (a term's list written in several slices) or as configured
+    (lists of up to 7 inlined in the term's info), and commits of 3 articles merged into
+    the next (merged postings come through Whoosh's pool interface)."""
     from whoosh.writing import SegmentWriter
 
     from hnp_search import index as index_module
 
-    monkeypatch.setattr(index_module, "CODEC", index_module.CompactCodec(blocklimit=2, inlinelimit=2))
+    blocklimit, inlinelimit = blocks
+    monkeypatch.setattr(index_module, "CODEC", index_module.CompactCodec(blocklimit=blocklimit, inlinelimit=inlinelimit))
     monkeypatch.setenv("HNP_SEARCH_BATCH_SIZE", "3")
     monkeypatch.setattr(index_module, "MERGE_DOCS", 4)
     articles = list(read_articles(ARTICLES))

@@ -38,6 +38,7 @@ from whoosh.filedb.structfile import BufferFile
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.index import LockError
 from whoosh.reading import SegmentReader
+from whoosh.system import pack_ushort
 from whoosh.util.filelock import FileLock, try_for
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
@@ -214,7 +215,30 @@ def _pickled(obj) -> bytes:
 
 def _compact_weights(weights) -> tuple:
     """Integral weights (term frequencies) as ints, which pickle in 2 bytes rather than 9."""
+    ints = tuple(map(int, weights))
+    if ints == tuple(weights):  # the usual case, checked at C speed
+        return ints
     return tuple(int(w) if w == int(w) else w for w in weights)
+
+
+def _inlined_term_info(ids: list[int], weights: list[float], values: list[bytes], lengths: list[int] | None) -> bytes:
+    """The term info ``CompactPostingsWriter`` writes for a list short enough to inline
+    (``W3TermInfo.add_block`` then ``_InlinedTermInfo.to_bytes``), made in one step: most
+    terms of a segment are that short, and their objects were a third of a commit."""
+    held = array("f", weights)  # as Whoosh's block holds them
+    present = [n for n in map(lengths.__getitem__, ids) if n] if lengths else None
+    stats = W3TermInfo._struct.pack(
+        True,
+        sum(held),
+        len(ids),
+        length_to_byte(min(present)) if present else 0,
+        length_to_byte(max(present)) if present else 0,
+        max(0, max(weights)),
+        ids[0],
+        ids[-1],
+    )
+    values = [v for v in values if v] or (b"",) * len(ids)
+    return stats + _pickled((tuple(ids), _compact_weights(held), tuple(values)))
 
 
 class _InlinedTermInfo(W3TermInfo):
@@ -764,11 +788,17 @@ class _SegmentWriter(SegmentWriter):
                     column = lengths_of._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
                     lengths = [LENGTH_OF_BYTE[b] for b in column_values(column, self.docnum)]
                 writer.start_field(fieldname, field)
+                compact = isinstance(writer._postwriter, CompactPostingsWriter)
+                inline = writer._postwriter._inlinelimit if compact else 0
+                prefix = pack_ushort(writer._fieldid)
                 for tbytes in sorted(terms):
                     entry = terms[tbytes]
                     ids, weights, values = entry[::3], entry[1::3], entry[2::3]
+                    if len(ids) < inline:
+                        writer._tindex.add(prefix + tbytes, _inlined_term_info(ids, weights, values, lengths))
+                        continue
                     writer.start_term(tbytes)
-                    if isinstance(writer._postwriter, CompactPostingsWriter):
+                    if compact:
                         writer._postwriter.add_postings(ids, weights, values, lengths and [lengths[d] for d in ids])
                     else:  # another codec's
                         for docnum, weight, value in zip(ids, weights, values):
