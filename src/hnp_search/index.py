@@ -541,10 +541,17 @@ class IndexSummary:
         return self.added + self.updated
 
 
+#: Batches a worker analyzes before it is replaced by a fresh one.
+WORKER_TASKS = 200
+
+
 class _Pipeline:
     """Analyze batches of articles in worker processes, in order, with bounded memory.
 
-    Workers ignore Ctrl-C: the writing process handles it and terminates them.
+    Workers ignore Ctrl-C: the writing process handles it and terminates them. They are
+    born with SIGINT blocked (the pool's threads, which fork replacements, are made with
+    it blocked): a Ctrl-C landing on a worker replaced mid-run, before it could ignore
+    the signal, killed it holding the pool's task queue lock, and the pool then hung.
     """
 
     def __init__(self, jobs: int):
@@ -553,9 +560,13 @@ class _Pipeline:
         if jobs > 1:
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            self.pool = context.Pool(
-                jobs, maxtasksperchild=200, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
-            )
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                self.pool = context.Pool(
+                    jobs, maxtasksperchild=WORKER_TASKS, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
+                )
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, dict[str, object]]]:
         if self.pool is None:
