@@ -541,17 +541,16 @@ class IndexSummary:
         return self.added + self.updated
 
 
-#: Batches a worker analyzes before it is replaced by a fresh one.
-WORKER_TASKS = 200
-
-
 class _Pipeline:
     """Analyze batches of articles in worker processes, in order, with bounded memory.
 
-    Workers ignore Ctrl-C: the writing process handles it and terminates them. They are
-    born with SIGINT blocked (the pool's threads, which fork replacements, are made with
-    it blocked): a Ctrl-C landing on a worker replaced mid-run, before it could ignore
-    the signal, killed it holding the pool's task queue lock, and the pool then hung.
+    Workers ignore Ctrl-C: the writing process handles it and terminates them. They live
+    as long as the job (their caches are bounded): a replacement worker would be forked
+    by the pool's thread while this process's main thread holds locks, and a fresh
+    worker stuck on such a lock, or killed by a Ctrl-C before its initializer ran, can
+    hold the task queue's lock, on which terminating the pool then hangs (a Ctrl-C test
+    hung so once workers got through their tasks faster). The pool is made with SIGINT
+    blocked, so its workers are born with it blocked too.
     """
 
     def __init__(self, jobs: int):
@@ -562,9 +561,7 @@ class _Pipeline:
             context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
             blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
-                self.pool = context.Pool(
-                    jobs, maxtasksperchild=WORKER_TASKS, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
-                )
+                self.pool = context.Pool(jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
