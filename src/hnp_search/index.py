@@ -664,13 +664,15 @@ def write_articles(
         if batch:
             yield batch
 
-    with _job_lock(Path(ix.storage.folder)):
+    with _job_lock(Path(ix.storage.folder)), _ctrl_c_kept() as interrupted:
         known = _KnownDigests(ix)  # read under the lock: no other job changes the index now
         pipeline = _Pipeline(jobs)
         writer = None
         try:
             pending = 0
             for article, terms in pipeline.map(batches()):
+                if interrupted():
+                    raise KeyboardInterrupt
                 if writer is None:
                     writer = _writer(ix)
                 doc = _document(article, terms, fingerprints.pop(article.id))
@@ -701,6 +703,31 @@ def write_articles(
     summary.seconds = time.perf_counter() - started
     summary.index_bytes = index_size(ix.storage.folder)
     return summary
+
+
+@contextmanager
+def _ctrl_c_kept():
+    """Yield a function telling whether Ctrl-C was pressed. Python drops a KeyboardInterrupt
+    raised inside a ``__del__`` (Whoosh's readers and locks have them, and a commit frees
+    many): the job then went on indexing. The handler still raises, and the writing loop
+    checks the flag too, so an interrupt swallowed mid-commit ends the job right after it."""
+    pressed = []
+
+    def handler(signum, frame):
+        pressed.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            raise ValueError("Ctrl-C handled otherwise")
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread, or ignored / handled by the caller: leave it
+        yield lambda: False
+        return
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _writer(ix):
