@@ -39,7 +39,12 @@ def short_articles(path: Path, count: int) -> Path:
 def start_indexing(source: Path, index_dir: Path, jobs: int = 1, **popen) -> subprocess.Popen:
     command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(index_dir), "--jobs", str(jobs)]
     env = {**os.environ, "HNP_SEARCH_BATCH_SIZE": str(BATCH)}
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    # Ctrl-C as at a terminal even when the tests run as a background job, which starts
+    # with SIGINT ignored and would pass that on.
+    default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint, **popen
+    )
 
 
 def committed_ids(index_dir: Path) -> list[str]:
