@@ -545,12 +545,11 @@ class _Pipeline:
     """Analyze batches of articles in worker processes, in order, with bounded memory.
 
     Workers ignore Ctrl-C: the writing process handles it and terminates them. They live
-    as long as the job (their caches are bounded): a replacement worker would be forked
-    by the pool's thread while this process's main thread holds locks, and a fresh
-    worker stuck on such a lock, or killed by a Ctrl-C before its initializer ran, can
-    hold the task queue's lock, on which terminating the pool then hangs (a Ctrl-C test
-    hung so once workers got through their tasks faster). The pool is made with SIGINT
-    blocked, so its workers are born with it blocked too.
+    as long as the job (their caches are bounded) rather than being replaced: a
+    replacement is forked by the pool's thread while the main thread may hold locks, and
+    one killed by a Ctrl-C before its initializer ran could hold the task queue's lock,
+    on which terminating the pool would block. The pool is made with SIGINT blocked, so
+    its workers are born with it blocked too.
     """
 
     def __init__(self, jobs: int):
@@ -709,8 +708,8 @@ def write_articles(
 def _ctrl_c_kept():
     """Yield a function telling whether Ctrl-C was pressed. Python drops a KeyboardInterrupt
     raised inside a ``__del__`` (Whoosh's readers and locks have them, and a commit frees
-    many): the job then went on indexing. The handler still raises, and the writing loop
-    checks the flag too, so an interrupt swallowed mid-commit ends the job right after it."""
+    many), which would let the job go on. The handler still raises, and the writing loop
+    checks the flag too, so an interrupt dropped mid-commit ends the job right after it."""
     pressed = []
 
     def handler(signum, frame):
