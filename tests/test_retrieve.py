@@ -76,22 +76,17 @@ def test_compact_posting_blocks_read_back_as_whooshs_own(tmp_path, monkeypatch):
 
     articles = list(read_articles(ARTICLES))
     found, sizes = [], []
-    # Blocks of 2 postings (many per term; lists of 1 or 2 inlined), then of 3 with values packed from 2 on.
-    variants = ((W3Codec, 2, 1, None), (index_module.CompactCodec, 2, 3, None), (index_module.CompactCodec, 3, 1, 2))
-    for codec, blocklimit, inlinelimit, pack_from in variants:
+    # Whoosh's own blocks; ours of 2 postings (many per term; lists of 1 or 2 inlined); ours as configured.
+    variants = ((W3Codec, 2, 1), (index_module.CompactCodec, 2, 3), (index_module.CompactCodec, 512, 8))
+    for number, (codec, blocklimit, inlinelimit) in enumerate(variants):
         monkeypatch.setattr(index_module, "CODEC", codec(blocklimit=blocklimit, inlinelimit=inlinelimit))
-        if pack_from:
-            monkeypatch.setattr(index_module, "PACK_VALUES_FROM", pack_from)
-            pack, packed = index_module.PackedValues.of, []
-            monkeypatch.setattr(index_module.PackedValues, "of", lambda values: packed.append(values) or pack(values))
-        with SearchEngine(tmp_path / f"{codec.__name__}{blocklimit}") as engine:
+        with SearchEngine(tmp_path / str(number)) as engine:
             engine.index(articles, jobs=1)
             found.append(postings_of_every_term(engine))
-            sizes.append(sum(p.stat().st_size for p in (tmp_path / f"{codec.__name__}{blocklimit}").glob("*.seg")))
+            sizes.append(sum(p.stat().st_size for p in (tmp_path / str(number)).glob("*.seg")))
     assert found[0] == found[1] == found[2]
-    assert len(packed) > 10
     assert max(df for _, df, _ in found[1].values()) > 4
-    assert sizes[1] < sizes[0]
+    assert sizes[2] < sizes[1] < sizes[0]
 
 
 def everything_indexed(engine) -> dict:
@@ -154,17 +149,29 @@ def test_postings_made_directly_are_what_whooshs_fields_make():
         assert {type(w) for _, _, w, _ in made} == {float}
 
 
-def test_packed_values_index_like_the_tuple_they_replace():
+@pytest.mark.parametrize(
+    "ids, weights, values",
+    [
+        ([0, 1, 1, 250], [1.0, 2.0, 1.0, 7.0], [b"B\x01", b"B\x02\x05", b"H\x00\x01\x02\x00", b"B\x07" * 300]),
+        ([70_000, 1, 5], [1.0, 300.0, 70_000.0], None),  # 32-bit deltas and weights, no values
+        ([3, 4], [0.5, 2.0], None),  # weights that are not whole numbers
+    ],
+)
+def test_a_packed_block_loads_as_the_tuple_whoosh_keeps(ids, weights, values):
     import pickle
 
-    from hnp_search.index import PackedValues
+    from hnp_search.index import _PackedBlock, _pickled
 
-    values = (b"B\x01", b"", b"H\x00\x01\x02\x00", b"B\x07")
-    packed = pickle.loads(pickle.dumps(PackedValues.of(values), 5))
-    assert len(packed) == len(values) and list(packed) == list(values)
-    assert [packed[i] for i in range(-4, 4)] == [values[i] for i in range(-4, 4)]
+    loaded_ids, loaded_weights, loaded_values = pickle.loads(_pickled(_PackedBlock(tuple(ids), weights, values, 3)))
+    assert list(loaded_ids) == ids and list(loaded_weights) == weights
+    if values is None:
+        assert loaded_values is None
+        return
+    assert loaded_values._zipped  # the long value compresses, and stays so until read
+    assert len(loaded_values) == len(values) and list(loaded_values) == values
+    assert [loaded_values[i] for i in range(-4, 4)] == [values[i] for i in range(-4, 4)]
     with pytest.raises(IndexError):
-        packed[4]
+        loaded_values[4]
 
 
 def test_a_replaced_article_is_found_by_its_new_words_only(tmp_path, monkeypatch):
@@ -179,17 +186,22 @@ def test_a_replaced_article_is_found_by_its_new_words_only(tmp_path, monkeypatch
         assert len(engine) == len(articles)
 
 
-def test_the_postings_cache_drops_least_recently_used_entries_beyond_its_limit():
-    cache = retrieve.PostingCache(limit=10)
-    cache.put("a", 1, 4)
-    cache.put("b", 2, 4)
-    assert cache.get("a") == 1  # now b is the oldest
-    cache.put("c", 3, 4)
-    assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3
+def test_the_postings_cache_drops_least_recently_used_entries_beyond_each_pools_limit():
+    cache = retrieve.PostingCache(limit=10, read_limit=20)
+    cache.put((1, "postings", "a"), 1, 4)
+    cache.put((1, "postings", "b"), 2, 4)
+    cache.put((1, "read", "a"), "a as read", 12)
+    assert cache.get((1, "postings", "a")) == 1  # now b is the oldest
+    cache.put((1, "postings", "c"), 3, 4)
+    assert cache.get((1, "postings", "b")) is None
+    assert cache.get((1, "postings", "a")) == 1 and cache.get((1, "postings", "c")) == 3
+    assert cache.get((1, "read", "a")) == "a as read"  # the other pool's limit
+    cache.put((1, "read", "b"), "b as read", 12)
+    assert cache.get((1, "read", "a")) is None and cache.get((1, "read", "b")) == "b as read"
 
 
 def test_columns_stay_cached_while_postings_come_and_go():
-    cache = retrieve.PostingCache(limit=4)
+    cache = retrieve.PostingCache(limit=4, read_limit=4)
     cache.put((1, "norms", "body_s"), [1.0], 1000, pinned=True)
     for i in range(10):
         cache.put((1, "postings", "body_s", str(i)), i, 2)
@@ -213,8 +225,9 @@ def test_results_are_the_same_with_a_tiny_cache(monkeypatch, tiny_index):
     with SearchEngine(tiny_index, create=False) as engine:
         expected = {q: [(h.id, h.score) for h in engine.search(q, limit=10)] for q in queries}
     monkeypatch.setattr(retrieve, "CACHE_POSTINGS", 3)  # nearly every lookup decodes again
+    monkeypatch.setattr(retrieve, "CACHE_READ_POSTINGS", 3)  # and reads again
     with SearchEngine(tiny_index, create=False) as engine:
-        assert engine._cache.limit == 3
+        assert engine._cache.limits == {"postings": 3, "read": 3}
         for _ in range(2):
             assert {q: [(h.id, h.score) for h in engine.search(q, limit=10)] for q in queries} == expected
 

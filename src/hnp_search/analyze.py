@@ -23,7 +23,7 @@ from .normalize import fold, normalize_term
 from .segment import Word, segment
 
 #: Bump when the terms produced for a given text change; indexes record it.
-ANALYZER_VERSION = 3
+ANALYZER_VERSION = 4
 
 VARIANTS = ("s", "sf", "w", "wf")
 WORD_JOINER = "_"

@@ -58,7 +58,7 @@ META_FILE = "hnp-search.json"
 BATCH_SIZE = 2500
 
 
-_ITEM_SIZE = {ord(code): array(code).itemsize for code in "BHI"}
+_ITEM_SIZE = {ord(code): array(code).itemsize for code in "BHIf"}
 
 
 class PackedPositions(formats.Positions):
@@ -99,24 +99,17 @@ class WeightOnly(formats.Frequency):
 
 class PackedValues:
     """A block's posting values (encoded positions) as one bytes object and their lengths,
-    indexed like the tuple Whoosh keeps: loading a block makes two objects rather than one
-    per posting (most of the cost of reading a positional list), and the offsets are
-    worked out only when a value is asked for (retrieval mostly needs frequencies only)."""
+    indexed like the tuple Whoosh keeps: two objects rather than one per posting, and the
+    bytes are decompressed and the offsets worked out only when a value is asked for
+    (retrieval mostly needs frequencies only, and the cache keeps the bytes compressed)."""
 
-    __slots__ = ("_lengths", "_blob", "_ends")
+    __slots__ = ("_lengths", "_blob", "_zipped", "_ends")
 
-    def __init__(self, lengths: array, blob: bytes):
+    def __init__(self, lengths: array, blob: bytes, zipped: bool = False):
         self._lengths = lengths
         self._blob = blob
+        self._zipped = zipped
         self._ends = None
-
-    @classmethod
-    def of(cls, values) -> PackedValues:
-        lengths = list(map(len, values))
-        return cls(array("B" if max(lengths) < 256 else "I", lengths), b"".join(values))
-
-    def __reduce__(self):
-        return _packed_values, (self._lengths.typecode, self._lengths.tobytes(), self._blob)
 
     def __len__(self) -> int:
         return len(self._lengths)
@@ -126,45 +119,102 @@ class PackedValues:
         if ends is None:
             ends = self._ends = array("I", accumulate(self._lengths))
         end = ends[i]  # IndexError past the end, as a tuple
-        return self._blob[end - self._lengths[i] : end]
+        return self._unzipped()[end - self._lengths[i] : end]
 
     def __iter__(self) -> Iterator[bytes]:
         ends = list(accumulate(self._lengths))
-        return map(self._blob.__getitem__, map(slice, [0, *ends], ends))
+        return map(self._unzipped().__getitem__, map(slice, [0, *ends], ends))
+
+    def _unzipped(self) -> bytes:
+        if self._zipped:
+            self._blob, self._zipped = zlib.decompress(self._blob), False
+        return self._blob
+
+    def size(self) -> int:
+        """Bytes held (as the cache counts them)."""
+        return len(self._blob) + len(self._lengths)
 
 
-def _packed_values(code: str, lengths: bytes, blob: bytes) -> PackedValues:
-    return PackedValues(array(code, lengths), blob)
+def _typecode(values) -> str:
+    """The smallest unsigned array type holding ``values`` (non-negative integers)."""
+    largest = max(values, default=0)
+    return "B" if largest < 256 else "H" if largest < 65536 else "I"
 
 
-#: Blocks with fewer values keep Whoosh's tuple: a ``PackedValues`` costs ~40 bytes more
-#: per block (most terms have a single short block) and saves ~2 bytes per posting.
-PACK_VALUES_FROM = 32
+def _little_endian(items: array) -> bytes:
+    if sys.byteorder == "big":
+        items = array(items.typecode, items)
+        items.byteswap()
+    return items.tobytes()
+
+
+def _from_little_endian(code: str, data, start: int, count: int) -> tuple[array, int]:
+    """``count`` items of type ``code`` from ``data`` at ``start``, and where they end."""
+    end = start + count * _ITEM_SIZE[ord(code)]
+    items = array(code, data[start:end])
+    if sys.byteorder == "big":
+        items.byteswap()
+    return items, end
+
+
+class _PackedBlock:
+    """A posting block as pickled: docnum deltas, weights and value lengths as arrays in one
+    zlib stream, the values' bytes in another (left compressed until a value is read).
+    Unpickling gives Whoosh's (ids, weights, values) tuple, so Whoosh's matchers read it; a
+    tuple of ints pickles to 2 bytes an item and one Python object each when loaded."""
+
+    def __init__(self, ids, weights, values, level: int):
+        weights = _compact_weights(weights)
+        codes = _typecode(ids) + ("f" if any(type(w) is float for w in weights) else _typecode(weights))
+        parts = [array(codes[0], ids), array(codes[1], weights)]
+        blob, zipped = b"", False
+        if values is not None:  # variable-size values (Whoosh keeps None for none)
+            lengths = list(map(len, values))
+            codes += _typecode(lengths)
+            parts.append(array(codes[2], lengths))
+            blob, zipped = _zipped(b"".join(values), level)
+        head, zipped_head = _zipped(b"".join(map(_little_endian, parts)), level)
+        self.args = (len(ids), codes, head, zipped_head, blob, zipped)
+
+    def __reduce__(self):
+        return _unpacked_block, self.args
+
+
+def _zipped(data: bytes, level: int) -> tuple[bytes, bool]:
+    """``data`` compressed at ``level`` when that makes it smaller, and whether it was."""
+    if level and len(data) > 16:
+        packed = zlib.compress(data, level)
+        if len(packed) < len(data):
+            return packed, True
+    return data, False
+
+
+def _unpacked_block(count: int, codes: str, head: bytes, zipped_head: bool, blob: bytes, zipped: bool) -> tuple:
+    if zipped_head:
+        head = zlib.decompress(head)
+    ids, end = _from_little_endian(codes[0], head, 0, count)
+    weights, end = _from_little_endian(codes[1], head, end, count)
+    if len(codes) < 3:
+        return ids, weights, None
+    lengths, _ = _from_little_endian(codes[2], head, end, count)
+    return ids, weights, PackedValues(lengths, blob, zipped)
 
 
 class CompactPostingsWriter(W3PostingsWriter):
-    """Whoosh's posting blocks, pickled by ``_pickled``, integral weights as ints, values as
-    ``PackedValues``, compressed only when that makes them smaller. Whoosh pickles with
-    protocol 2, which writes each posting's value as a call to decode a str: such blocks
-    are twice the size and load 5-6 times slower. Whoosh's matchers read both."""
+    """Whoosh's posting blocks with ``_PackedBlock`` data. Whoosh pickles a tuple per block
+    with protocol 2, which writes each posting's value as a call to decode a str, and
+    compresses it whole: loading a common syllable's list went to unpickling and
+    decompressing positions that scoring never reads."""
 
     def _write_block(self, last=False):
         if not self._blockcount:
             self._postfile.write(WHOOSH3_HEADER_MAGIC)
         self._terminfo.add_block(self)
-        weights = self._mini_weights()
-        if isinstance(weights, tuple):
-            weights = _compact_weights(weights)
-        values = self._mini_values()
-        if isinstance(values, tuple) and len(values) >= PACK_VALUES_FROM:  # variable-size values
-            values = PackedValues.of(values)
-        data = _pickled((self._mini_ids(), weights, values))
-        compression = self._compression
-        if compression:
-            packed = zlib.compress(data, compression)
-            data, compression = (packed, compression) if len(packed) < len(data) else (data, 0)
+        values = self._values if self._format.fixed_value_size() is None else None
+        data = _pickled(_PackedBlock(self._mini_ids(), self._weights, values, self._compression))
         ids = self._ids
-        stats = (len(ids), ids[-1], self._maxweight, compression, length_to_byte(self._minlength), length_to_byte(self._maxlength))
+        # Compression is inside the block (``_PackedBlock``): Whoosh's flag stays 0.
+        stats = (len(ids), ids[-1], self._maxweight, 0, length_to_byte(self._minlength), length_to_byte(self._maxlength))
         info = _pickled(stats)
         self._postfile.write_int(-(len(info) + len(data)) if last else len(info) + len(data))
         self._postfile.write(info)

@@ -15,7 +15,7 @@ from io import BytesIO
 from itertools import accumulate, chain, islice
 from operator import itemgetter
 from pickle import load, loads
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3TermsReader, _lenfield
 from whoosh.reading import TermNotFound
@@ -56,8 +56,12 @@ PHRASE_SAMPLE = 32
 LAZY_SHARE = 0.25
 #: A loose hit needs at least this share of the query's syllables (queries of 3+).
 MIN_SHARE = 0.34
-#: Postings kept decoded in memory (shared by an engine's threads), 200-250 bytes each.
+#: Postings kept in memory (shared by an engine's threads): decoded for scoring (a map from
+#: article to frequency, ~80 bytes a posting), and as read from the index (~10 bytes a
+#: posting, decoded again in a third of the time it takes to read them: baomoi's 900 bench
+#: queries read 12 M postings).
 CACHE_POSTINGS = 1_000_000
+CACHE_READ_POSTINGS = 12_000_000
 
 _MISSING_DATE = 2**63  # Whoosh's column value for "no date" is 2**64 - 1
 
@@ -85,11 +89,11 @@ class Postings(NamedTuple):
 
 class Positions:
     """docnum -> encoded positions of one term's postings, found by bisection in the
-    sorted docnums and read from the blocks' value sequences, not decoded up front."""
+    sorted docnums and read from the blocks' values, not decoded up front."""
 
     __slots__ = ("_ids", "_starts", "_blocks")
 
-    def __init__(self, ids: list[int], starts: list[int], blocks: list):
+    def __init__(self, ids: array, starts: list[int], blocks: list):
         self._ids = ids  # every posting's docnum, ascending
         self._starts = starts  # index in ids of each block's first posting
         self._blocks = blocks  # each block's values (a tuple or ``index.PackedValues``)
@@ -115,44 +119,64 @@ def positions_of(value: bytes) -> list[int]:
 
 
 class PostingCache:
-    """Decoded postings and per-document columns of recent index states, shared by
-    threads: least recently used postings go first beyond ``limit``; columns (keys
-    ``(generation, name, ...)`` put with ``pinned``) stay until a newer generation's come."""
+    """Postings and per-document columns of recent index states, shared by threads. Two
+    pools of postings, each dropping its least recently used beyond its limit (in
+    postings): decoded (``Postings``, keys ``(generation, "postings", ...)``) and as read
+    (``_Read``, keys ``(generation, "read", ...)``). Columns (put with ``pinned``) stay
+    until a newer generation's come."""
 
-    def __init__(self, limit: int | None = None):
-        self.limit = CACHE_POSTINGS if limit is None else limit
-        self._entries: OrderedDict = OrderedDict()
-        self._sizes: dict = {}
-        self._total = 0
+    def __init__(self, limit: int | None = None, read_limit: int | None = None):
+        self.limits = {"postings": CACHE_POSTINGS if limit is None else limit,
+                       "read": CACHE_READ_POSTINGS if read_limit is None else read_limit}
+        self._pools = {kind: _Pool() for kind in self.limits}
         self._pinned: dict = {}
         self._lock = threading.Lock()
 
     def get(self, key):
         with self._lock:
             value = self._pinned.get(key)
-            if value is None:
-                value = self._entries.get(key)
-                if value is not None:
-                    self._entries.move_to_end(key)
+            if value is None and key[1] in self._pools:
+                value = self._pools[key[1]].get(key)
             return value
 
     def put(self, key, value, size: int, pinned: bool = False):
         with self._lock:
-            existing = self._pinned.get(key, self._entries.get(key))
-            if existing is not None:
-                return existing
             if pinned:
+                existing = self._pinned.get(key)
+                if existing is not None:
+                    return existing
                 for old in [k for k in self._pinned if k[0] < key[0]]:
                     del self._pinned[old]
                 self._pinned[key] = value
                 return value
-            self._entries[key] = value
-            self._sizes[key] = size
-            self._total += size
-            while self._total > self.limit and len(self._entries) > 1:
-                old, _ = self._entries.popitem(last=False)
-                self._total -= self._sizes.pop(old)
-            return value
+            return self._pools[key[1]].put(key, value, size, self.limits[key[1]])
+
+
+class _Pool:
+    """Least recently used entries, dropped first beyond a limit on their summed sizes."""
+
+    def __init__(self):
+        self._entries: OrderedDict = OrderedDict()
+        self._sizes: dict = {}
+        self._total = 0
+
+    def get(self, key):
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key, value, size: int, limit: int):
+        existing = self._entries.get(key)
+        if existing is not None:
+            return existing
+        self._entries[key] = value
+        self._sizes[key] = size
+        self._total += size
+        while self._total > limit and len(self._entries) > 1:
+            old, _ = self._entries.popitem(last=False)
+            self._total -= self._sizes.pop(old)
+        return value
 
 
 class IndexView:
@@ -226,56 +250,62 @@ class IndexView:
         return {d for d, t in enumerate(self.published()) if low <= t < high} - self.deleted()
 
     def postings(self, fieldname: str, term: str) -> Postings:
-        return self._cached(("postings", fieldname, term), lambda: self._read(fieldname, term))
+        return self._cached(("postings", fieldname, term), lambda: self._decode(fieldname, term))
 
     def docs(self, fieldname: str, term: str):
         """The documents containing ``term`` in ``fieldname`` (a set-like view)."""
         return self.postings(fieldname, term).tfs.keys()
 
-    def _read(self, fieldname: str, term: str) -> tuple[Postings, int]:
-        if fieldname not in self.schema:
-            return Postings({}), 1
-        out = _Gathered(self.schema[fieldname].format.supports("positions"))
-        btext = term.encode("utf-8")
-        frequency = sum(_read_postings(lr, fieldname, btext, offset, out) for lr, offset in self.leaves)
-        ids = out.ids
-        tfs = dict(zip(ids, out.weights))
+    def _decode(self, fieldname: str, term: str) -> tuple[Postings, int]:
+        read = self._cached(("read", fieldname, term), lambda: self._read(fieldname, term))
+        tfs = dict(zip(read.ids, read.weights))
         deleted = self.deleted()
         if deleted:
             for d in deleted.intersection(tfs):
                 del tfs[d]
-        postings = Postings(tfs, positions=Positions(ids, out.starts, out.blocks) if out.positional else None)
-        if ids and self.schema[fieldname].scorable:
-            idf = (math.log(self.doc_count / (frequency + 1)) + 1) ** IDF_POWER
+        postings = Postings(tfs, positions=Positions(read.ids, read.starts, read.blocks) if read.positional else None)
+        if tfs and self.schema[fieldname].scorable:
+            idf = (math.log(self.doc_count / (read.frequency + 1)) + 1) ** IDF_POWER
             a, b = self._length_norm(fieldname)
-            peak = max(w / (w + a + b * n) for w, n in out.peaks)
+            peak = max(w / (w + a + b * n) for w, n in read.peaks)
             postings = postings._replace(scale=idf * (BM25_K1 + 1), norms=self._norms(fieldname), peak=peak)
-        return postings, len(ids) + 1
+        return postings, len(read.ids) + 1
+
+    def _read(self, fieldname: str, term: str) -> tuple[_Read, int]:
+        field_ = self.schema[fieldname] if fieldname in self.schema else None
+        read = _Read(field_ is not None and field_.format.supports("positions"))
+        if field_ is not None:
+            btext = term.encode("utf-8")
+            read.frequency = sum(_read_postings(lr, fieldname, btext, offset, read) for lr, offset in self.leaves)
+        read.weights = array("f", chain.from_iterable(read.weights))
+        return read, len(read.ids) + 1
 
 
 @dataclass
-class _Gathered:
-    """One term's postings gathered across segments: docnums (ascending) and weights; for
-    positional fields each block's values and the index in ``ids`` where it starts; per
-    block its largest weight and shortest field length (what bounds its BM25 impacts)."""
+class _Read:
+    """One term's postings as read from every segment, compact (about 8 bytes a posting
+    and the positions' compressed bytes): docnums ascending and their weights; for
+    positional fields each block's values and the index in ``ids`` where it starts;
+    per block its largest weight and shortest field length (what bounds its BM25 impacts)."""
 
     positional: bool
-    ids: list[int] = field(default_factory=list)
-    weights: list[float] = field(default_factory=list)
+    ids: array = field(default_factory=lambda: array("I"))
+    weights: Sequence[float] = field(default_factory=list)  # each block's, until all are read
     starts: list[int] = field(default_factory=list)
     blocks: list = field(default_factory=list)
     peaks: list[tuple[float, float]] = field(default_factory=list)
+    frequency: int = 0
 
-    def add(self, ids, weights, values, max_weight: float, min_length: float):
+    def add(self, ids: array, weights, values, max_weight: float, min_length: float):
         if self.positional:
             self.starts.append(len(self.ids))
             self.blocks.append(values)
         self.ids.extend(ids)
-        self.weights.extend(weights)
+        self.weights.append(weights)
         self.peaks.append((max_weight, min_length))
 
 
-def _read_postings(leaf, fieldname: str, btext: bytes, offset: int, out: _Gathered) -> int:
+def _read_postings(leaf, fieldname: str, btext: bytes, offset: int, out: _Read) -> int:
     """Add a segment's postings of one term (docnums shifted by ``offset``) to ``out`` and
     return its document frequency there. Whole blocks are decoded at once, not posting by
     posting as Whoosh's matcher does; short lists come inlined in the term's info."""
@@ -284,14 +314,15 @@ def _read_postings(leaf, fieldname: str, btext: bytes, offset: int, out: _Gather
         if (fieldname, btext) not in leaf:
             return 0
         info = leaf.term_info(fieldname, btext)
-        ids, weights, values = [], [], []
+        ids, weights, values = array("I"), [], []
         matcher = leaf.postings(fieldname, btext)
         while matcher.is_active():
             ids.append(offset + matcher.id())
             weights.append(matcher.weight())
             values.append(matcher.value() if out.positional else None)
             matcher.next()
-        out.add(ids, weights, values, info.max_weight(), info.min_length())
+        if ids:
+            out.add(ids, weights, values, info.max_weight(), info.min_length())
         return info.doc_frequency()
     try:
         info = terms.term_info(fieldname, btext)
@@ -299,7 +330,7 @@ def _read_postings(leaf, fieldname: str, btext: bytes, offset: int, out: _Gather
         return 0
     if info.is_inlined():
         ids, weights, values = info.inlined_postings()
-        out.add([offset + d for d in ids], weights, values, info.max_weight(), info.min_length())
+        out.add(array("I", [offset + d for d in ids]), weights, values, info.max_weight(), info.min_length())
         return len(ids)
     postfile = terms._postfile
     position = info.extent()[0] + len(WHOOSH3_HEADER_MAGIC)
@@ -310,9 +341,9 @@ def _read_postings(leaf, fieldname: str, btext: bytes, offset: int, out: _Gather
         count, _, max_weight, compressed, min_length = load(header)[:5]  # then max length
         data = block[header.tell() :]
         ids, weights, values = loads(zlib.decompress(data) if compressed else data)
-        ids = accumulate(ids, initial=offset)
-        next(ids)  # the initial offset itself
-        if weights is None or isinstance(weights, float):
+        ids = array("I", accumulate(ids, initial=offset))
+        del ids[0]  # the offset itself
+        if weights is None or isinstance(weights, float):  # Whoosh's own blocks
             weights = [weights or 1.0] * count
         out.add(ids, weights, values, max_weight, byte_to_length(min_length))
         if length < 0:
