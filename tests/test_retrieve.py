@@ -354,8 +354,6 @@ def test_phrases_checked_lazily_rank_as_checked_up_front(monkeypatch, phrase_ind
                '"hồ gươm" OR "phố cổ"', 'title:"hồ gươm" buổi sáng', '"gươm cũ bên hồ"']  # fmt: skip
     monkeypatch.setattr(retrieve, "LAZY_PHRASES_FROM", 10)  # so few articles: lazy only when told to
     monkeypatch.setattr(retrieve, "PHRASE_SAMPLE", 4)
-    monkeypatch.setattr(retrieve, "PHRASE_SAMPLE_MAX", 8)
-    monkeypatch.setattr(retrieve, "LAZY_HOLDERS", 5)
     checks = []
     consecutive = retrieve._consecutive
     monkeypatch.setattr(retrieve, "_consecutive", lambda values: checks.append(1) or consecutive(values))
