@@ -93,12 +93,13 @@ class Positions:
     """docnum -> encoded positions of one term's postings, found by bisection in the
     sorted docnums and read from the blocks' values, not decoded up front."""
 
-    __slots__ = ("_ids", "_starts", "_blocks")
+    __slots__ = ("_ids", "_starts", "_blocks", "_mapping")
 
     def __init__(self, ids: array, starts: list[int], blocks: list):
         self._ids = ids  # every posting's docnum, ascending
         self._starts = starts  # index in ids of each block's first posting
         self._blocks = blocks  # each block's values (a tuple or ``index.PackedValues``)
+        self._mapping = None
 
     def __getitem__(self, doc: int) -> bytes:
         ids = self._ids
@@ -109,8 +110,11 @@ class Positions:
         return self._blocks[block][i - self._starts[block]]
 
     def mapping(self) -> dict[int, bytes]:
-        """docnum -> encoded positions of every posting: for looking up many."""
-        return dict(zip(self._ids, chain.from_iterable(self._blocks)))
+        """docnum -> encoded positions of every posting: for looking up many. Kept once made
+        (as long as the decoded postings are cached): common syllables recur in phrases."""
+        if self._mapping is None:
+            self._mapping = dict(zip(self._ids, chain.from_iterable(self._blocks)))
+        return self._mapping
 
 
 def positions_of(value: bytes) -> list[int]:
@@ -627,7 +631,7 @@ class Retriever:
         fields = []  # (field, its postings of each syllable, the articles with all of them there)
         for f in node.fields or TEXT_FIELDS:
             postings = [self.view.postings(f"{f}_{variant}", t) for t in tokens]
-            fields.append((f, postings, set(postings[0].tfs.keys()).intersection(*(p.tfs.keys() for p in postings[1:]))))
+            fields.append((f, postings, _common_keys([p.tfs for p in postings])))
         if lazy and len(tokens) > 1:  # each term a copy of its own, to be dropped by id
             unverified = _Unverified(
                 [(found, [p.positions for p in postings], [(FIELD_WEIGHTS[f], p._replace()) for p in postings])
@@ -645,6 +649,15 @@ class Retriever:
             docs |= found
             terms += [(FIELD_WEIGHTS[f], p.only(found)) for p in postings]
         return _Match(docs, terms)
+
+
+def _common_keys(maps: list[dict]) -> set:
+    """The keys all of ``maps`` have, found by looking up the smallest's in the others."""
+    smallest, *others = sorted(maps, key=len)
+    found = smallest.keys() & (others[0].keys() if others else smallest.keys())
+    for other in others[1:]:
+        found = {k for k in found if k in other}
+    return found
 
 
 def _syllables(text: str) -> list[str]:
