@@ -130,10 +130,6 @@ class PackedValues:
             self._blob, self._zipped = zlib.decompress(self._blob), False
         return self._blob
 
-    def size(self) -> int:
-        """Bytes held (as the cache counts them)."""
-        return len(self._blob) + len(self._lengths)
-
 
 def _typecode(values) -> str:
     """The smallest unsigned array type holding ``values`` (non-negative integers)."""

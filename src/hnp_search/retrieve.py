@@ -15,7 +15,7 @@ from io import BytesIO
 from itertools import accumulate, chain, islice
 from operator import itemgetter
 from pickle import load, loads
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3TermsReader, _lenfield
 from whoosh.reading import TermNotFound
@@ -59,9 +59,9 @@ LAZY_SHARE = 1 / PHRASE_SAMPLE
 #: A loose hit needs at least this share of the query's syllables (queries of 3+).
 MIN_SHARE = 0.34
 #: Postings kept in memory (shared by an engine's threads): decoded for scoring (a map from
-#: article to frequency, ~80 bytes a posting), and as read from the index (~10 bytes a
-#: posting, decoded again in a third of the time it takes to read them: baomoi's 900 bench
-#: queries read 12 M postings).
+#: article to frequency, ~80 bytes a posting), and as read from the index (5 bytes a posting
+#: and its positions, compressed until first looked at; decoded again in a third of the
+#: time it takes to read them; baomoi's 900 bench queries read 12 M postings).
 CACHE_POSTINGS = 1_000_000
 CACHE_READ_POSTINGS = 12_000_000
 
@@ -299,7 +299,7 @@ class _Read:
 
     positional: bool
     ids: array = field(default_factory=lambda: array("I"))
-    weights: Sequence[float] = field(default_factory=list)  # each block's, until all are read
+    weights: list | array = field(default_factory=list)  # each block's while reading, then one array
     starts: list[int] = field(default_factory=list)
     blocks: list = field(default_factory=list)
     peaks: list[tuple[float, float]] = field(default_factory=list)
