@@ -1,5 +1,6 @@
 """Searching through the Python API on the ten test articles."""
 
+import re
 from datetime import date, datetime
 from itertools import islice
 
@@ -212,3 +213,19 @@ def test_phrases_marked_from_a_first_scan_for_whole_phrases_as_by_a_full_scan(da
     found = [regions.find(text) for text in dantri_texts]
     assert found == [full.find(text) for text in dantri_texts]
     assert regions._regions is not None and sum(map(bool, found)) >= 3  # the phrases occur
+
+
+@pytest.mark.parametrize("query", ["ha noi thanh pho", "nguoi dan", "19 covid", '"thành phố" "phố hà"', '"ha ha"'])
+def test_matches_found_from_their_first_letters_are_those_a_look_behind_finds(dantri_texts, query):
+    from hnp_search.highlight import _word_starts
+
+    matcher = Matcher.from_tree(parse(query))
+    matcher.find("")  # compiles its patterns
+    for pattern, overlapping in ((matcher._pattern, False), (matcher._regions, True)):
+        if pattern is None:
+            continue
+        behind = re.compile(rf"(?<!\w)(?=({pattern.pattern}))" if overlapping else rf"(?<!\w)({pattern.pattern})")
+        for text in dantri_texts:
+            folded = fold_ascii(text)
+            expected = [m.span(1) for m in behind.finditer(folded)]
+            assert [m.span() for m in _word_starts(pattern, folded, overlapping=overlapping)] == expected
