@@ -122,12 +122,12 @@ class Matcher:
         only, just where a whole phrase is, found by a first scan."""
         if self._pattern is None:
             wanted = {fold(s) for q in self.words for s in q} | {s for _, q in self.phrases for s in map(fold, q)}
-            self._pattern = re.compile(rf"(?:{_alternatives(wanted)})(?!\w)")
+            self._pattern = _compiled(rf"(?:{_alternatives(wanted)})(?!\w)")
             if not all(map(str.isascii, wanted)):
                 self._fold = fold_lower
             if not self.words:
                 phrases = [r"\W+".join(map(re.escape, map(fold, q))) for _, q in self.phrases]
-                self._regions = re.compile(rf"(?:{_alternatives(phrases, escape=False)})(?!\w)")
+                self._regions = _compiled(rf"(?:{_alternatives(phrases, escape=False)})(?!\w)")
         folded = self._fold(text)
         if self._regions is None:
             found = _word_starts(self._pattern, folded)
@@ -150,6 +150,10 @@ class Matcher:
                 chains.append([token])
             last_end = end
         return chains
+
+
+#: Queries' patterns, compiled: two per query, beyond what ``re`` keeps (512 of every module's).
+_compiled = lru_cache(maxsize=4096)(re.compile)
 
 
 def _word_starts(pattern: re.Pattern, text: str, start: int = 0, end: int | None = None, overlapping: bool = False):
