@@ -153,7 +153,7 @@ class SearchEngine:
 
     def _retriever(self, searcher: Searcher) -> Retriever:
         """Retrieval on the index state ``searcher`` (this thread's) reads."""
-        return Retriever(self._local.view, self._lexicon(searcher))
+        return Retriever(self._local.view, lambda: self._lexicon(searcher))
 
     def _lexicon(self, searcher: Searcher) -> Lexicon:
         """The diacritic-restoring lexicon of the index state ``searcher`` reads."""

@@ -15,7 +15,7 @@ from io import BytesIO
 from itertools import accumulate, chain, islice
 from operator import itemgetter
 from pickle import load, loads
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3TermsReader, _lenfield
 from whoosh.reading import TermNotFound
@@ -414,9 +414,9 @@ class _Unverified:
 class Retriever:
     """Runs query trees on one index state."""
 
-    def __init__(self, view: IndexView, lexicon: Lexicon | None = None):
+    def __init__(self, view: IndexView, lexicon: Callable[[], Lexicon] | None = None):
         self.view = view
-        self.lexicon = lexicon
+        self.lexicon = lexicon  # loaded when first needed: accented queries never need it
 
     # -- ranking -------------------------------------------------------------
 
@@ -606,7 +606,7 @@ class Retriever:
         if self.lexicon is None or all(has_diacritics(s) for s in syllables):
             return []
         out = []
-        for start, reading in self.lexicon.restore(syllables):
+        for start, reading in self.lexicon().restore(syllables):
             typed = syllables[start : start + len(reading)]
             if all(has_diacritics(t) for t in typed):
                 continue  # typed in full: already scored as a segmented word
