@@ -7,7 +7,7 @@ import pytest
 from conftest import ARTICLES
 from hnp_search import SearchEngine
 from hnp_search import retrieve
-from hnp_search.index import PackedPositions, column_values
+from hnp_search.index import PackedPositions, column_values, positions_of
 from hnp_search.ingest import read_articles
 
 
@@ -15,7 +15,7 @@ from hnp_search.ingest import read_articles
 def test_positions_round_trip_in_the_smallest_width(positions):
     fmt = PackedPositions()
     value = fmt.encode(positions)
-    assert fmt.decode_positions(value) == positions == retrieve.positions_of(value)
+    assert fmt.decode_positions(value) == positions == positions_of(value)
     assert fmt.decode_frequency(value) == len(positions)
     largest_gap = max(b - a for a, b in zip([0, *positions], positions))
     assert len(value) == 1 + len(positions) * (1 if largest_gap < 256 else 2 if largest_gap < 65536 else 4)

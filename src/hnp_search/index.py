@@ -73,15 +73,20 @@ class PackedPositions(formats.Positions):
         return code.encode() + array(code, deltas).tobytes()
 
     def decode_positions(self, valuestring):
-        deltas = array(chr(valuestring[0]))
-        deltas.frombytes(valuestring[1:])
-        return list(accumulate(deltas))
+        return positions_of(valuestring)
 
     def decode_frequency(self, valuestring):
         return (len(valuestring) - 1) // _ITEM_SIZE[valuestring[0]]
 
     def decode_weight(self, valuestring):
         return self.decode_frequency(valuestring) * self.field_boost
+
+
+def positions_of(value: bytes) -> list[int]:
+    """Decode one posting's positions (``PackedPositions``)."""
+    deltas = array(chr(value[0]))
+    deltas.frombytes(value[1:])
+    return list(accumulate(deltas))
 
 
 class WeightOnly(formats.Frequency):
@@ -604,11 +609,8 @@ class _Pipeline:
         if jobs > 1:
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-            try:
+            with _sigint_blocked():
                 self.pool = context.Pool(jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, dict[str, object]]]:
         if self.pool is None:
@@ -748,6 +750,20 @@ def write_articles(
     summary.seconds = time.perf_counter() - started
     summary.index_bytes = index_size(ix.storage.folder)
     return summary
+
+
+@contextmanager
+def _sigint_blocked():
+    """SIGINT blocked in this thread (and in processes and threads started meanwhile), where
+    the system can block signals (not on Windows, whose workers are spawned, not forked)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from . import analyze
-from .index import LENGTH_OF_BYTE, column_values
+from .index import LENGTH_OF_BYTE, column_values, positions_of
 from .normalize import fold, has_diacritics
 from .persons import person_key
 from .query import TEXT_FIELDS, All, Any, DateFilter, Lexicon, Node, Not, Person, Phrase, Words
@@ -115,13 +115,6 @@ class Positions:
         if self._mapping is None:
             self._mapping = dict(zip(self._ids, chain.from_iterable(self._blocks)))
         return self._mapping
-
-
-def positions_of(value: bytes) -> list[int]:
-    """Decode one posting's positions (``index.PackedPositions``)."""
-    deltas = array(chr(value[0]))
-    deltas.frombytes(value[1:])
-    return list(accumulate(deltas))
 
 
 class PostingCache:
