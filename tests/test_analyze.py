@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hnp_search.analyze import Terms, VietnameseAnalyzer, query_words, segment, terms
+from hnp_search.analyze import Terms, VietnameseAnalyzer, is_question, query_words, segment, terms
 from hnp_search.normalize import clean_text, fold, normalize_term
 
 SAMPLE_NAME = "so-van-hoa-the-thao-2024-05-07"
@@ -263,3 +263,24 @@ def test_empty_and_whitespace_only_text_give_no_tokens(text):
 def test_punctuation_only_text_gives_no_terms():
     assert terms("?! … , ( ) “ ”") == Terms([], [], [], [])
     assert query_words("?!") == ()
+
+
+@pytest.mark.parametrize(
+    "query, asked",
+    [
+        ("Ai là người hát quốc ca", True),
+        ("Tesla chết năm nào", True),
+        ("Hồ Tây ở đâu", True),
+        ("có bao nhiêu quận", True),
+        ("co bao nhieu quan", True),
+        ("tai sao gia rau tang", True),
+        ("hồ tây rộng bao nhiêu?", True),
+        ("ha noi o dau?", True),
+        ("Ai Cập", False),  # a country, not "who"
+        ("Hà Nội mùa thu", False),
+        ("ha noi o dau", False),  # "dau" may as well be "đầu" or "dầu"
+        ("tai bien mach mau nao", False),  # "nao" may as well be "não"
+    ],
+)
+def test_questions_are_told_by_their_question_words_or_mark(query, asked):
+    assert is_question(query) is asked

@@ -99,6 +99,23 @@ def test_long_query_still_returns_articles_matching_most_words(engine):
     assert ids(hits)[0] == "gia-rau-xanh"
 
 
+def test_a_question_ranks_its_answer_above_an_article_with_all_its_words(tmp_path):
+    answer = Article(id="answer", title="Mỹ Linh hát quốc ca tại sân Mỹ Đình",
+                     body="Ca sĩ Mỹ Linh hát quốc ca trước trận chung kết tại sân Mỹ Đình tối qua.")
+    chatter = Article(id="chatter", title="Một đêm bóng đá",
+                      body="Ai đã từng đến sân Mỹ Đình đều nhớ không khí trận chung kết. Khán giả đến sớm, "
+                           "đội tuyển ra sân, rồi quốc ca vang lên và cả khán đài hát theo. Tại khu vực phía "
+                           "đông, các cổ động viên giương cờ và trống. Trận đấu kết thúc muộn, người hâm mộ "
+                           "ở lại sân rất lâu.")
+    with SearchEngine(tmp_path / "ix") as engine:
+        engine.index([answer, chatter], jobs=1)
+        # "chatter" has every word of the question, "ai" and "đã" too; "answer" says who.
+        assert ids(engine.search("Ai đã hát quốc ca tại sân Mỹ Đình?")) == ["answer", "chatter"]
+        assert ids(engine.search("ai da hat quoc ca tai san My Dinh?")) == ["answer", "chatter"]
+        # Typed as keywords, articles with every word still come first.
+        assert ids(engine.search("hát quốc ca sân Mỹ Đình khán giả")) == ["chatter", "answer"]
+
+
 @pytest.mark.parametrize("query", ['"Hà Nội', "(Hà Nội", "date:31/02/2024", "date:2024-13", "nope:x"])
 def test_malformed_queries_raise_one_error_type(engine, query):
     with pytest.raises(QuerySyntaxError):

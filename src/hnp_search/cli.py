@@ -162,7 +162,8 @@ def search_command(query, limit, date_from, date_to, person, sort, as_json, as_h
     hnp-search search metro --person "Nguyễn Quốc Toàn" --sort -date
 
     \b
-    Query language: words (all of them first, then most); "a phrase";
+    Query language: words (all of them first, then most; a question, with a
+    ? or a question word such as gì or bao nhiêu, by score alone); "a phrase";
     -word / -"phrase" to exclude; a OR b; ( ); title: lead: body: author:;
     person:"Name"; date:2024-05-07, date:2024-05, date:2024, date:07/05/2024,
     date:2024-05-01..2024-05-31, date:>=2024-05-01, date:<2024.

@@ -35,11 +35,17 @@ FIELD_WEIGHTS = {"title": 3.0, "lead": 1.5, "body": 1.0, "author": 1.0}
 EXACT_SHARE = 0.9
 #: BM25 parameters; idf is Whoosh's log(N / (df + 1)) + 1, raised to IDF_POWER so rare
 #: words count more (1.5 rather than 1: XQuAD-vi MRR@10 +0.004 / +0.001, known items -0.002).
-BM25_B = 0.75
+#: B 0.9 rather than 0.75: XQuAD-vi +0.001 / +0.001.
+BM25_B = 0.9
 BM25_K1 = 1.2
 IDF_POWER = 1.5
 #: Extra weight of a segmented-word match over its syllables alone.
 WORD_BOOST = 0.5
+#: Weight of each syllable of a query word of several (a segmented word, or for a query typed
+#: without diacritics a restored reading): a rare two-syllable word would otherwise weigh
+#: twice a rare one-syllable name, and its pair of syllables earns the proximity bonus too
+#: (0.6 rather than 1: XQuAD-vi MRR@10 +0.003 / +0.004, known items unchanged).
+WORD_SYLLABLE_WEIGHT = 0.6
 #: Weight of the restored accented reading of words typed without diacritics.
 RESTORED_SHARE = 0.15
 #: Weight of a pair of query syllables found side by side (on top of their own scores).
@@ -423,6 +429,9 @@ class Retriever:
             return []
         required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)), lazy=True)
+        if relax and sort == "relevance" and any(isinstance(n, Words) and analyze.is_question(n.text) for n in required):
+            # A question's answer seldom repeats all its words (its "what", "who"…): by score alone.
+            return self._rank(self._loose(required, filters, strict), limit, sort)
         ranked = self._rank(strict, limit, sort)
         if relax and len(ranked) < limit and any(isinstance(n, Words) for n in required):
             loose = self._loose(required, filters, strict)
@@ -551,22 +560,25 @@ class Retriever:
         if not syllables:
             return _Match(set())
         view = self.view
+        # Likely readings of the syllables typed without diacritics: (start, accented run).
+        typed = all(has_diacritics(s) for s in syllables)
+        readings = [] if typed or self.lexicon is None else self.lexicon().restore(syllables)
         docs = None
         terms = []
-        for s in syllables:
+        for s, weight in zip(syllables, _syllable_weights(words, readings)):
             folded = fold(s)
             if has_diacritics(s):
                 exact = [view.postings(f"{f}_s", s) for f in fields]
                 loose = [view.postings(f"{f}_sf", folded) for f in fields]
-                terms += [(FIELD_WEIGHTS[f] * EXACT_SHARE, p) for f, p in zip(fields, exact)]
-                terms += [(FIELD_WEIGHTS[f] * (1 - EXACT_SHARE), p) for f, p in zip(fields, loose)]
+                terms += [(weight * FIELD_WEIGHTS[f] * EXACT_SHARE, p) for f, p in zip(fields, exact)]
+                terms += [(weight * FIELD_WEIGHTS[f] * (1 - EXACT_SHARE), p) for f, p in zip(fields, loose)]
             else:
                 exact = [view.postings(f"{f}_sf", s) for f in fields]
-                terms += [(FIELD_WEIGHTS[f], p) for f, p in zip(fields, exact)]
+                terms += [(weight * FIELD_WEIGHTS[f], p) for f, p in zip(fields, exact)]
             found = set().union(*(p.tfs.keys() for p in exact))
             docs = found if docs is None else docs & found
         fields = tuple(f for f in fields if f in TEXT_FIELDS)
-        terms += self._word_terms(fields, words) + self._restored(fields, syllables)
+        terms += self._word_terms(fields, words) + self._restored(fields, syllables, readings)
         pairs = [
             (FIELD_WEIGHTS[f] * PROXIMITY_BOOST, view.postings(f"{f}_sf", a), view.postings(f"{f}_sf", b))
             for a, b in sorted({(fold(a), fold(b)) for a, b in zip(syllables, syllables[1:])})
@@ -594,12 +606,10 @@ class Retriever:
                     out.append((weight, self.view.postings(f"{f}_wf", joined)))
         return out
 
-    def _restored(self, fields: tuple[str, ...], syllables: list[str]) -> list:
-        """Bonus terms for the likely accented reading of words typed without diacritics."""
-        if self.lexicon is None or all(has_diacritics(s) for s in syllables):
-            return []
+    def _restored(self, fields: tuple[str, ...], syllables: list[str], readings) -> list:
+        """Bonus terms for the likely accented ``readings`` of words typed without diacritics."""
         out = []
-        for start, reading in self.lexicon().restore(syllables):
+        for start, reading in readings:
             typed = syllables[start : start + len(reading)]
             if all(has_diacritics(t) for t in typed):
                 continue  # typed in full: already scored as a segmented word
@@ -651,6 +661,17 @@ def _common_keys(maps: list[dict]) -> set:
     for other in others[1:]:
         found = {k for k in found if k in other}
     return found
+
+
+def _syllable_weights(words, readings) -> list[float]:
+    """Per query syllable, its weight: ``WORD_SYLLABLE_WEIGHT`` in a word of several syllables
+    (segmented, or when typed without any diacritics, a restored reading), else 1."""
+    if any(has_diacritics(s) for w in words for s in w.syllables):
+        return [WORD_SYLLABLE_WEIGHT if len(w.syllables) > 1 else 1.0 for w in words for _ in w.syllables]
+    weights = [1.0] * sum(len(w.syllables) for w in words)
+    for start, reading in readings:
+        weights[start : start + len(reading)] = [WORD_SYLLABLE_WEIGHT] * len(reading)
+    return weights
 
 
 def _syllables(text: str) -> list[str]:
