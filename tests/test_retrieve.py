@@ -2,7 +2,10 @@
 block across segments and deletions, the shared cache."""
 
 import dataclasses
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ARTICLES
 from hnp_search import SearchEngine
@@ -381,6 +384,15 @@ def test_phrases_checked_lazily_rank_as_checked_up_front(monkeypatch, phrase_ind
     assert lazy_checks < 25 < eager_checks, (lazy_checks, eager_checks)
     every = {f"b{n:02d}" for n in range(40)}
     assert {i for i, _ in lazy['"hồ gươm"', 40, "relevance"]} == every - {"b05", "b15", "b35"}  # no "hồ Gươm" anywhere
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 70_000), min_size=1, max_size=6, unique=True), min_size=1, max_size=4))
+def test_a_phrase_is_found_where_its_syllables_follow_one_another(positions):
+    fmt = PackedPositions()
+    values = [fmt.encode(sorted(p)) for p in positions]
+    expected = any(all(start + i in p for i, p in enumerate(positions)) for start in positions[0])
+    assert retrieve._consecutive(values) == expected
 
 
 def test_columns_read_at_once_hold_what_whoosh_reads_one_by_one(tmp_path, monkeypatch):

@@ -84,9 +84,16 @@ class PackedPositions(formats.Positions):
 
 def positions_of(value: bytes) -> list[int]:
     """Decode one posting's positions (``PackedPositions``)."""
-    deltas = array(chr(value[0]))
-    deltas.frombytes(value[1:])
-    return list(accumulate(deltas))
+    return list(iter_positions(value))
+
+
+def iter_positions(value: bytes) -> Iterator[int]:
+    """One posting's positions (``PackedPositions``), decoded as they are iterated."""
+    code = value[0]
+    return accumulate(value[1:] if code == _BYTE else memoryview(value)[1:].cast(chr(code)))
+
+
+_BYTE = ord("B")
 
 
 class WeightOnly(formats.Frequency):

@@ -23,7 +23,7 @@ from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from . import analyze
-from .index import LENGTH_OF_BYTE, column_values, positions_of
+from .index import LENGTH_OF_BYTE, column_values, iter_positions, positions_of
 from .normalize import fold, has_diacritics
 from .persons import person_key
 from .query import TEXT_FIELDS, All, Any, DateFilter, Lexicon, Node, Not, Person, Phrase, Words
@@ -383,16 +383,19 @@ class _Unverified:
     where the phrase is found."""
 
     fields: list[tuple[set[int], list[Positions], list[tuple[float, Postings]]]]
+    ids: list[list[int]] | None = None  # per field, the ids of its terms
 
     def unscored(self, doc: int) -> list[int] | None:
         """None when ``doc`` lacks the phrase; else the ids of its terms in the fields
         without it, which must not score ``doc``."""
+        if self.ids is None:
+            self.ids = [[id(p) for _, p in terms] for _, _, terms in self.fields]
         found, out = False, []
-        for candidates, positions, terms in self.fields:
+        for (candidates, positions, _), ids in zip(self.fields, self.ids):
             if doc in candidates and _consecutive([p[doc] for p in positions]):
                 found = True
             else:
-                out += [id(p) for _, p in terms]
+                out += ids
         return out if found else None
 
     def common(self) -> bool:
@@ -709,18 +712,20 @@ def _verified(scores: dict[int, float], unverified: list[_Unverified], depth: in
 
 def _consecutive(values: list[bytes]) -> bool:
     """Whether the syllables whose positions these are occur one right after another."""
-    first = values[0]
-    starts = {first[1]} if len(first) == 2 else set(positions_of(first))  # most: one early position
-    for i, value in enumerate(values[1:], 1):
-        if len(value) == 2:
+    starts = None
+    for i, value in enumerate(values):
+        if len(value) == 2:  # most: one early position
             start = value[1] - i
-            if start not in starts:
+            if starts is not None and start not in starts:
                 return False
             starts = {start}
-        else:
-            starts.intersection_update([p - i for p in positions_of(value)])
-            if not starts:
-                return False
+            continue
+        found = iter_positions(value)
+        if i:
+            found = map((-i).__add__, found)
+        starts = set(found) if starts is None else starts.intersection(found)
+        if not starts:
+            return False
     return True
 
 
