@@ -116,6 +116,19 @@ def test_a_question_ranks_its_answer_above_an_article_with_all_its_words(tmp_pat
         assert ids(engine.search("hát quốc ca sân Mỹ Đình khán giả")) == ["chatter", "answer"]
 
 
+def test_only_a_query_typed_without_diacritics_loads_the_restoring_lexicon(engine, monkeypatch):
+    from hnp_search import index as index_module
+
+    loads = []
+    load = index_module.load_lexicon
+    monkeypatch.setattr(index_module, "load_lexicon", lambda *args: loads.append(1) or load(*args))
+    with SearchEngine(engine.path, create=False) as fresh:
+        fresh.search("giao thông Hà Nội năm nay")  # "giao", "nay" have no diacritics to type
+        assert loads == []
+        assert fresh.search("giao thong ha noi")
+        assert loads == [1]
+
+
 @pytest.mark.parametrize("query", ['"Hà Nội', "(Hà Nội", "date:31/02/2024", "date:2024-13", "nope:x"])
 def test_malformed_queries_raise_one_error_type(engine, query):
     with pytest.raises(QuerySyntaxError):

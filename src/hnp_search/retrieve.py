@@ -226,13 +226,14 @@ class IndexView:
         """Per document: the BM25 length normalisation of its ``fieldname``."""
 
         def make():
+            a, b = self._length_norm(fieldname)
+            of_byte = [a + b * n for n in LENGTH_OF_BYTE]  # a stored length byte -> its norm
             out = []
             for lr, _ in self.leaves:
                 perdoc = getattr(lr, "_perdoc", None)  # an empty index's reader has none
                 column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN) if perdoc else None
-                out += [LENGTH_OF_BYTE[b] for b in column_values(column, lr.doc_count_all())]
-            a, b = self._length_norm(fieldname)
-            return [a + b * n for n in out], len(out)
+                out += map(of_byte.__getitem__, column_values(column, lr.doc_count_all()))
+            return out, len(out)
 
         return self._cached(("norms", fieldname), make, pinned=True)
 
@@ -563,12 +564,13 @@ class Retriever:
         if not syllables:
             return _Match(set())
         view = self.view
-        # Likely readings of the syllables typed without diacritics: (start, accented run).
-        typed = all(has_diacritics(s) for s in syllables)
-        readings = [] if typed or self.lexicon is None else self.lexicon().restore(syllables)
+        # Likely readings of a query typed without diacritics: (start, accented run). One
+        # with some ("việt nam") was typed with them: "nam" is how the user writes it.
+        accented = any(has_diacritics(s) for s in syllables)
+        readings = [] if accented or self.lexicon is None else self.lexicon().restore(syllables)
         docs = None
         terms = []
-        for s, weight in zip(syllables, _syllable_weights(words, readings)):
+        for s, weight in zip(syllables, _syllable_weights(words, readings, accented)):
             folded = fold(s)
             if has_diacritics(s):
                 exact = [view.postings(f"{f}_s", s) for f in fields]
@@ -581,7 +583,7 @@ class Retriever:
             found = set().union(*(p.tfs.keys() for p in exact))
             docs = found if docs is None else docs & found
         fields = tuple(f for f in fields if f in TEXT_FIELDS)
-        terms += self._word_terms(fields, words) + self._restored(fields, syllables, readings)
+        terms += self._word_terms(fields, words) + self._restored(fields, readings)
         pairs = [
             (FIELD_WEIGHTS[f] * PROXIMITY_BOOST, view.postings(f"{f}_sf", a), view.postings(f"{f}_sf", b))
             for a, b in sorted({(fold(a), fold(b)) for a, b in zip(syllables, syllables[1:])})
@@ -609,19 +611,14 @@ class Retriever:
                     out.append((weight, self.view.postings(f"{f}_wf", joined)))
         return out
 
-    def _restored(self, fields: tuple[str, ...], syllables: list[str], readings) -> list:
-        """Bonus terms for the likely accented ``readings`` of words typed without diacritics."""
+    def _restored(self, fields: tuple[str, ...], readings) -> list:
+        """Bonus terms for the likely accented ``readings`` of a query typed without diacritics."""
         out = []
-        for start, reading in readings:
-            typed = syllables[start : start + len(reading)]
-            if all(has_diacritics(t) for t in typed):
-                continue  # typed in full: already scored as a segmented word
+        for _, reading in readings:
             for f in fields:
                 weight = FIELD_WEIGHTS[f] * RESTORED_SHARE
                 out.append((weight * WORD_BOOST, self.view.postings(f"{f}_w", analyze.WORD_JOINER.join(reading))))
-                out += [
-                    (weight, self.view.postings(f"{f}_s", r)) for t, r in zip(typed, reading) if not has_diacritics(t)
-                ]
+                out += [(weight, self.view.postings(f"{f}_s", r)) for r in reading]
         return out
 
     def _phrase(self, node: Phrase, lazy: bool = False) -> _Match:
@@ -666,10 +663,10 @@ def _common_keys(maps: list[dict]) -> set:
     return found
 
 
-def _syllable_weights(words, readings) -> list[float]:
+def _syllable_weights(words, readings, accented: bool) -> list[float]:
     """Per query syllable, its weight: ``WORD_SYLLABLE_WEIGHT`` in a word of several syllables
     (segmented, or when typed without any diacritics, a restored reading), else 1."""
-    if any(has_diacritics(s) for w in words for s in w.syllables):
+    if accented:
         return [WORD_SYLLABLE_WEIGHT if len(w.syllables) > 1 else 1.0 for w in words for _ in w.syllables]
     weights = [1.0] * sum(len(w.syllables) for w in words)
     for start, reading in readings:
