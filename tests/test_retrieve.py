@@ -395,6 +395,25 @@ def test_a_phrase_is_found_where_its_syllables_follow_one_another(positions):
     assert retrieve._consecutive(values) == expected
 
 
+def test_a_pair_side_by_side_wherever_it_occurs_earns_almost_no_proximity_bonus():
+    fmt = PackedPositions()
+
+    def postings(positions: dict[int, list[int]]) -> retrieve.Postings:
+        tfs = {d: len(p) for d, p in positions.items()}
+        encoded = {d: fmt.encode(p) for d, p in positions.items()}
+        return retrieve.Postings(tfs, scale=1.0, norms=[1.0] * 10, positions=encoded)
+
+    docs = list(range(10))
+    doctor, who = postings({d: [5] for d in docs}), postings({d: [6] for d in docs})  # a name, everywhere
+    brother = postings({d: [20] for d in docs})
+    elder = postings({d: [21] if d == 3 else [40] for d in docs})  # side by side in one article only
+    bonus = retrieve._proximity(docs, [(1.0, doctor, who), (1.0, brother, elder)])
+    name_only = bonus[0]
+    assert 0 < name_only < 0.05 * (doctor.impact(0) + who.impact(0))
+    assert bonus[3] - name_only == pytest.approx(brother.impact(3) + elder.impact(3))
+    assert all(bonus[d] == name_only for d in docs if d != 3)
+
+
 def test_columns_read_at_once_hold_what_whoosh_reads_one_by_one(tmp_path, monkeypatch):
     from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 
