@@ -93,7 +93,7 @@ def iter_positions(value: bytes) -> Iterator[int]:
     return accumulate(value[1:] if code == _BYTE else memoryview(value)[1:].cast(chr(code)))
 
 
-_BYTE = ord("B")
+_BYTE = ord("B")  # the type code of gaps under 256: the bytes are read as they are
 
 
 class WeightOnly(formats.Frequency):
