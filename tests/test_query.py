@@ -33,6 +33,8 @@ CASES = [
     ('person:"Trần Thị Thu Hà"', ["metro-nhon-ga-ha-noi"]),
     ("bàn -thắng", ["vanh-dai-4-ban-giao"]),  # first: the only one with "bàn" but no "thắng"
     ("bàn -thắng", {"vanh-dai-4-ban-giao", "gia-rau-xanh", "ban-tre-tinh-nguyen", "van-mieu-dem"}),
+    ('"sông Tô Lịch" ?', {"song-to-lich", "ban-tre-tinh-nguyen"}),  # punctuation alone asks for nothing
+    ("date:2023-11 …", ["van-mieu-dem"]),
 ]
 
 

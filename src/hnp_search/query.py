@@ -94,6 +94,9 @@ _TOKEN = re.compile(
 )
 
 
+_LETTER_OR_DIGIT = re.compile(r"\w")
+
+
 @dataclass
 class _Tok:
     kind: str
@@ -110,6 +113,8 @@ def _lex(query: str) -> list[_Tok]:
         if kind == "quote":
             raise QuerySyntaxError(query, "unbalanced quote: add the closing \"", m.start())
         text = m.group("fname").lower() if kind == "field" else m.group()
+        if kind == "word" and not _LETTER_OR_DIGIT.search(text):
+            continue  # punctuation alone ("?" after a phrase, a dash) holds no term
         if kind == "word" and text == "OR":
             kind = "or"
         tokens.append(_Tok(kind, text, m.start()))
