@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hnp_search import QuerySyntaxError
-from hnp_search.query import MAX_QUERY_CHARS, parse
+from hnp_search.query import MAX_QUERY_CHARS, Phrase, Words, parse
 
 # query -> the articles it must return, in this order when a list, in any order when a set.
 CASES = [
@@ -63,6 +63,13 @@ def test_query_finds_the_expected_articles(engine, query, expected):
 def test_malformed_queries_say_what_is_wrong(query, message):
     with pytest.raises(QuerySyntaxError, match=message):
         parse(query)
+
+
+def test_punctuation_alone_is_no_term_but_a_question_mark_stays_with_its_words():
+    assert parse('"sông Tô Lịch" ?') == Phrase("sông Tô Lịch")
+    assert parse("date:2023-11 …") == parse("date:2023-11")
+    assert parse("ha noi o dau ?") == Words("ha noi o dau ?")
+    assert parse("?") is None
 
 
 def test_a_phrase_with_diacritics_needs_them(engine):

@@ -113,8 +113,10 @@ def _lex(query: str) -> list[_Tok]:
         if kind == "quote":
             raise QuerySyntaxError(query, "unbalanced quote: add the closing \"", m.start())
         text = m.group("fname").lower() if kind == "field" else m.group()
-        if kind == "word" and not _LETTER_OR_DIGIT.search(text):
-            continue  # punctuation alone ("?" after a phrase, a dash) holds no term
+        if kind == "word" and not _LETTER_OR_DIGIT.search(text):  # punctuation alone holds no term
+            if "?" in text and tokens and tokens[-1].kind == "word":
+                tokens[-1].text += " " + text  # but a question mark still says the words ask
+            continue
         if kind == "word" and text == "OR":
             kind = "or"
         tokens.append(_Tok(kind, text, m.start()))
