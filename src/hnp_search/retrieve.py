@@ -586,7 +586,7 @@ class Retriever:
             found = set().union(*(p.tfs.keys() for p in exact))
             docs = found if docs is None else docs & found
         fields = tuple(f for f in fields if f in TEXT_FIELDS)
-        terms += self._word_terms(fields, words) + self._restored(fields, readings)
+        terms += self._word_terms(fields, words, syllables, accented) + self._restored(fields, readings)
         # Side by side, a pair weighs as its syllables do (a word's own pair less).
         paired: dict[tuple[str, str], float] = {}
         for a, b, wa, wb in zip(syllables, syllables[1:], weights, weights[1:]):
@@ -599,11 +599,10 @@ class Retriever:
         ]
         return _Match(docs, terms, pairs)
 
-    def _word_terms(self, fields: tuple[str, ...], words) -> list:
+    def _word_terms(self, fields: tuple[str, ...], words, syllables: list[str], accented: bool) -> list:
         """Bonus terms for whole words: the segmented words of the query, or, for a query
         typed without diacritics (which segmentation cannot read), every 2- and 3-syllable run."""
-        syllables = [s for w in words for s in w.syllables]
-        if any(has_diacritics(s) for s in syllables):
+        if accented:
             runs = {w.syllables for w in words if len(w.syllables) > 1}
         else:
             runs = {tuple(syllables[i : i + n]) for n in (2, 3) for i in range(len(syllables) - n + 1)}
@@ -736,19 +735,24 @@ def _consecutive(values: list[bytes]) -> bool:
 
 def _proximity(docs: list[int], pairs) -> dict[int, float]:
     """Per doc of ``docs``, the bonus for query syllables side by side: each pair found so
-    scores its two syllables again, times how telling that is among ``docs``: if k of the n
-    holding both syllables have them side by side, log((n + 1) / k) / log(n + 1). A name
-    ("Doctor Who", "Los Angeles") is side by side wherever both its syllables are: it earns
-    almost nothing, and cannot lift one article about it above another."""
+    scores its two syllables again, times how telling that is among ``docs`` (``_telling``)."""
     bonus = dict.fromkeys(docs, 0.0)
     for weight, a, b in pairs:
         both = [d for d in docs if d in a.tfs and d in b.tfs]
         near = [d for d in both if _side_by_side(a.positions[d], b.positions[d])]
         if near:
-            telling = math.log((len(both) + 1) / len(near)) / math.log(len(both) + 1)
+            telling = _telling(len(near), len(both))
             for d in near:
                 bonus[d] += telling * weight * (a.impact(d) + b.impact(d))
     return bonus
+
+
+def _telling(near: int, both: int) -> float:
+    """How much a pair side by side in ``near`` of the ``both`` candidates holding its two
+    syllables says, from 1 (in one of them) to almost 0 (in all): log((n + 1) / k) / log(n + 1).
+    A name ("Doctor Who", "Los Angeles") is side by side wherever both its syllables are: it
+    cannot lift one article about it above another."""
+    return math.log((both + 1) / near) / math.log(both + 1)
 
 
 def _side_by_side(first: bytes, second: bytes) -> bool:
