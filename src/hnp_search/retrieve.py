@@ -644,7 +644,7 @@ class Retriever:
             fields.append((f, postings, _common_keys([p.tfs for p in postings])))
         if lazy and len(tokens) > 1:  # each term a copy of its own, to be dropped by id
             unverified = _Unverified(
-                [(found, [p.positions for p in postings], [(FIELD_WEIGHTS[f], p._replace()) for p in postings])
+                [(found, [p.positions for p in postings], [(FIELD_WEIGHTS[f], _within(p, found)) for p in postings])
                  for f, postings, found in fields]
             )  # fmt: skip
             if unverified.common():
@@ -659,6 +659,14 @@ class Retriever:
             docs |= found
             terms += [(FIELD_WEIGHTS[f], p.only(found)) for p in postings]
         return _Match(docs, terms)
+
+
+def _within(postings: Postings, docs: set[int]) -> Postings:
+    """A copy of ``postings`` scoring only ``docs`` (where a phrase could be in its field):
+    restricted when that leaves out many, else whole (an upper bound is all ranking needs)."""
+    if len(docs) * 2 < len(postings.tfs):
+        return postings.only(docs)
+    return postings._replace()
 
 
 def _common_keys(maps: list[dict]) -> set:
