@@ -7,7 +7,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hnp_search.analyze import Terms, VietnameseAnalyzer, is_question, query_words, segment, terms
+from hnp_search.analyze import (
+    COMMON_SYLLABLES,
+    Terms,
+    VietnameseAnalyzer,
+    is_question,
+    pair_filter,
+    phrase_pair_bits,
+    query_words,
+    segment,
+    terms,
+)
 from hnp_search.normalize import clean_text, fold, normalize_term
 
 SAMPLE_NAME = "so-van-hoa-the-thao-2024-05-07"
@@ -284,3 +294,37 @@ def test_punctuation_only_text_gives_no_terms():
 )
 def test_questions_are_told_by_their_question_words_or_mark(query, asked):
     assert is_question(query) is asked
+
+
+COMMON = sorted(COMMON_SYLLABLES)
+
+
+def filter_bits(article_filter: bytes) -> set[int]:
+    value = int.from_bytes(article_filter, "little")
+    return {bit for bit in range(len(article_filter) * 8) if value >> bit & 1}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(COMMON + ["odinga", "hoan", "kiem"]), max_size=40), min_size=1, max_size=3))
+def test_every_phrase_of_an_article_passes_its_pair_filter(fields):
+    bits = filter_bits(pair_filter(fields))
+    for terms in fields:
+        for n in (2, 3):
+            for i in range(len(terms) - n + 1):
+                assert phrase_pair_bits(terms[i : i + n]) <= bits, terms[i : i + n]
+
+
+def test_the_pair_filter_turns_away_most_pairs_an_article_lacks(sample_text):
+    folded = terms(sample_text).sf
+    bits = filter_bits(pair_filter([folded]))
+    present = set(zip(folded, folded[1:]))
+    absent = [[a, b] for a in COMMON for b in COMMON if (a, b) not in present]
+    passing = sum(phrase_pair_bits(pair) <= bits for pair in absent)
+    assert len(present & {(a, b) for a in COMMON for b in COMMON}) > 20  # the article has common pairs
+    assert passing < 0.2 * len(absent), (passing, len(absent))  # 12% at its 217 pairs
+
+
+def test_only_pairs_of_common_syllables_side_by_side_go_into_the_pair_filter():
+    assert phrase_pair_bits(["ho", "guom"]) == set()  # "guom" is not common: any article may hold it
+    assert phrase_pair_bits(["co", "the"])
+    assert pair_filter([["co", "odinga", "the"], ["co"], ["the"]]) == bytes(len(pair_filter([])))

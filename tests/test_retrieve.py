@@ -435,3 +435,24 @@ def test_columns_read_at_once_hold_what_whoosh_reads_one_by_one(tmp_path, monkey
                 assert column_values(column, count) == list(column)
             column = leaf.column_reader("published", translate=False)
             assert column_values(column, count, 2**64 - 1) == list(column)
+
+
+def test_a_phrase_of_common_syllables_is_checked_only_where_the_pair_filter_allows(monkeypatch, tmp_path):
+    from hnp_search import Article
+
+    texts = ["Chúng tôi có thể đến sớm.", "Thể thao có nhiều môn.", "Có người nói về thể lực.", "Cô ấy có thể hát."]
+    articles = [Article(id=f"c{n:02d}", title=f"Tin số {n}", lead="", body=texts[n % 4]) for n in range(60)]
+    with SearchEngine(tmp_path) as engine:
+        for start in (0, 20, 40):  # three commits: segments merged keep their articles' filters
+            engine.index(articles[start : start + 20], jobs=1)
+    checks = []
+    consecutive = retrieve._consecutive
+    monkeypatch.setattr(retrieve, "_consecutive", lambda values: checks.append(1) or consecutive(values))
+    with SearchEngine(tmp_path, create=False) as engine:
+        found = {h.id for h in engine.search('"có thể"', limit=60, highlight=False)}
+        assert found == {f"c{n:02d}" for n in range(60) if n % 4 in (0, 3)}
+        assert len(checks) < 35, len(checks)  # 30 holders: the 30 without it are (nearly all) turned away unchecked
+        monkeypatch.setattr(retrieve.IndexView, "may_hold", lambda self, folded: None)
+        checks.clear()
+        assert {h.id for h in engine.search('"co the"', limit=60, highlight=False)} == found
+        assert len(checks) == 60

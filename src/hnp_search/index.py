@@ -35,7 +35,8 @@ from whoosh.codec.whoosh3 import (
 from whoosh.columns import NumericColumn
 from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.structfile import BufferFile
-from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.columns import FixedBytesColumn
+from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.index import LockError
 from whoosh.reading import SegmentReader
 from whoosh.system import pack_ushort
@@ -423,6 +424,8 @@ def schema() -> Schema:
     fields["persons"] = STORED()
     fields["person_k"] = KEYWORD(commas=True)
     fields["person_kf"] = KEYWORD(commas=True)
+    # An article without a pair filter (none can be: the default) may hold any phrase.
+    fields["pairs"] = COLUMN(FixedBytesColumn(analyze.PAIR_FILTER_BYTES, default=b"\xff" * analyze.PAIR_FILTER_BYTES))
     for name in TEXT_FIELDS + ("author",):
         for variant in ("s", "sf"):
             fields[f"{name}_{variant}"] = AnalyzedText(variant, positions=True)
@@ -527,7 +530,7 @@ def digest(article: Article) -> str:
 
 
 def analyze_article(article: Article) -> dict[str, object]:
-    """The postings and the persons of one article, by field name. Runs in worker processes.
+    """The postings, the pair filter and the persons of one article, by field name. Runs in worker processes.
 
     Title, lead and body are segmented together, once; persons are found in the
     same words. The byline is analyzed apart and is never a mentioned person.
@@ -536,11 +539,14 @@ def analyze_article(article: Article) -> dict[str, object]:
     words = analyze.segment(text)
     out: dict[str, object] = {}
     start = 0
+    folded = []
     for name in TEXT_FIELDS:
         end = start + len(getattr(article, name))
         terms = analyze.terms_of_words(text, [w for w in words if start <= w.start and w.end <= end])
         _add_postings(out, name, terms, analyze.VARIANTS)
+        folded.append(terms.sf)
         start = end + 1
+    out["pairs"] = analyze.pair_filter(folded)
     _add_postings(out, "author", analyze.terms(article.author or ""), ("s", "sf"))
     names = persons.extract_persons(text, words)
     keys = [persons.person_key(n) for n in names]

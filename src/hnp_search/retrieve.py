@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from heapq import heapify, heappop, heappush, heappushpop, nlargest
 from io import BytesIO
-from itertools import accumulate, chain, islice
+from itertools import accumulate, chain, compress, islice
 from operator import itemgetter
 from pickle import load, loads
 from typing import Callable, NamedTuple
@@ -57,6 +57,9 @@ PROXIMITY_BOOST = 1.2
 PROXIMITY_DEPTH = 100
 #: Ranking prunes candidates (MaxScore) only when there are more than this many times the hits wanted.
 PRUNE_FROM = 4
+#: Phrases whose candidates are this share of the index or more are first looked up in the
+#: articles' pair filters: a check costs about what filtering a hundred articles does.
+FILTER_PHRASES_FROM = 0.01
 #: A required phrase with this many candidates or more is checked lazily, best candidates
 #: first, when at least ``LAZY_SHARE`` of a sample of them hold it; else all up front.
 #: One of 32 rather than a quarter: a phrase ranks by 10 hits, so even a 3% share is
@@ -73,6 +76,7 @@ MIN_SHARE = 0.34
 CACHE_POSTINGS = 1_000_000
 CACHE_READ_POSTINGS = 12_000_000
 
+_HAS_BIT = [bytes((byte >> bit) & 1 for byte in range(256)) for bit in range(8)]  # byte -> 1 if it has the bit
 _MISSING_DATE = 2**63  # Whoosh's column value for "no date" is 2**64 - 1
 
 
@@ -250,6 +254,36 @@ class IndexView:
             return out, len(out)
 
         return self._cached(("published",), make, pinned=True)
+
+    def pair_filters(self) -> bytes:
+        """Every document's pair filter (``analyze.pair_filter``), one after another."""
+
+        def make():
+            size = analyze.PAIR_FILTER_BYTES
+            parts = []
+            for lr, _ in self.leaves:
+                count = lr.doc_count_all()
+                column = lr.column_reader("pairs", translate=False) if lr.has_column("pairs") else None
+                written = min(column._count, count) if column is not None else 0
+                if written:  # stored one after another; trailing defaults are not written
+                    parts.append(column._dbfile.get(column._basepos, written * size))
+                parts.append(b"\xff" * size * (count - written))
+            out = b"".join(parts)
+            return out, len(out) // 8
+
+        return self._cached(("pairs",), make, pinned=True)
+
+    def may_hold(self, folded: list[str]) -> set[int] | None:
+        """The documents whose pair filter lets them hold a phrase of ``folded`` syllables;
+        None when it has no common syllables side by side (then any may)."""
+        bits = analyze.phrase_pair_bits(folded)
+        if not bits:
+            return None
+        filters, size = self.pair_filters(), analyze.PAIR_FILTER_BYTES
+        passing = -1
+        for bit in bits:  # each bit of every document at once: its byte, set to 1 if it has the bit
+            passing &= int.from_bytes(filters[bit >> 3 :: size].translate(_HAS_BIT[bit & 7]), "little")
+        return set(compress(range(self.doc_count), passing.to_bytes(self.doc_count, "little")))
 
     def date_docs(self, start: datetime | None, end: datetime | None) -> set[int]:
         field_ = self.schema["published"]
@@ -642,6 +676,10 @@ class Retriever:
         for f in node.fields or TEXT_FIELDS:
             postings = [self.view.postings(f"{f}_{variant}", t) for t in tokens]
             fields.append((f, postings, _common_keys([p.tfs for p in postings])))
+        if sum(len(found) for _, _, found in fields) >= self.view.doc_count * FILTER_PHRASES_FROM:
+            possible = self.view.may_hold([fold(t) for t in tokens])
+            if possible is not None:
+                fields = [(f, postings, found & possible if f in TEXT_FIELDS else found) for f, postings, found in fields]
         if lazy and len(tokens) > 1:  # each term a copy of its own, to be dropped by id
             unverified = _Unverified(
                 [(found, [p.positions for p in postings], [(FIELD_WEIGHTS[f], _within(p, found)) for p in postings])
