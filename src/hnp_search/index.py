@@ -32,10 +32,9 @@ from whoosh.codec.whoosh3 import (
     W3TermInfo,
     _lenfield,
 )
-from whoosh.columns import NumericColumn
+from whoosh.columns import FixedBytesColumn, NumericColumn
 from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.structfile import BufferFile
-from whoosh.columns import FixedBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.index import LockError
 from whoosh.reading import SegmentReader
@@ -412,6 +411,10 @@ class AnalyzedText(TEXT):
         return super().index(value, **kwargs)
 
 
+#: The pair filter of an article without one (none is, but it would be the column's default): any phrase may be in it.
+NO_PAIR_FILTER = b"\xff" * analyze.PAIR_FILTER_BYTES
+
+
 def schema() -> Schema:
     fields = {
         "id": ID(unique=True, stored=True),
@@ -424,8 +427,7 @@ def schema() -> Schema:
     fields["persons"] = STORED()
     fields["person_k"] = KEYWORD(commas=True)
     fields["person_kf"] = KEYWORD(commas=True)
-    # An article without a pair filter (none can be: the default) may hold any phrase.
-    fields["pairs"] = COLUMN(FixedBytesColumn(analyze.PAIR_FILTER_BYTES, default=b"\xff" * analyze.PAIR_FILTER_BYTES))
+    fields["pairs"] = COLUMN(FixedBytesColumn(analyze.PAIR_FILTER_BYTES, default=NO_PAIR_FILTER))
     for name in TEXT_FIELDS + ("author",):
         for variant in ("s", "sf"):
             fields[f"{name}_{variant}"] = AnalyzedText(variant, positions=True)
@@ -934,6 +936,17 @@ def column_values(column, doc_count: int, default: int = 0):
     if sys.byteorder == "little":  # stored big-endian
         values.byteswap()
     return values.tolist() + [column._default] * (doc_count - written)
+
+
+def column_bytes(column, doc_count: int, default: bytes) -> bytes:
+    """Every document's value of a fixed-size bytes column (pair filters), one after another,
+    read at once (trailing defaults are not written)."""
+    if column is None:
+        return default * doc_count
+    if type(column) is not FixedBytesColumn.Reader:
+        return b"".join(column[d] for d in range(doc_count))
+    written = min(column._count, doc_count)
+    return column._dbfile.get(column._basepos, written * column._fixedlen) + default * (doc_count - written)
 
 
 #: Held by the one process writing an index, which records its pid in it. It is an OS

@@ -23,7 +23,7 @@ from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from . import analyze
-from .index import LENGTH_OF_BYTE, column_values, iter_positions
+from .index import LENGTH_OF_BYTE, NO_PAIR_FILTER, column_bytes, column_values, iter_positions
 from .normalize import fold, has_diacritics
 from .persons import person_key
 from .query import TEXT_FIELDS, All, Any, DateFilter, Lexicon, Node, Not, Person, Phrase, Words
@@ -259,17 +259,12 @@ class IndexView:
         """Every document's pair filter (``analyze.pair_filter``), one after another."""
 
         def make():
-            size = analyze.PAIR_FILTER_BYTES
-            parts = []
-            for lr, _ in self.leaves:
-                count = lr.doc_count_all()
-                column = lr.column_reader("pairs", translate=False) if lr.has_column("pairs") else None
-                written = min(column._count, count) if column is not None else 0
-                if written:  # stored one after another; trailing defaults are not written
-                    parts.append(column._dbfile.get(column._basepos, written * size))
-                parts.append(b"\xff" * size * (count - written))
-            out = b"".join(parts)
-            return out, len(out) // 8
+            out = b"".join(
+                column_bytes(lr.column_reader("pairs", translate=False) if lr.has_column("pairs") else None,
+                             lr.doc_count_all(), NO_PAIR_FILTER)
+                for lr, _ in self.leaves
+            )  # fmt: skip
+            return out, len(out)
 
         return self._cached(("pairs",), make, pinned=True)
 
