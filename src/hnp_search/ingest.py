@@ -15,8 +15,8 @@ from datetime import datetime
 from itertools import takewhile
 from pathlib import Path
 
-from hnp_search.errors import IngestError
-from hnp_search.normalize import clean_text
+from .errors import IngestError
+from .normalize import clean_text
 
 __all__ = ["Article", "read_articles"]
 
