@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from heapq import heapify, heappop, heappush, heappushpop, nlargest
 from io import BytesIO
-from itertools import accumulate, chain, compress, islice
+from itertools import accumulate, chain, islice
 from operator import itemgetter
 from pickle import load, loads
 from typing import Callable, NamedTuple
@@ -268,9 +268,9 @@ class IndexView:
 
         return self._cached(("pairs",), make, pinned=True)
 
-    def may_hold(self, folded: list[str]) -> set[int] | None:
-        """The documents whose pair filter lets them hold a phrase of ``folded`` syllables;
-        None when it has no common syllables side by side (then any may)."""
+    def may_hold(self, folded: list[str]) -> bytes | None:
+        """Per document, 1 when its pair filter lets it hold a phrase of ``folded`` syllables,
+        else 0; None when the phrase has no common syllables side by side (then any may)."""
         bits = analyze.phrase_pair_bits(folded)
         if not bits:
             return None
@@ -278,7 +278,7 @@ class IndexView:
         passing = -1
         for bit in bits:  # each bit of every document at once: its byte, set to 1 if it has the bit
             passing &= int.from_bytes(filters[bit >> 3 :: size].translate(_HAS_BIT[bit & 7]), "little")
-        return set(compress(range(self.doc_count), passing.to_bytes(self.doc_count, "little")))
+        return passing.to_bytes(self.doc_count, "little")
 
     def date_docs(self, start: datetime | None, end: datetime | None) -> set[int]:
         field_ = self.schema["published"]
@@ -672,9 +672,10 @@ class Retriever:
             postings = [self.view.postings(f"{f}_{variant}", t) for t in tokens]
             fields.append((f, postings, _common_keys([p.tfs for p in postings])))
         if sum(len(found) for _, _, found in fields) >= self.view.doc_count * FILTER_PHRASES_FROM:
-            possible = self.view.may_hold([fold(t) for t in tokens])
-            if possible is not None:
-                fields = [(f, postings, found & possible if f in TEXT_FIELDS else found) for f, postings, found in fields]
+            may = self.view.may_hold([fold(t) for t in tokens])
+            if may is not None:
+                fields = [(f, postings, {d for d in found if may[d]} if f in TEXT_FIELDS else found)
+                          for f, postings, found in fields]  # fmt: skip
         if lazy and len(tokens) > 1:  # each term a copy of its own, to be dropped by id
             unverified = _Unverified(
                 [(found, [p.positions for p in postings], [(FIELD_WEIGHTS[f], _within(p, found)) for p in postings])
