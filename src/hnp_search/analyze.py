@@ -97,11 +97,10 @@ _PAIR_BITS = 3
 def pair_filter(fields: Iterable[list[str]]) -> bytes:
     """The pair filter of an article: a Bloom filter of the adjacent common syllables in each
     of its ``fields`` (lists of folded syllable terms, as ``Terms.sf``)."""
-    common = COMMON_SYLLABLES
     bits = 0
     for terms in fields:
-        for pair in {(a, b) for a, b in zip(terms, terms[1:]) if a in common and b in common}:
-            for bit in _pair_bits(common[pair[0]], common[pair[1]]):
+        for pair in _common_pairs(terms):
+            for bit in _pair_bits(*pair):
                 bits |= 1 << bit
     return bits.to_bytes(PAIR_FILTER_BYTES, "little")
 
@@ -109,13 +108,13 @@ def pair_filter(fields: Iterable[list[str]]) -> bytes:
 def phrase_pair_bits(folded: list[str]) -> set[int]:
     """The bits of the pair filter set in every article holding a phrase of ``folded``
     syllables (none when it has no two common syllables side by side)."""
+    return {bit for pair in _common_pairs(folded) for bit in _pair_bits(*pair)}
+
+
+def _common_pairs(terms: list[str]) -> set[tuple[int, int]]:
+    """The ranks of the common syllables side by side in ``terms``, pair by pair."""
     common = COMMON_SYLLABLES
-    return {
-        bit
-        for a, b in zip(folded, folded[1:])
-        if a in common and b in common
-        for bit in _pair_bits(common[a], common[b])
-    }
+    return {(common[a], common[b]) for a, b in zip(terms, terms[1:]) if a in common and b in common}
 
 
 @lru_cache(maxsize=len(COMMON_SYLLABLES) ** 2)
