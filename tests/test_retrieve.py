@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from conftest import ARTICLES
 from hnp_search import SearchEngine
 from hnp_search import retrieve
-from hnp_search.index import PackedPositions, column_values, positions_of
+from hnp_search.index import NO_PAIR_FILTER, PackedPositions, column_bytes, column_values, positions_of
 from hnp_search.ingest import read_articles
 
 
@@ -435,6 +435,13 @@ def test_columns_read_at_once_hold_what_whoosh_reads_one_by_one(tmp_path, monkey
                 assert column_values(column, count) == list(column)
             column = leaf.column_reader("published", translate=False)
             assert column_values(column, count, 2**64 - 1) == list(column)
+            column = leaf.column_reader("pairs", translate=False)
+            assert column_bytes(column, count, NO_PAIR_FILTER) == b"".join(column)
+            assert column_bytes(list(column), count, NO_PAIR_FILTER) == b"".join(column)  # any other reader
+        # Its pair filter as the article's own, in index order.
+        assert engine._retriever(engine._search_with()).view.pair_filters() == b"".join(
+            index_module.analyze_article(a)["pairs"] for a in articles
+        )
 
 
 def test_a_phrase_of_common_syllables_is_checked_only_where_the_pair_filter_allows(monkeypatch, tmp_path):

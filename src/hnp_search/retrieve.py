@@ -415,13 +415,14 @@ class _Unverified:
     where the phrase is found."""
 
     fields: list[tuple[set[int], list[Positions], list[tuple[float, Postings]]]]
-    ids: list[list[int]] | None = None  # per field, the ids of its terms
+    ids: list[list[int]] = field(init=False)  # per field, the ids of its terms
+
+    def __post_init__(self):
+        self.ids = [[id(p) for _, p in terms] for _, _, terms in self.fields]
 
     def unscored(self, doc: int) -> list[int] | None:
         """None when ``doc`` lacks the phrase; else the ids of its terms in the fields
         without it, which must not score ``doc``."""
-        if self.ids is None:
-            self.ids = [[id(p) for _, p in terms] for _, _, terms in self.fields]
         found, out = False, []
         for (candidates, positions, _), ids in zip(self.fields, self.ids):
             if doc in candidates and _consecutive([p[doc] for p in positions]):
