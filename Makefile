@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-all eval bench clean
+.PHONY: demo test test-all eval bench clean opensearch opensearch-stop opensearch-status
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,33 @@ eval: $(STAMP)
 ## Speed beside SQLite FTS5 on dantri (a few minutes; writes bench/results/speed.md).
 bench: $(STAMP)
 	$(BIN)/python bench/bench_speed.py --corpus dantri
+
+## OpenSearch dev node(s) on 127.0.0.1 from Maven Central's artifacts (Java 17 and Maven needed):
+## `make opensearch` builds the launcher if needed, starts the node in the background and returns
+## once the cluster is green; OS_NODES=2 starts a two-node cluster (HTTP 9200 and 9201) in one JVM.
+OS_DIR := dev/opensearch
+OS_BUILT := $(OS_DIR)/target/.built
+OS_NODES ?= 1
+OS_HTTP_PORT ?= 9200
+OS_TRANSPORT_PORT ?= 9300
+OS_HEAP ?= 1g
+OS_TIMEOUT ?= 120
+OS_ENV = OS_NODES=$(OS_NODES) OS_HTTP_PORT=$(OS_HTTP_PORT) OS_TRANSPORT_PORT=$(OS_TRANSPORT_PORT) OS_HEAP=$(OS_HEAP) OS_TIMEOUT=$(OS_TIMEOUT)
+
+$(OS_BUILT): $(OS_DIR)/pom.xml $(wildcard $(OS_DIR)/src/main/java/hnp/dev/*.java) $(OS_DIR)/src/main/resources/log4j2.properties
+	@command -v mvn >/dev/null || { echo "opensearch: Maven (mvn) is not installed" >&2; exit 1; }
+	mvn -B -q -Dstyle.color=never -f $(OS_DIR)/pom.xml clean package
+	touch $@
+
+opensearch: $(OS_BUILT)
+	@$(OS_ENV) bash $(OS_DIR)/node.sh start
+
+## Stop the dev node(s) and remove their data.
+opensearch-stop:
+	@$(OS_ENV) bash $(OS_DIR)/node.sh stop
+
+opensearch-status:
+	@$(OS_ENV) bash $(OS_DIR)/node.sh status
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
