@@ -14,7 +14,7 @@ from .errors import (
     QuerySyntaxError,
 )
 from .highlight import Snippet
-from .index import IndexSummary
+from .indexing.job import IndexSummary
 from .ingest import Article, read_articles
 
 __version__ = "0.1.0"

@@ -158,26 +158,6 @@ def query_words(text: str) -> tuple[QueryWord, ...]:
     return tuple(out)
 
 
-#: Words that ask rather than tell: "what", "which", "who", "where", "how many", "why"…
-QUESTION_WORDS = frozenset(
-    {"gì", "nào", "ai", "đâu", "mấy", "bao nhiêu", "bao lâu", "bao giờ", "tại sao", "vì sao", "thế nào", "làm sao"}
-)
-#: Those still telling when typed without diacritics ("nao" may be "não", "dau" "đầu").
-_FOLDED_QUESTION_WORDS = frozenset({"gi", "bao nhieu", "bao lau", "bao gio", "tai sao", "vi sao", "the nao", "lam sao"})
-
-
-def is_question(text: str) -> bool:
-    """Whether a query is asked as a question: a question mark, or a question word (with
-    diacritics, a segmented word of its own: "Ai Cập" asks nothing)."""
-    if "?" in text:
-        return True
-    words = query_words(text)
-    if any(has_diacritics(s) for w in words for s in w.syllables):
-        return any(" ".join(w.syllables) in QUESTION_WORDS for w in words)
-    syllables = [s for w in words for s in w.syllables]
-    return any(" ".join(syllables[i : i + n]) in _FOLDED_QUESTION_WORDS for n in (1, 2) for i in range(len(syllables)))
-
-
 class VietnameseTokenizer(Tokenizer):
     """Whoosh tokenizer producing one variant of the terms (``"s"``, ``"sf"``, ``"w"``, ``"wf"``).
 
