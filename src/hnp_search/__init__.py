@@ -1,7 +1,9 @@
 """hnp-search: Vietnamese full-text search over news articles.
 
-Pipeline, one module per stage: normalize → analyze → ingest → index → query →
-highlight → api → cli.
+Stages, each a package or module importing only those before it: ``text`` (normalize, segment,
+analyze) → ``ingest`` → ``store`` (schema, codec, columns, directory) → ``indexing`` (pipeline,
+writer, job) → ``query`` (parse, vocabulary, plan) → ``retrieve`` (view, match, rank, retriever)
+→ ``highlight`` → ``api`` → ``render`` → ``cli``. The public API is ``__all__``.
 """
 
 from .api import Hit, SearchEngine

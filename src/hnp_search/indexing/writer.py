@@ -13,7 +13,7 @@ from whoosh.writing import SegmentWriter
 from ..errors import IndexBusyError
 from ..store.codec import CODEC, CompactPostingsWriter, inlined_term_info
 from ..store.columns import LENGTH_OF_BYTE, column_values
-from ..store.directory import LOCK_TIMEOUT
+from ..store import directory
 from ..store.schema import Postings
 
 
@@ -42,7 +42,7 @@ def merge_small_segments(writer, segments):
 
 def open_writer(ix):
     try:
-        return _SegmentWriter(ix, timeout=LOCK_TIMEOUT, codec=CODEC)
+        return _SegmentWriter(ix, timeout=directory.LOCK_TIMEOUT, codec=CODEC)
     except LockError as exc:
         raise IndexBusyError(
             f"the index at {ix.storage.folder} is busy: another process is writing to it; try again when it finishes"

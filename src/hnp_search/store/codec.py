@@ -417,3 +417,9 @@ def read_postings(leaf, fieldname: str, btext: bytes, offset: int, out) -> int:
 
 # ---------------------------------------------------------------------------
 # Evaluating a query tree
+
+
+#: Where index files name the objects they pickle (see ``hnp_search.index``).
+PICKLED_AS = "hnp_search.index"
+for _pickled_object in (CompactCodec, MappedSegment, PackedPositions, WeightOnly, _unpacked_block):
+    _pickled_object.__module__ = PICKLED_AS

@@ -6,7 +6,7 @@ from whoosh.columns import FixedBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from ..text import analyze
-from .codec import PackedPositions, WeightOnly
+from .codec import PICKLED_AS, PackedPositions, WeightOnly
 
 
 #: Stored article fields, in ``Article`` order.
@@ -33,6 +33,8 @@ class AnalyzedText(TEXT):
             return iter(value)
         return super().index(value, **kwargs)
 
+
+AnalyzedText.__module__ = PICKLED_AS  # named so by index files (see ``hnp_search.index``)
 
 #: The pair filter of an article without one (none is, but it would be the column's default): any phrase may be in it.
 NO_PAIR_FILTER = b"\xff" * analyze.PAIR_FILTER_BYTES
@@ -61,3 +63,4 @@ def schema() -> Schema:
 
 
 SCHEMA = schema()
+

@@ -23,7 +23,7 @@ from typing import Iterable, Iterator, NamedTuple
 
 from whoosh.analysis import Token, Tokenizer
 
-from .normalize import fold, has_diacritics, normalize_term
+from .normalize import fold, normalize_term
 from .segment import Word, segment
 
 #: Bump when the terms produced for a given text change; indexes record it.
@@ -214,6 +214,9 @@ def _spans(text: str, variant: str) -> Iterator[tuple[str, int, int]]:
         elif len(parts) > 1:
             term = WORD_JOINER.join(p[0] for p in parts)
             yield (fold(term) if folded else term), parts[0][1], parts[-1][2]
+
+
+VietnameseTokenizer.__module__ = "hnp_search.analyze"  # as index files name it (see ``hnp_search.analyze``)
 
 
 def VietnameseAnalyzer(variant: str = "s") -> VietnameseTokenizer:
