@@ -87,6 +87,9 @@ def main() -> int:
                 return 2
         for cls in classes:
             batch = queries.get(cls, [])
+            if not batch:
+                print(f"{cls}: no queries")
+                continue
             differ = 0
             for q in batch:  # the untimed pass
                 hits = [[h.id for h in e.search(q.text, limit=10, highlight=highlight, **q.options())] for e in engines]

@@ -228,8 +228,8 @@ def test_results_are_the_same_with_a_tiny_cache(monkeypatch, tiny_index):
     queries = ["hà nội", "ha noi", '"hồ gươm"', "giao thông OR metro", "-hà nội", "date:2024"]
     with SearchEngine(tiny_index, create=False) as engine:
         expected = {q: [(h.id, h.score) for h in engine.search(q, limit=10)] for q in queries}
-    monkeypatch.setattr(retrieve, "CACHE_POSTINGS", 3)  # nearly every lookup decodes again
-    monkeypatch.setattr(retrieve, "CACHE_READ_POSTINGS", 3)  # and reads again
+    monkeypatch.setattr(view_module, "CACHE_POSTINGS", 3)  # nearly every lookup decodes again
+    monkeypatch.setattr(view_module, "CACHE_READ_POSTINGS", 3)  # and reads again
     with SearchEngine(tiny_index, create=False) as engine:
         assert engine._cache.limits == {"postings": 3, "read": 3}
         for _ in range(2):
@@ -354,8 +354,8 @@ def phrase_index(tmp_path_factory):
 def test_phrases_checked_lazily_rank_as_checked_up_front(monkeypatch, phrase_index):
     queries = ['"hồ gươm"', '"ho guom"', '"hồ gươm" đi bộ', '"hồ gươm" -xe', '"hồ gươm" "phố cổ"',
                '"hồ gươm" OR "phố cổ"', 'title:"hồ gươm" buổi sáng', '"gươm cũ bên hồ"']  # fmt: skip
-    monkeypatch.setattr(retrieve, "LAZY_PHRASES_FROM", 10)  # so few articles: lazy only when told to
-    monkeypatch.setattr(retrieve, "PHRASE_SAMPLE", 4)
+    monkeypatch.setattr(match_module, "LAZY_PHRASES_FROM", 10)  # so few articles: lazy only when told to
+    monkeypatch.setattr(match_module, "PHRASE_SAMPLE", 4)
     checks = []
     consecutive = match_module._consecutive
     monkeypatch.setattr(match_module, "_consecutive", lambda values: checks.append(1) or consecutive(values))
@@ -455,7 +455,25 @@ def test_a_phrase_of_common_syllables_is_checked_only_where_the_pair_filter_allo
         found = {h.id for h in engine.search('"có thể"', limit=60, highlight=False)}
         assert found == {f"c{n:02d}" for n in range(60) if n % 4 in (0, 3)}
         assert len(checks) < 35, len(checks)  # 30 holders: the 30 without it are (nearly all) turned away unchecked
-        monkeypatch.setattr(retrieve.IndexView, "may_hold", lambda self, folded: None)
+        monkeypatch.setattr(view_module.IndexView, "may_hold", lambda self, folded: None)
         checks.clear()
         assert {h.id for h in engine.search('"co the"', limit=60, highlight=False)} == found
         assert len(checks) == 60
+
+
+def test_index_files_name_only_the_persistent_modules(tiny_index):
+    """Whoosh pickles the schema and each segment's codec, and every posting block is a
+    pickle: the names in them must stay importable where indexes written so far look."""
+    import re
+
+    from hnp_search import analyze as persistent_analyze
+    from hnp_search import index as persistent_index
+
+    named = set()
+    for path in tiny_index.iterdir():
+        if path.suffix in (".toc", ".seg"):
+            named |= set(re.findall(rb"hnp_search(?:\.\w+)*", path.read_bytes()))
+    assert named == {b"hnp_search.index", b"hnp_search.analyze"}
+    for name in persistent_index.__all__:
+        assert getattr(persistent_index, name).__module__ == "hnp_search.index"
+    assert persistent_analyze.VietnameseTokenizer.__module__ == "hnp_search.analyze"
