@@ -32,7 +32,7 @@ WORD_SYLLABLE_WEIGHT = 0.6
 #: Weight of the restored accented reading of words typed without diacritics.
 RESTORED_SHARE = 0.15
 #: Weight of a pair of query syllables found side by side (on top of their own scores),
-#: times how telling the pair is among the candidates (see ``_proximity``). 1.2 rather than
+#: times how telling the pair is among the candidates (see ``retrieve.rank._proximity``). 1.2 rather than
 #: 0.8 since that factor came in (known items MRR@10 0.908 -> 0.913, XQuAD-vi +0.001 / -0.001).
 PROXIMITY_BOOST = 1.2
 

@@ -65,7 +65,7 @@ def rank(view: IndexView, match: Match, limit: int, sort: str) -> list[tuple[int
 
 def _verified(scores: dict[int, float], unverified: list[Unverified], depth: int, terms: list) -> dict[int, float]:
     """The best ``depth`` of the candidates whose ``scores`` (summed over ``terms``, as
-    ``_rank`` orders them) count phrases unchecked: checked best first and rescored the
+    ``rank`` orders them) count phrases unchecked: checked best first and rescored the
     same way without the terms of fields that lack the phrase, until no unchecked
     candidate can beat them."""
     queue = [(-s, d) for d, s in scores.items()]

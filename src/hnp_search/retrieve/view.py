@@ -76,7 +76,7 @@ class Positions:
     def __init__(self, ids: array, starts: list[int], blocks: list):
         self._ids = ids  # every posting's docnum, ascending
         self._starts = starts  # index in ids of each block's first posting
-        self._blocks = blocks  # each block's values (a tuple or ``index.PackedValues``)
+        self._blocks = blocks  # each block's values (a tuple or ``store.codec.PackedValues``)
         self._mapping = None
 
     def __getitem__(self, doc: int) -> bytes:
