@@ -29,16 +29,17 @@ from datetime import datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
-from hnp_search import Article, QuerySyntaxError, SearchEngine, analyze, read_articles
-from hnp_search.normalize import fold
+from hnp_search import Article, QuerySyntaxError, SearchEngine, read_articles
+from hnp_search.text import analyze
+from hnp_search.text.normalize import fold
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(os.environ.get("HNP_SEARCH_SHARED") or Path(__file__).resolve().parents[2] / "shared")  # the shared data
 CORPORA = {
     "dantri": SHARED / "corpora" / "dantri-unc.jsonl.gz",
     "baomoi": SHARED / "corpora" / "baomoi.jsonl.gz",
 }
 RESULTS = Path(__file__).with_name("results")
-SOURCE = Path(analyze.__file__).parent
+SOURCE = Path(analyze.__file__).parents[1]  # the package
 SEED = 20240507
 SEGMENT_SAMPLE = 300  # articles segmented alone, and indexed in-process to time segmentation's share
 PROFILE_ARTICLES = 100
@@ -491,8 +492,8 @@ def profile(fn) -> str:
 def code_digest() -> str:
     """A fingerprint of hnp_search's source: others edit it while benchmarks run."""
     digest = hashlib.blake2b(digest_size=6)
-    for path in sorted(SOURCE.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
+    for path in sorted(SOURCE.rglob("*.py")):
+        digest.update(str(path.relative_to(SOURCE)).encode() + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -681,8 +682,8 @@ def segmentation_section(result: dict) -> list[str]:
         (
             f"Segmentation alone: on each of title, lead, body of {seg['sample']} random articles "
             f"({seg['alone'][0]['syllables']:,} syllables = `\\w+` tokens), model loaded first, with J > 1 a fork Pool of J: "
-            "underthesea's `word_tokenize` (its Rust featurizer and tagger), and `hnp_search.analyze.segment` (the same "
-            "model and tags, scored by `hnp_search.segment.CRFTagger`). "
+            "underthesea's `word_tokenize` (its Rust featurizer and tagger), and `hnp_search.text.analyze.segment` (the same "
+            "model and tags, scored by `hnp_search.text.segment.CRFTagger`). "
             f"End-to-end: the whole corpus's {result['corpus_stats']['syllables']:,} syllables / indexing wall time. "
             "Last column, less sensitive to other load: CPU seconds hnp-search's segmentation alone would need for the "
             "corpus (at the single-process rate) / CPU seconds of the whole indexing process tree."

@@ -8,7 +8,9 @@ source tree (``src`` of a git worktree) and an index it built (versions may need
     python bench/compare_speed.py --corpus dantri /tmp/before/src@/tmp/ix-before src@/tmp/ix-after
 
 Reports per query class, per version: p50 / p95 / p99 and the sum over the queries of each query's
-fastest time (ms, with snippets unless --no-snippets), and how many queries got different hits.
+fastest time (ms, with snippets unless --no-snippets), and how many queries got different hits:
+different ids, or different scores, compared unrounded (the same index gives the same docnums).
+``--known-items`` adds the queries of bench/known_items.jsonl as a class of their own.
 """
 
 from __future__ import annotations
@@ -33,12 +35,17 @@ def load_version(number: int, src: Path, packages: Path):
     name = f"hnp_v{number}"
     target = packages / name
     shutil.copytree(src / "hnp_search", target)
-    for module in target.glob("*.py"):
+    for module in target.rglob("*.py"):
         text = module.read_text(encoding="utf-8")
         # Absolute imports would load the installed package; the codec error handler is global.
         text = text.replace("from hnp_search.", "from .").replace('"hnp_search.fold_ascii"', f'"{name}.fold_ascii"')
         module.write_text(text, encoding="utf-8")
     return importlib.import_module(name)
+
+
+def exact_hits(engine, q) -> list[tuple[int, float]]:
+    """The (docnum, unrounded score) pairs a search ranks: what ``Hit.score`` rounds."""
+    return engine._ranked(engine._search_with(), q.text, 10, **q.options())[2]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -53,12 +60,19 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=300, metavar="N", help="queries per class (default 300)")
     parser.add_argument("--reps", type=int, default=3, help="timed passes; each query's fastest counts (default 3)")
     parser.add_argument("--no-snippets", action="store_true", help="search with highlight=False")
+    parser.add_argument("--known-items", action="store_true", help="also compare bench/known_items.jsonl's queries")
     args = parser.parse_args()
     if not bench_speed.CORPORA[args.corpus].exists():
         print(f"skipped: {bench_speed.CORPORA[args.corpus]} not found")
         return 0
     articles = list(read_articles(bench_speed.CORPORA[args.corpus], on_error=lambda e: None))
     queries, _ = bench_speed.draw_queries(articles, args.queries, random.Random(bench_speed.SEED))
+    classes = args.classes.split(",")
+    if args.known_items:
+        import eval_known_items  # noqa: E402
+
+        queries["known-items"] = [bench_speed.Query(q.text, "known-items") for q in eval_known_items.load_queries()]
+        classes.append("known-items")
     highlight = not args.no_snippets
     with tempfile.TemporaryDirectory() as packages:
         sys.path.insert(0, packages)
@@ -71,12 +85,16 @@ def main() -> int:
             except module.HnpSearchError as exc:
                 print(f"{version}: {exc}", file=sys.stderr)
                 return 2
-        for cls in args.classes.split(","):
+        for cls in classes:
             batch = queries.get(cls, [])
+            if not batch:
+                print(f"{cls}: no queries")
+                continue
             differ = 0
             for q in batch:  # the untimed pass
                 hits = [[h.id for h in e.search(q.text, limit=10, highlight=highlight, **q.options())] for e in engines]
-                differ += any(h != hits[0] for h in hits)
+                exact = [exact_hits(e, q) for e in engines]
+                differ += any(h != hits[0] for h in hits) or any(x != exact[0] for x in exact)
             fastest = [[float("inf")] * len(batch) for _ in engines]
             for _ in range(args.reps):
                 for k, q in enumerate(batch):

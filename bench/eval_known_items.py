@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import argparse
 import gzip
 import json
@@ -18,9 +19,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from hnp_search import IndexNotFoundError, IndexVersionError, QuerySyntaxError, SearchEngine
-from hnp_search.normalize import fold, has_diacritics
+from hnp_search.text.normalize import fold, has_diacritics
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(os.environ.get("HNP_SEARCH_SHARED") or Path(__file__).resolve().parents[2] / "shared")  # the shared data
 CORPUS = SHARED / "corpora" / "dantri-unc.jsonl.gz"
 QUERIES = Path(__file__).with_name("known_items.jsonl")
 

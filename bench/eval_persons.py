@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import argparse
 import json
 import statistics
@@ -12,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hnp_search import read_articles
-from hnp_search.analyze import segment
-from hnp_search.normalize import fold
+from hnp_search.text.analyze import segment
+from hnp_search.text.normalize import fold
 from hnp_search.persons import extract_persons, person_key
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(os.environ.get("HNP_SEARCH_SHARED") or Path(__file__).resolve().parents[2] / "shared")  # the shared data
 DANTRI = SHARED / "corpora" / "dantri-unc.jsonl.gz"
 SAMPLE = SHARED / "corpora" / "hnp-sample"
 CORPUS = ROOT / "corpus"

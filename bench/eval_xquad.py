@@ -25,9 +25,9 @@ from whoosh.scoring import BM25F
 from whoosh.support.charset import accent_map
 
 from hnp_search import Article, QuerySyntaxError, SearchEngine
-from hnp_search.normalize import fold
+from hnp_search.text.normalize import fold
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(os.environ.get("HNP_SEARCH_SHARED") or Path(__file__).resolve().parents[2] / "shared")  # the shared data
 PASSAGES = SHARED / "eval" / "xquad-vi-passages.jsonl"
 QUESTIONS = SHARED / "eval" / "xquad-vi-queries.jsonl"
 EXPECTED = Path(__file__).with_name("expected_xquad.json")

@@ -1,11 +1,12 @@
 """Shared test fixtures and paths."""
 
+import os
 from pathlib import Path
 
 import pytest
 
-# ../shared beside the project root: corpora and eval data, read in place (see its README.md).
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# ../shared beside the project root (or $HNP_SEARCH_SHARED): corpora and eval data, read in place (see its README.md).
+SHARED = Path(os.environ.get("HNP_SEARCH_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 
 
 @pytest.fixture(scope="session")

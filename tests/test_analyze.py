@@ -7,18 +7,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hnp_search.analyze import (
+from hnp_search.query.plan import is_question
+from hnp_search.text.analyze import (
     COMMON_SYLLABLES,
     Terms,
     VietnameseAnalyzer,
-    is_question,
     pair_filter,
     phrase_pair_bits,
     query_words,
     segment,
     terms,
 )
-from hnp_search.normalize import clean_text, fold, normalize_term
+from hnp_search.text.normalize import clean_text, fold, normalize_term
 
 SAMPLE_NAME = "so-van-hoa-the-thao-2024-05-07"
 

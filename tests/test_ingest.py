@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from hnp_search.errors import IngestError
 from hnp_search.ingest import Article, read_articles
-from hnp_search.normalize import clean_text
+from hnp_search.text.normalize import clean_text
 
 SAMPLE_NAME = "so-van-hoa-the-thao-2024-05-07"
 SAMPLE_TITLE = (

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hnp_search.normalize import canonical_syllable, clean_text, fold, fold_ascii, fold_lower, has_diacritics, normalize_term
+from hnp_search.text.normalize import canonical_syllable, clean_text, fold, fold_ascii, fold_lower, has_diacritics, normalize_term
 
 
 def nfd(text: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hnp_search import read_articles
-from hnp_search.normalize import fold
+from hnp_search.text.normalize import fold
 from hnp_search.persons import extract_persons, person_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +138,7 @@ def test_names_differing_in_one_tone_stay_apart_until_folded():
 
 
 def test_the_caller_can_pass_its_segmentation():
-    from hnp_search.analyze import segment
+    from hnp_search.text.analyze import segment
 
     text = "Phó Bí thư Thành ủy Nguyễn Quốc Toàn dự lễ khởi công."
     assert extract_persons(text, segment(text)) == extract_persons(text) == ["Nguyễn Quốc Toàn"]

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hnp_search import QuerySyntaxError
-from hnp_search.query import MAX_QUERY_CHARS, Phrase, Words, parse
+from hnp_search.query.parse import MAX_QUERY_CHARS, Phrase, Words, parse
 
 # query -> the articles it must return, in this order when a list, in any order when a set.
 CASES = [

@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 from conftest import ARTICLES
 from hnp_search import SearchEngine
 from hnp_search import retrieve
-from hnp_search.index import NO_PAIR_FILTER, PackedPositions, column_bytes, column_values, positions_of
+from hnp_search.indexing import pipeline
+from hnp_search.indexing import writer as writer_module
+from hnp_search.retrieve import match as match_module
+from hnp_search.retrieve import rank, view as view_module
+from hnp_search.store.codec import CompactCodec, PackedPositions
+from hnp_search.store.columns import column_bytes, column_values, positions_of
+from hnp_search.store.schema import NO_PAIR_FILTER
 from hnp_search.ingest import read_articles
 
 
@@ -25,9 +31,7 @@ def test_positions_round_trip_in_the_smallest_width(positions):
 
 
 def one_article_per_commit(tmp_path, articles, monkeypatch):
-    from hnp_search import index as index_module
-
-    monkeypatch.setattr(index_module, "MERGE_DOCS", 1)  # keep every segment
+    monkeypatch.setattr(writer_module, "MERGE_DOCS", 1)  # keep every segment
     engine = SearchEngine(tmp_path / "ix")
     for article in articles:  # one segment each
         engine.index([article], jobs=1)
@@ -37,9 +41,9 @@ def one_article_per_commit(tmp_path, articles, monkeypatch):
 def test_postings_read_across_segments_match_whooshs_own_matcher(tmp_path, monkeypatch):
     articles = list(read_articles(ARTICLES))
     with one_article_per_commit(tmp_path, articles, monkeypatch) as engine:
-        reader = engine._search_with().reader()
+        reader = engine.reader().reader
         assert len(reader.leaf_readers()) == len(articles)
-        view = engine._local.view
+        view = engine.reader()
         for fieldname in ("body_sf", "title_s", "body_wf"):
             for term in list(reader.field_terms(fieldname))[:80]:
                 matcher = reader.postings(fieldname, term)
@@ -55,8 +59,8 @@ def test_postings_read_across_segments_match_whooshs_own_matcher(tmp_path, monke
 
 def postings_of_every_term(engine):
     """Per (field, term): Whoosh's own matcher's (id, weight, value) and what retrieval decodes."""
-    reader = engine._search_with().reader()
-    view = engine._local.view
+    reader = engine.reader().reader
+    view = engine.reader()
     out = {}
     for fieldname, term in reader.all_terms():
         if not fieldname.endswith(("_s", "_sf", "_w", "_wf")):
@@ -75,14 +79,12 @@ def postings_of_every_term(engine):
 def test_compact_posting_blocks_read_back_as_whooshs_own(tmp_path, monkeypatch):
     from whoosh.codec.whoosh3 import W3Codec
 
-    from hnp_search import index as index_module
-
     articles = list(read_articles(ARTICLES))
     found, sizes = [], []
     # Whoosh's own blocks; ours of 2 postings (many per term; lists of 1 or 2 inlined); ours as configured.
-    variants = ((W3Codec, 2, 1), (index_module.CompactCodec, 2, 3), (index_module.CompactCodec, 512, 8))
+    variants = ((W3Codec, 2, 1), (CompactCodec, 2, 3), (CompactCodec, 512, 8))
     for number, (codec, blocklimit, inlinelimit) in enumerate(variants):
-        monkeypatch.setattr(index_module, "CODEC", codec(blocklimit=blocklimit, inlinelimit=inlinelimit))
+        monkeypatch.setattr(writer_module, "CODEC", codec(blocklimit=blocklimit, inlinelimit=inlinelimit))
         with SearchEngine(tmp_path / str(number)) as engine:
             engine.index(articles, jobs=1)
             found.append(postings_of_every_term(engine))
@@ -95,7 +97,7 @@ def test_compact_posting_blocks_read_back_as_whooshs_own(tmp_path, monkeypatch):
 def everything_indexed(engine) -> dict:
     """Per segment and (field, term): the term's statistics and, per posting, Whoosh's
     matcher's id, weight, value and block statistics; per document, stored fields and lengths."""
-    reader = engine._search_with().reader()
+    reader = engine.reader().reader
     out = {}
     for number, (leaf, _) in enumerate(reader.leaf_readers()):
         for fieldname, term in leaf.all_terms():
@@ -120,28 +122,27 @@ def test_the_term_pool_writer_writes_what_whooshs_own_writer_writes(tmp_path, mo
     the next (merged postings come through Whoosh's pool interface)."""
     from whoosh.writing import SegmentWriter
 
-    from hnp_search import index as index_module
-
     blocklimit, inlinelimit = blocks
-    monkeypatch.setattr(index_module, "CODEC", index_module.CompactCodec(blocklimit=blocklimit, inlinelimit=inlinelimit))
+    monkeypatch.setattr(writer_module, "CODEC", CompactCodec(blocklimit=blocklimit, inlinelimit=inlinelimit))
     monkeypatch.setenv("HNP_SEARCH_BATCH_SIZE", "3")
-    monkeypatch.setattr(index_module, "MERGE_DOCS", 4)
+    monkeypatch.setattr(writer_module, "MERGE_DOCS", 4)
     articles = list(read_articles(ARTICLES))
     found = []
-    for writer in (index_module._SegmentWriter, SegmentWriter):
-        monkeypatch.setattr(index_module, "_SegmentWriter", writer)
+    for writer in (writer_module._SegmentWriter, SegmentWriter):
+        monkeypatch.setattr(writer_module, "_SegmentWriter", writer)
         with SearchEngine(tmp_path / writer.__name__) as engine:
             engine.index(articles[:5], jobs=1)
             engine.index(articles[5:], jobs=1)
-            assert len(engine._search_with().reader().leaf_readers()) == 2
+            assert len(engine.reader().reader.leaf_readers()) == 2
             found.append(everything_indexed(engine))
     assert found[0] == found[1]
     assert max(len(listed) for key, (_, listed) in found[0].items() if isinstance(key, tuple)) > 4
 
 
 def test_postings_made_directly_are_what_whooshs_fields_make():
-    from hnp_search import analyze
-    from hnp_search.index import _SCHEMA, postings
+    from hnp_search.indexing.pipeline import postings
+    from hnp_search.store.schema import SCHEMA as _SCHEMA
+    from hnp_search.text import analyze
 
     terms = analyze.terms(" ".join(article.body for article in read_articles(ARTICLES)))
     assert len(terms.s) > 300 and len(set(terms.s)) < len(terms.s)
@@ -163,7 +164,7 @@ def test_postings_made_directly_are_what_whooshs_fields_make():
 def test_a_packed_block_loads_as_the_tuple_whoosh_keeps(ids, weights, values):
     import pickle
 
-    from hnp_search.index import _PackedBlock, _pickled
+    from hnp_search.store.codec import _PackedBlock, _pickled
 
     loaded_ids, loaded_weights, loaded_values = pickle.loads(_pickled(_PackedBlock(tuple(ids), weights, values, 3)))
     assert list(loaded_ids) == ids and list(loaded_weights) == weights
@@ -227,8 +228,8 @@ def test_results_are_the_same_with_a_tiny_cache(monkeypatch, tiny_index):
     queries = ["hà nội", "ha noi", '"hồ gươm"', "giao thông OR metro", "-hà nội", "date:2024"]
     with SearchEngine(tiny_index, create=False) as engine:
         expected = {q: [(h.id, h.score) for h in engine.search(q, limit=10)] for q in queries}
-    monkeypatch.setattr(retrieve, "CACHE_POSTINGS", 3)  # nearly every lookup decodes again
-    monkeypatch.setattr(retrieve, "CACHE_READ_POSTINGS", 3)  # and reads again
+    monkeypatch.setattr(view_module, "CACHE_POSTINGS", 3)  # nearly every lookup decodes again
+    monkeypatch.setattr(view_module, "CACHE_READ_POSTINGS", 3)  # and reads again
     with SearchEngine(tiny_index, create=False) as engine:
         assert engine._cache.limits == {"postings": 3, "read": 3}
         for _ in range(2):
@@ -237,8 +238,7 @@ def test_results_are_the_same_with_a_tiny_cache(monkeypatch, tiny_index):
 
 def test_no_impact_exceeds_its_lists_peak(tiny_index):
     with SearchEngine(tiny_index, create=False) as engine:
-        engine._search_with()
-        view = engine._local.view
+        view = engine.reader()
         checked = 0
         for fieldname, term in view.reader.all_terms():
             if fieldname.endswith(("_s", "_sf", "_w", "_wf")):
@@ -250,38 +250,36 @@ def test_no_impact_exceeds_its_lists_peak(tiny_index):
 
 def test_pruning_candidates_changes_no_ranking(monkeypatch, tiny_index):
     queries = ["hà nội", "ha noi giao thong", "sông tô lịch", "thành phố hà nội năm 2024", "giao thông OR metro", "xe buýt điện"]
-    monkeypatch.setattr(retrieve, "PROXIMITY_DEPTH", 1)  # proximity re-ranks only the best: pruning goes deep
+    monkeypatch.setattr(rank, "PROXIMITY_DEPTH", 1)  # proximity re-ranks only the best: pruning goes deep
 
     def rankings():
         with SearchEngine(tiny_index, create=False) as engine:
             return {(q, n): [(h.id, h.score) for h in engine.search(q, limit=n)] for q in queries for n in (1, 2, 3)}
 
-    monkeypatch.setattr(retrieve, "PRUNE_FROM", 10**9)
+    monkeypatch.setattr(rank, "PRUNE_FROM", 10**9)
     unpruned = rankings()
-    thresholds, nlargest = [], retrieve.nlargest
+    thresholds, nlargest = [], rank.nlargest
 
     def counting(n, iterable, key=None):
         if key is None:  # a pruning threshold, not the final selection
             thresholds.append(n)
         return nlargest(n, iterable, key=key)
 
-    monkeypatch.setattr(retrieve, "PRUNE_FROM", 0)
-    monkeypatch.setattr(retrieve, "nlargest", counting)
+    monkeypatch.setattr(rank, "PRUNE_FROM", 0)
+    monkeypatch.setattr(rank, "nlargest", counting)
     assert rankings() == unpruned
     assert len(thresholds) > 10
 
 
 def test_commits_merge_only_small_segments(tmp_path, monkeypatch):
-    from hnp_search import index as index_module
-
     monkeypatch.setenv("HNP_SEARCH_BATCH_SIZE", "3")
-    monkeypatch.setattr(index_module, "MERGE_DOCS", 3)
+    monkeypatch.setattr(writer_module, "MERGE_DOCS", 3)
     articles = list(read_articles(ARTICLES))
     with SearchEngine(tmp_path / "ix") as engine:
         engine.index(articles[:7], jobs=1)  # batches of 3, 3, 1
 
         def sizes():
-            return sorted(r.doc_count_all() for r, _ in engine._search_with().reader().leaf_readers())
+            return sorted(r.doc_count_all() for r, _ in engine.reader().reader.leaf_readers())
 
         assert sizes() == [1, 3, 3]
         engine.index(articles[7:9], jobs=1)  # a segment of 2: merged with the one of 1
@@ -292,10 +290,10 @@ def test_commits_merge_only_small_segments(tmp_path, monkeypatch):
 
 
 def test_segments_are_read_in_place_from_their_memory_map(tiny_index):
-    from hnp_search.index import MappedSegment, _MappedFile
+    from hnp_search.store.codec import MappedSegment, _MappedFile
 
     with SearchEngine(tiny_index, create=False) as engine:
-        reader = engine._search_with().reader()
+        reader = engine.reader().reader
         leaves = [r for r, _ in reader.leaf_readers()] if not reader.is_atomic() else [reader]
         for leaf in leaves:
             assert type(leaf.segment()) is MappedSegment
@@ -307,7 +305,7 @@ def test_the_memory_reader_reads_like_a_file(seed):
     import io
     import random
 
-    from hnp_search.index import _MemoryReader
+    from hnp_search.store.codec import _MemoryReader
 
     rng = random.Random(seed)
     data = bytes(rng.choice(b"ab\n") for _ in range(600))
@@ -356,11 +354,11 @@ def phrase_index(tmp_path_factory):
 def test_phrases_checked_lazily_rank_as_checked_up_front(monkeypatch, phrase_index):
     queries = ['"hồ gươm"', '"ho guom"', '"hồ gươm" đi bộ', '"hồ gươm" -xe', '"hồ gươm" "phố cổ"',
                '"hồ gươm" OR "phố cổ"', 'title:"hồ gươm" buổi sáng', '"gươm cũ bên hồ"']  # fmt: skip
-    monkeypatch.setattr(retrieve, "LAZY_PHRASES_FROM", 10)  # so few articles: lazy only when told to
-    monkeypatch.setattr(retrieve, "PHRASE_SAMPLE", 4)
+    monkeypatch.setattr(match_module, "LAZY_PHRASES_FROM", 10)  # so few articles: lazy only when told to
+    monkeypatch.setattr(match_module, "PHRASE_SAMPLE", 4)
     checks = []
-    consecutive = retrieve._consecutive
-    monkeypatch.setattr(retrieve, "_consecutive", lambda values: checks.append(1) or consecutive(values))
+    consecutive = match_module._consecutive
+    monkeypatch.setattr(match_module, "_consecutive", lambda values: checks.append(1) or consecutive(values))
 
     def rankings():
         with SearchEngine(phrase_index, create=False) as engine:
@@ -378,8 +376,8 @@ def test_phrases_checked_lazily_rank_as_checked_up_front(monkeypatch, phrase_ind
         return len(checks)
 
     lazy, lazy_checks = rankings(), checks_for_the_best_one()
-    match = retrieve.Retriever.match
-    monkeypatch.setattr(retrieve.Retriever, "match", lambda self, node, lazy=False: match(self, node, False))
+    match = match_module.NodeMatcher.match
+    monkeypatch.setattr(match_module.NodeMatcher, "match", lambda self, node, lazy=False: match(self, node, False))
     assert rankings() == lazy
     eager_checks = checks_for_the_best_one()
     assert lazy_checks < 25 < eager_checks, (lazy_checks, eager_checks)
@@ -393,22 +391,22 @@ def test_a_phrase_is_found_where_its_syllables_follow_one_another(positions):
     fmt = PackedPositions()
     values = [fmt.encode(sorted(p)) for p in positions]
     expected = any(all(start + i in p for i, p in enumerate(positions)) for start in positions[0])
-    assert retrieve._consecutive(values) == expected
+    assert match_module._consecutive(values) == expected
 
 
 def test_a_pair_side_by_side_wherever_it_occurs_earns_almost_no_proximity_bonus():
     fmt = PackedPositions()
 
-    def postings(positions: dict[int, list[int]]) -> retrieve.Postings:
+    def postings(positions: dict[int, list[int]]) -> view_module.Postings:
         tfs = {d: len(p) for d, p in positions.items()}
         encoded = {d: fmt.encode(p) for d, p in positions.items()}
-        return retrieve.Postings(tfs, scale=1.0, norms=[1.0] * 10, positions=encoded)
+        return view_module.Postings(tfs, scale=1.0, norms=[1.0] * 10, positions=encoded)
 
     docs = list(range(10))
     doctor, who = postings({d: [5] for d in docs}), postings({d: [6] for d in docs})  # a name, everywhere
     brother = postings({d: [20] for d in docs})
     elder = postings({d: [21] if d == 3 else [40] for d in docs})  # side by side in one article only
-    bonus = retrieve._proximity(docs, [(1.0, doctor, who), (1.0, brother, elder)])
+    bonus = rank._proximity(docs, [(1.0, doctor, who), (1.0, brother, elder)])
     name_only = bonus[0]
     assert 0 < name_only < 0.05 * (doctor.impact(0) + who.impact(0))
     assert bonus[3] - name_only == pytest.approx(brother.impact(3) + elder.impact(3))
@@ -418,15 +416,13 @@ def test_a_pair_side_by_side_wherever_it_occurs_earns_almost_no_proximity_bonus(
 def test_columns_read_at_once_hold_what_whoosh_reads_one_by_one(tmp_path, monkeypatch):
     from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 
-    from hnp_search import index as index_module
-
-    monkeypatch.setattr(index_module, "MERGE_DOCS", 1)  # keep both segments
+    monkeypatch.setattr(writer_module, "MERGE_DOCS", 1)  # keep both segments
     articles = list(read_articles(ARTICLES))
     articles[3] = dataclasses.replace(articles[3], lead="", published=None)  # last of its segment
     with SearchEngine(tmp_path / "ix") as engine:
         engine.index(articles[:4], jobs=1)
         engine.index(articles[4:], jobs=1)
-        reader = engine._search_with().reader()
+        reader = engine.reader().reader
         assert len(reader.leaf_readers()) == 2
         for leaf, _ in reader.leaf_readers():
             count = leaf.doc_count_all()
@@ -439,8 +435,8 @@ def test_columns_read_at_once_hold_what_whoosh_reads_one_by_one(tmp_path, monkey
             assert column_bytes(column, count, NO_PAIR_FILTER) == b"".join(column)
             assert column_bytes(list(column), count, NO_PAIR_FILTER) == b"".join(column)  # any other reader
         # Its pair filter as the article's own, in index order.
-        assert engine._retriever(engine._search_with()).view.pair_filters() == b"".join(
-            index_module.analyze_article(a)["pairs"] for a in articles
+        assert engine.reader().pair_filters() == b"".join(
+            pipeline.analyze_article(a)["pairs"] for a in articles
         )
 
 
@@ -453,13 +449,31 @@ def test_a_phrase_of_common_syllables_is_checked_only_where_the_pair_filter_allo
         for start in (0, 20, 40):  # three commits: segments merged keep their articles' filters
             engine.index(articles[start : start + 20], jobs=1)
     checks = []
-    consecutive = retrieve._consecutive
-    monkeypatch.setattr(retrieve, "_consecutive", lambda values: checks.append(1) or consecutive(values))
+    consecutive = match_module._consecutive
+    monkeypatch.setattr(match_module, "_consecutive", lambda values: checks.append(1) or consecutive(values))
     with SearchEngine(tmp_path, create=False) as engine:
         found = {h.id for h in engine.search('"có thể"', limit=60, highlight=False)}
         assert found == {f"c{n:02d}" for n in range(60) if n % 4 in (0, 3)}
         assert len(checks) < 35, len(checks)  # 30 holders: the 30 without it are (nearly all) turned away unchecked
-        monkeypatch.setattr(retrieve.IndexView, "may_hold", lambda self, folded: None)
+        monkeypatch.setattr(view_module.IndexView, "may_hold", lambda self, folded: None)
         checks.clear()
         assert {h.id for h in engine.search('"co the"', limit=60, highlight=False)} == found
         assert len(checks) == 60
+
+
+def test_index_files_name_only_the_persistent_modules(tiny_index):
+    """Whoosh pickles the schema and each segment's codec, and every posting block is a
+    pickle: the names in them must stay importable where indexes written so far look."""
+    import re
+
+    from hnp_search import analyze as persistent_analyze
+    from hnp_search import index as persistent_index
+
+    named = set()
+    for path in tiny_index.iterdir():
+        if path.suffix in (".toc", ".seg"):
+            named |= set(re.findall(rb"hnp_search(?:\.\w+)*", path.read_bytes()))
+    assert named == {b"hnp_search.index", b"hnp_search.analyze"}
+    for name in persistent_index.__all__:
+        assert getattr(persistent_index, name).__module__ == "hnp_search.index"
+    assert persistent_analyze.VietnameseTokenizer.__module__ == "hnp_search.analyze"

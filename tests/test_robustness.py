@@ -20,7 +20,8 @@ from whoosh.util.filelock import FileLock
 
 from conftest import ARTICLES
 from hnp_search import IndexBusyError, IndexNotFoundError, IndexVersionError, SearchEngine
-from hnp_search import index as index_module
+from hnp_search.indexing.pipeline import Pipeline
+from hnp_search.store import directory
 from hnp_search.cli import EXIT_INTERRUPTED, main
 
 BATCH = 100  # HNP_SEARCH_BATCH_SIZE for the indexing subprocesses
@@ -63,7 +64,7 @@ def wait_until(condition, timeout: float = 60.0):
 
 
 def assert_locks_free(index_dir: Path):
-    for name in (index_module.JOB_LOCK, "MAIN_WRITELOCK"):
+    for name in (directory.JOB_LOCK, "MAIN_WRITELOCK"):
         if (index_dir / name).exists():
             lock = FileLock(str(index_dir / name))
             assert lock.acquire(), f"{name} is still locked"
@@ -112,7 +113,7 @@ def test_a_first_run_killed_before_recording_the_version_leaves_no_dead_end(tmp_
     with SearchEngine(tmp_path / "empty"), SearchEngine(tmp_path / "full") as full:
         full.index([ARTICLES], jobs=1)
     for name in ("empty", "full"):
-        (tmp_path / name / index_module.META_FILE).unlink()  # as if killed just before writing it
+        (tmp_path / name / directory.META_FILE).unlink()  # as if killed just before writing it
 
     with pytest.raises(IndexNotFoundError, match="no index at"):
         SearchEngine(tmp_path / "empty", create=False)
@@ -152,7 +153,7 @@ def test_ctrl_c_rolls_back_the_batch_being_written_and_frees_the_lock(tmp_path):
 
 def test_analysis_workers_are_born_deaf_to_ctrl_c_and_live_as_long_as_the_job():
     """A worker must not die of a Ctrl-C before its initializer runs, nor be replaced mid-run."""
-    pipeline = index_module._Pipeline(2)
+    pipeline = Pipeline(2)
     try:
         masks = [pipeline.pool.apply(signal.pthread_sigmask, (signal.SIG_BLOCK, set())) for _ in range(20)]
         pids = {pipeline.pool.apply(os.getpid) for _ in range(300)}
@@ -168,7 +169,7 @@ def test_a_second_writer_waits_a_little_then_is_told_the_index_is_busy(tmp_path,
     index_dir = tmp_path / "ix"
     first = start_indexing(source, index_dir)
     wait_until(lambda: len(committed_ids(index_dir)) >= BATCH)  # well inside its job
-    monkeypatch.setattr(index_module, "LOCK_TIMEOUT", 0.5)
+    monkeypatch.setattr(directory, "LOCK_TIMEOUT", 0.5)
 
     second = CliRunner().invoke(main, ["index", str(ARTICLES), "--index-dir", str(index_dir), "--jobs", "1"])
 
@@ -177,7 +178,7 @@ def test_a_second_writer_waits_a_little_then_is_told_the_index_is_busy(tmp_path,
     with SearchEngine(index_dir) as engine:
         with pytest.raises(IndexBusyError, match="busy"):
             engine.index([ARTICLES], rebuild=True, jobs=1)  # does not empty an index being written
-        monkeypatch.setattr(index_module, "LOCK_TIMEOUT", 60.0)
+        monkeypatch.setattr(directory, "LOCK_TIMEOUT", 60.0)
         assert engine.index([ARTICLES], jobs=1).added == 10  # waits for the first job to finish
         assert first.wait(timeout=30) == 0
         assert len(engine) == 3010

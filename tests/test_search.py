@@ -8,8 +8,8 @@ import pytest
 
 from hnp_search import Article, Hit, QuerySyntaxError, SearchEngine, read_articles
 from hnp_search.highlight import Matcher, Snippet
-from hnp_search.normalize import fold_ascii, fold_lower
-from hnp_search.query import parse
+from hnp_search.text.normalize import fold_ascii, fold_lower
+from hnp_search.query.parse import parse
 
 
 def ids(hits):
@@ -117,11 +117,11 @@ def test_a_question_ranks_its_answer_above_an_article_with_all_its_words(tmp_pat
 
 
 def test_only_a_query_typed_without_diacritics_loads_the_restoring_lexicon(engine, monkeypatch):
-    from hnp_search import index as index_module
+    from hnp_search.query import vocabulary
 
     loads = []
-    load = index_module.load_lexicon
-    monkeypatch.setattr(index_module, "load_lexicon", lambda *args: loads.append(1) or load(*args))
+    load = vocabulary.load_lexicon
+    monkeypatch.setattr(vocabulary, "load_lexicon", lambda *args: loads.append(1) or load(*args))
     with SearchEngine(engine.path, create=False) as fresh:
         fresh.search("giao thông Hà Nội năm nay")  # "giao", "nay" have no diacritics to type
         assert loads == []
@@ -288,18 +288,19 @@ def mean_reciprocal_rank(engine, questions, typed=lambda q: q) -> float:
 
 @pytest.mark.parametrize("form", ["accented", "unaccented"])
 def test_questions_rank_their_answers_better_as_questions_and_with_telling_pairs(xquad, monkeypatch, form):
-    from hnp_search import analyze, retrieve
-    from hnp_search.normalize import fold
+    from hnp_search.query import plan
+    from hnp_search.retrieve import rank
+    from hnp_search.text.normalize import fold
 
     engine, questions = xquad
     typed = (lambda q: q) if form == "accented" else fold
     ranked = mean_reciprocal_rank(engine, questions, typed)
     assert ranked > 0.93
     with monkeypatch.context() as m:  # every query ranked all-words-first
-        m.setattr(analyze, "is_question", lambda text: False)
+        m.setattr(plan, "is_question", lambda text: False)
         all_words_first = mean_reciprocal_rank(engine, questions, typed)
         # Without diacritics more articles hold every word by chance ("dau" for "đầu").
         assert all_words_first < ranked if form == "unaccented" else all_words_first <= ranked
     with monkeypatch.context() as m:  # every pair side by side earning its full bonus
-        m.setattr(retrieve, "_telling", lambda near, both: 1.0)
+        m.setattr(rank, "_telling", lambda near, both: 1.0)
         assert mean_reciprocal_rank(engine, questions, typed) < ranked

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hnp_search import segment as segmentation
+from hnp_search.text import segment as segmentation
 from hnp_search.ingest import read_articles
-from hnp_search.normalize import clean_text
-from hnp_search.segment import segment
+from hnp_search.text.normalize import clean_text
+from hnp_search.text.segment import segment
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 SAMPLE_NAME = "so-van-hoa-the-thao-2024-05-07"
@@ -144,7 +144,7 @@ def test_sentences_of_one_and_two_tokens_read_the_edges_as_underthesea_does(unde
 
 
 def test_segmentation_loads_without_running_underthesea_s_package():
-    script = "import sys; from hnp_search.analyze import segment; segment('Hà Nội'); print('underthesea' in sys.modules)"
+    script = "import sys; from hnp_search.text.analyze import segment; segment('Hà Nội'); print('underthesea' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout == "False\n"
 
 

@@ -1,7 +1,9 @@
 """hnp-search: Vietnamese full-text search over news articles.
 
-Pipeline, one module per stage: normalize → analyze → ingest → index → query →
-highlight → api → cli.
+Stages, each a package or module importing only those before it: ``text`` (normalize, segment,
+analyze) → ``ingest`` → ``store`` (schema, codec, columns, directory) → ``indexing`` (pipeline,
+writer, job) → ``query`` (parse, vocabulary, plan) → ``retrieve`` (view, match, rank, retriever)
+→ ``highlight`` → ``api`` → ``render`` → ``cli``. The public API is ``__all__``.
 """
 
 from .api import Hit, SearchEngine
@@ -14,7 +16,7 @@ from .errors import (
     QuerySyntaxError,
 )
 from .highlight import Snippet
-from .index import IndexSummary
+from .indexing.job import IndexSummary
 from .ingest import Article, read_articles
 
 __version__ = "0.1.0"

@@ -11,15 +11,18 @@ from typing import Callable, Iterable, Union
 
 from whoosh.searching import Searcher
 
-from . import index as idx
 from .errors import IndexVersionError, IngestError, QuerySyntaxError
-from .normalize import clean_text, fold
 from .highlight import Matcher, Snippet, highlight_article
+from .indexing.job import IndexSummary, write_articles
 from .ingest import Article, read_articles
 from .persons import person_key
-from .query import All, DateFilter, Lexicon, Node, Person, date_bound, parse, person_filter
-from .query import suggest as suggest_query
+from .query import vocabulary
+from .query.parse import All, DateFilter, Node, Person, date_bound, parse, person_filter
+from .query.vocabulary import Lexicon
+from .query.vocabulary import suggest as suggest_query
 from .retrieve import IndexView, PostingCache, Retriever
+from .store.directory import create_index, open_index
+from .text.normalize import clean_text, fold
 
 DEFAULT_INDEX_DIR = "index"
 SORTS = ("relevance", "date", "-date")
@@ -61,7 +64,7 @@ class SearchEngine:
     def __init__(self, index_dir: str | os.PathLike | None = None, *, create: bool = True):
         self.path = Path(index_dir) if index_dir is not None else default_index_dir()
         try:
-            self._ix = idx.open_index(self.path, create=create)
+            self._ix = open_index(self.path, create=create)
             self._outdated: IndexVersionError | None = None
         except IndexVersionError as exc:  # usable only to rebuild: index(..., rebuild=True)
             self._ix, self._outdated = None, exc
@@ -83,7 +86,7 @@ class SearchEngine:
         jobs: int | None = None,
         progress: Callable[[int], None] | None = None,
         on_error: Callable[[IngestError], None] | None = None,
-    ) -> idx.IndexSummary:
+    ) -> IndexSummary:
         """Add or replace articles (from paths, or ``Article`` objects) by id.
 
         Bad files and lines are reported to ``on_error`` (and listed in the
@@ -111,9 +114,9 @@ class SearchEngine:
             self._close_searcher()
             if self._ix is not None:
                 self._ix.close()
-            self._ix, self._outdated = idx.create_index(self.path), None
+            self._ix, self._outdated = create_index(self.path), None
         self._check_version()
-        summary = idx.write_articles(
+        summary = write_articles(
             self._ix, articles(), jobs=jobs or os.cpu_count() or 1, progress=progress, on_error=on_error
         )
         summary.errors[:0] = [str(e) for e in summary_errors]
@@ -151,6 +154,18 @@ class SearchEngine:
         local.searcher, local.generation = searcher, self._generation
         return searcher
 
+    def reader(self) -> IndexView:
+        """This thread's view of the index state searches read (postings, columns, the
+        Whoosh reader as ``.reader``): the one public way to inspect an index. It stays
+        this thread's until ``refresh()`` is called and the index has changed; don't keep
+        it across a refresh or ``close()``.
+
+        >>> engine.reader().doc_count  # doctest: +SKIP
+        2653
+        """
+        self._search_with()
+        return self._local.view
+
     def _retriever(self, searcher: Searcher) -> Retriever:
         """Retrieval on the index state ``searcher`` (this thread's) reads."""
         return Retriever(self._local.view, lambda: self._lexicon(searcher))
@@ -161,7 +176,7 @@ class SearchEngine:
         with self._lock:
             lexicon = self._lexicons.get(generation)
             if lexicon is None:
-                lexicon = self._lexicons[generation] = idx.load_lexicon(self.path, searcher.reader())
+                lexicon = self._lexicons[generation] = vocabulary.load_lexicon(self.path, searcher.reader())
             return lexicon
 
     def __len__(self) -> int:

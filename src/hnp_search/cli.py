@@ -1,18 +1,17 @@
-"""Command line: ``hnp-search index | search | show``, a thin layer that parses arguments, calls ``SearchEngine`` and formats the result."""
+"""Command line: ``hnp-search index | search | show``, arguments → ``SearchEngine`` calls → ``render``ed output."""
 
 from __future__ import annotations
 
-import html
 import json
 import sys
 import time
 
 import click
 
-from .api import SORTS, Hit, SearchEngine, default_index_dir
+from . import render
+from .api import SORTS, SearchEngine, default_index_dir
 from .errors import HnpSearchError
 from .highlight import Snippet
-from .ingest import Article
 
 #: Offer a better query when a search finds fewer hits than this.
 SUGGEST_BELOW = 3
@@ -175,10 +174,10 @@ def search_command(query, limit, date_from, date_to, person, sort, as_json, as_h
         hits = engine.search(text, limit=limit, date_from=date_from, date_to=date_to, person=person, sort=sort)
     if as_json:
         for hit in hits:
-            click.echo(json.dumps(_hit_json(hit), ensure_ascii=False))
+            click.echo(json.dumps(render.hit_json(hit), ensure_ascii=False))
         return
     if as_html:
-        click.echo(_hits_html(hits))
+        click.echo(render.hits_html(hits))
         return
     if not hits:
         click.echo(f"No articles match {text!r}.")
@@ -192,41 +191,7 @@ def search_command(query, limit, date_from, date_to, person, sort, as_json, as_h
     colour = sys.stdout.isatty() if color is None else color
     mark = Snippet.ansi if colour else Snippet.plain
     for rank, hit in enumerate(hits, 1):
-        click.echo(f"{rank}. {mark(hit.title_snippet)}", color=colour)
-        published = hit.published.strftime("%d/%m/%Y") if hit.published else "no date"
-        score = f" · score {hit.score:.2f}" if sort == "relevance" else ""
-        click.echo(f"   {published} · {hit.id}{score}")
-        if hit.matched_persons:
-            click.echo(f"   persons: {', '.join(hit.matched_persons)}")
-        for snippet in hit.snippets:
-            click.echo(f"   … {mark(snippet)} …", color=colour)
-        click.echo()
-
-
-def _hits_html(hits: list[Hit]) -> str:
-    """Hits as an HTML fragment: article text escaped, matches in <mark>."""
-    items = []
-    for hit in hits:
-        published = hit.published.strftime("%d/%m/%Y") if hit.published else ""
-        snippets = "".join(f"<p>… {s.html()} …</p>" for s in hit.snippets)
-        items.append(
-            f'<li id="{html.escape(hit.id)}"><h3>{hit.title_snippet.html()}</h3>'
-            f"<small>{published} · {html.escape(hit.id)}</small>{snippets}</li>"
-        )
-    return "<ol>\n" + "\n".join(items) + "\n</ol>"
-
-
-def _hit_json(hit: Hit) -> dict:
-    return {
-        "id": hit.id,
-        "title": hit.title,
-        "published": hit.published.isoformat() if hit.published else None,
-        "url": hit.article.url,
-        "score": hit.score,
-        "snippets": [s.to_json() for s in hit.snippets],
-        "persons": list(hit.persons),
-        "matched_persons": list(hit.matched_persons),
-    }
+        click.echo(render.hit_text(rank, hit, mark, scored=sort == "relevance"), color=colour)
 
 
 @main.command("persons")
@@ -265,23 +230,6 @@ def show_command(article_id, as_json, index_dir):
     if article is None:
         raise click.ClickException(f"no article with id {article_id!r}")
     if as_json:
-        click.echo(json.dumps(_article_json(article), ensure_ascii=False, indent=1))
+        click.echo(json.dumps(render.article_json(article), ensure_ascii=False, indent=1))
         return
-    published = article.published.strftime("%H:%M %d/%m/%Y") if article.published else "no date"
-    click.echo(f"{article.title} ({published})")
-    click.echo(f"id: {article.id}" + (f" · author: {article.author}" if article.author else ""))
-    if persons:
-        click.echo(f"persons: {', '.join(persons)}")
-    for name in ("url", "source", "category"):
-        if getattr(article, name):
-            click.echo(f"{name}: {getattr(article, name)}")
-    click.echo()
-    if article.lead:
-        click.echo(article.lead + "\n")
-    click.echo(article.body)
-
-
-def _article_json(article: Article) -> dict:
-    out = {name: getattr(article, name) for name in article.__dataclass_fields__}
-    out["published"] = article.published.isoformat() if article.published else None
-    return out
+    click.echo(render.article_text(article, persons))

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from . import analyze
-from .normalize import fold, fold_ascii, fold_lower, has_diacritics, normalize_term
-from .query import All, Any, Node, Person, Phrase, Words
+from .text import analyze
+from .text.normalize import fold, fold_ascii, fold_lower, has_diacritics, normalize_term
+from .query.parse import All, Any, Node, Person, Phrase, Words
 
 #: Longest snippet, in characters.
 SNIPPET_CHARS = 200

@@ -16,7 +16,7 @@ from itertools import takewhile
 from pathlib import Path
 
 from .errors import IngestError
-from .normalize import clean_text
+from .text.normalize import clean_text
 
 __all__ = ["Article", "read_articles"]
 

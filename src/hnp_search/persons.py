@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import NamedTuple
 
-from . import analyze
-from .normalize import fold, normalize_term
+from .text import analyze
+from .text.normalize import fold, normalize_term
 
 __all__ = ["extract_persons", "person_key"]
 

@@ -1,4 +1,4 @@
-"""Query layer: parse the query language into a tree; restore diacritics and suggest better queries from the index's vocabulary.
+"""Parsing: query text → a tree of nodes (words, phrases, fields, dates, persons); reads no index.
 
 Syntax (see README "Query language"):
 
@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Union
 
+from ..errors import QuerySyntaxError
+from ..text.normalize import clean_text
 
-from . import analyze
-from .errors import QuerySyntaxError
-from .normalize import clean_text, fold, has_diacritics, normalize_term
 
 # ---------------------------------------------------------------------------
 # The tree
@@ -302,97 +300,3 @@ def date_bound(value, *, upper: bool) -> datetime | None:
         start, end = _day_span(value.strip(), value, 0)
         return end if upper else start
     raise QuerySyntaxError(str(value), "a date bound must be a date, a datetime or a string like 2024-05-07")
-
-
-# ---------------------------------------------------------------------------
-# Restoring diacritics and suggesting queries
-
-#: Fields searched by bare words.
-TEXT_FIELDS = ("title", "lead", "body")
-
-
-class Lexicon:
-    """Accented readings of folded words and syllables, learned from the index's own
-    vocabulary: ``"ha_noi"`` -> ``"hà_nội"``, the reading found in the most articles."""
-
-    #: Longest run of syllables tried as one word.
-    MAX_RUN = 4
-
-    def __init__(self, words: dict[str, str]):
-        self.words = words  # folded word -> its most frequent accented reading
-
-    @classmethod
-    def from_reader(cls, reader) -> "Lexicon":
-        """Read the word and syllable vocabulary of an index, segment by segment: through
-        Whoosh's merged view of the segments it took 115 s on 34,824 articles, this 7 s."""
-        leaves = [lr for lr, _ in reader.leaf_readers()] if not reader.is_atomic() else [reader]
-        best: dict[str, tuple[int, str]] = {}
-        for fieldname in (f"{f}_{v}" for f in TEXT_FIELDS for v in ("w", "s")):
-            articles: Counter[bytes] = Counter()
-            for leaf in leaves:
-                if fieldname in leaf.indexed_field_names():
-                    for term, info in leaf.iter_field(fieldname):
-                        articles[term] += info.doc_frequency()
-            for term in sorted(articles):
-                word = term.decode("utf-8")
-                key = fold(word)
-                if articles[term] > best.get(key, (0, ""))[0]:
-                    best[key] = (articles[term], word)
-        return cls({key: word for key, (_, word) in best.items()})
-
-    def restore(self, syllables: list[str], shortest: int = 2) -> list[tuple[int, tuple[str, ...]]]:
-        """Likely readings of runs of ``syllables`` (as typed): (start index, accented run),
-        longest runs first, left to right, runs of at least ``shortest`` syllables; a
-        reading must agree with any diacritics typed."""
-        out = []
-        i = 0
-        while i < len(syllables):
-            for n in range(min(self.MAX_RUN, len(syllables) - i), shortest - 1, -1):
-                run = syllables[i : i + n]
-                reading = self.words.get(fold(analyze.WORD_JOINER.join(run)), "").split(analyze.WORD_JOINER)
-                if len(reading) == n and all(not has_diacritics(t) or t == r for t, r in zip(run, reading)):
-                    out.append((i, tuple(reading)))
-                    i += n
-                    break
-            else:
-                i += 1
-        return out
-
-
-_QUERY_WORD = re.compile(r"(?<![\w:])\w+(?![\w:])")
-
-
-def suggest(query: str, reader, lexicon: Lexicon) -> str | None:
-    """A better query, or None: words the index has never seen replaced by the closest
-    ones it has (one edit away, the most frequent), and a query typed without
-    diacritics given its likely accented reading ("ha noi" -> "hà nội")."""
-    indexed = reader.indexed_field_names()
-
-    def closest(word: str) -> str:
-        term = normalize_term(word)
-        exact = has_diacritics(term)  # look among spellings with diacritics, keeping the user's
-        fields = [f"{f}_{'s' if exact else 'sf'}" for f in TEXT_FIELDS if f"{f}_sf" in indexed]
-
-        def known(t: str) -> int:
-            return sum(reader.doc_frequency(f, t) for f in fields)
-
-        if word.isdigit() or word == "OR" or known(term):
-            return word
-        if len(term) < 3:
-            return word  # too short to tell a typo from another word
-        candidates = {t for f in fields for t in reader.terms_within(f, term, 1)}
-        return max(sorted(candidates), key=known) if candidates else word
-
-    fixed = _QUERY_WORD.sub(lambda m: closest(m.group()), query)
-    words = [m for m in _QUERY_WORD.finditer(fixed) if m.group() != "OR"]
-    if words and not has_diacritics(fixed):
-        syllables = [w.group().lower() for w in words]
-        readings = {}
-        for start, reading in lexicon.restore(syllables, shortest=1):
-            readings.update({start + i: r for i, r in enumerate(reading)})
-        pieces, last = [], 0
-        for i, m in enumerate(words):
-            pieces += [fixed[last : m.start()], readings.get(i, m.group())]
-            last = m.end()
-        fixed = "".join(pieces) + fixed[last:]
-    return fixed if fixed != query else None

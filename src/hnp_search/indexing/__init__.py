@@ -1,0 +1,1 @@
+"""Indexing: articles → analysed documents (``pipeline``) → segments (``writer``), in batches (``job``)."""

@@ -1,0 +1,187 @@
+"""An indexing job: articles → committed segments (dedupe by id and digest, batches, commits) and its ``IndexSummary``."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from ..errors import HnpSearchError, IngestError
+from ..ingest import Article
+from ..store.directory import index_size, job_lock, save_lexicon
+from ..store.schema import STORED_FIELDS
+from ..text import analyze
+from .pipeline import Pipeline, ctrl_c_kept
+from .writer import BATCH_SIZE, merge_small_segments, open_writer
+
+
+def write_articles(
+    ix,
+    articles: Iterable[Article],
+    *,
+    jobs: int = 1,
+    batch_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_error: Callable[[IngestError], None] | None = None,
+) -> IndexSummary:
+    """Add or replace ``articles`` in ``ix`` by id; unchanged ones are skipped.
+
+    Analysis runs in ``jobs`` processes; this process alone writes, holding the
+    index's job lock throughout (IndexBusyError when another process keeps it
+    for LOCK_TIMEOUT seconds) and committing every ``batch_size`` articles
+    (default ``$HNP_SEARCH_BATCH_SIZE`` or BATCH_SIZE). An exception or Ctrl-C
+    rolls back the batch being written; earlier batches stay committed.
+    ``progress(n)`` is called with the number of articles handled so far.
+    """
+    if batch_size is None:
+        setting = os.environ.get("HNP_SEARCH_BATCH_SIZE") or str(BATCH_SIZE)
+        if not (setting.isdigit() and int(setting) > 0):
+            raise HnpSearchError(f"HNP_SEARCH_BATCH_SIZE must be a positive whole number, not {setting!r}")
+        batch_size = int(setting)
+    return _Job(ix, progress, on_error).run(articles, jobs, batch_size)
+
+
+class _Job:
+    """One run of ``write_articles``: what it has seen and done so far."""
+
+    def __init__(self, ix, progress: Callable[[int], None] | None, on_error: Callable[[IngestError], None] | None):
+        self.ix = ix
+        self.progress = progress
+        self.on_error = on_error
+        self.summary = IndexSummary()
+        self.seen: dict[str, str] = {}  # id -> where it was first read in this run
+        self.fingerprints: dict[str, str] = {}  # id -> digest, of the articles sent to analysis
+        self.handled = 0
+        self.known: _KnownDigests | None = None
+
+    def run(self, articles: Iterable[Article], jobs: int, batch_size: int) -> IndexSummary:
+        summary = self.summary
+        started = time.perf_counter()
+        with job_lock(Path(self.ix.storage.folder)), ctrl_c_kept() as interrupted:
+            known = self.known = _KnownDigests(self.ix)  # read under the lock: no other job changes the index now
+            pipeline = Pipeline(jobs)
+            writer = None
+            try:
+                pending = 0
+                for article, terms in pipeline.map(self.batches(articles)):
+                    if interrupted():
+                        raise KeyboardInterrupt
+                    if writer is None:
+                        writer = open_writer(self.ix)
+                    doc = _document(article, terms, self.fingerprints.pop(article.id))
+                    if known(article.id) is None:
+                        writer.add_document(**doc)
+                        summary.added += 1
+                    else:
+                        writer.update_document(**doc)
+                        summary.updated += 1
+                    self.handled += 1
+                    pending += 1
+                    if self.progress:
+                        self.progress(self.handled)
+                    if pending >= batch_size:
+                        writer.commit(mergetype=merge_small_segments)
+                        writer, pending = None, 0
+                if writer is not None:
+                    writer.commit(mergetype=merge_small_segments)
+                    writer = None
+                if summary.indexed:
+                    with self.ix.reader() as reader:
+                        save_lexicon(self.ix.storage.folder, reader)
+            finally:
+                if writer is not None and not writer.is_closed:
+                    writer.cancel()
+                pipeline.close()
+                known.close()
+        summary.seconds = time.perf_counter() - started
+        summary.index_bytes = index_size(self.ix.storage.folder)
+        return summary
+
+    def report(self, error: IngestError):
+        self.summary.errors.append(str(error))
+        if self.on_error is not None:
+            self.on_error(error)
+
+    def fresh(self, articles: Iterable[Article]) -> Iterator[tuple[Article, str]]:
+        """The articles to analyse, with their digests: duplicates and unchanged ones skipped."""
+        for article in articles:
+            if article.id in self.seen:
+                self.report(IngestError(article.source or "<api>", f"duplicate id {article.id!r}, first read from {self.seen[article.id]}: skipped"))
+                self.handled += 1
+                continue
+            self.seen[article.id] = article.source or "<api>"
+            fingerprint = digest(article)
+            if self.known(article.id) == fingerprint:
+                self.summary.skipped += 1
+                self.handled += 1
+                if self.progress:
+                    self.progress(self.handled)
+                continue
+            yield article, fingerprint
+
+    def batches(self, articles: Iterable[Article]) -> Iterator[list[Article]]:
+        """``fresh`` articles in batches of 8, the unit sent to a worker."""
+        batch: list[Article] = []
+        for article, fingerprint in self.fresh(articles):
+            self.fingerprints[article.id] = fingerprint
+            batch.append(article)
+            if len(batch) >= 8:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def digest(article: Article) -> str:
+    """A fingerprint of everything indexed from ``article``: unchanged articles are skipped."""
+    parts = [article.title, article.lead, article.body, article.author or "", article.url or "",
+             article.category or "", article.published.isoformat() if article.published else "",
+             str(analyze.ANALYZER_VERSION)]
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).hexdigest()
+
+
+
+def _document(article: Article, terms: dict[str, object], fingerprint: str) -> dict:
+    doc = {name: getattr(article, name) for name in STORED_FIELDS}
+    doc.update(id=article.id, digest=fingerprint, **terms)
+    if article.published is not None:
+        doc["published"] = article.published
+    return doc
+
+
+@dataclass
+class IndexSummary:
+    """What one indexing run did."""
+
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    index_bytes: int = 0
+
+    @property
+    def indexed(self) -> int:
+        return self.added + self.updated
+
+
+
+class _KnownDigests:
+    """id -> digest of the articles in the index when indexing started."""
+
+    def __init__(self, ix):
+        self.searcher = ix.searcher()
+        empty = self.searcher.doc_count_all() == 0
+        self.digests = None if empty else self.searcher.reader().column_reader("digest")
+
+    def __call__(self, article_id: str) -> str | None:
+        if self.digests is None:
+            return None
+        docnum = self.searcher.document_number(id=article_id)
+        return None if docnum is None else self.digests[docnum]
+
+    def close(self):
+        self.searcher.close()

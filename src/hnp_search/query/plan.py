@@ -1,0 +1,189 @@
+"""Query understanding: a tree's bare words and phrases → the index terms they mean, weighted (a ``Plan``), and whether they ask a question.
+
+This is where what a query means is decided: diacritics typed or not, restored readings,
+2- and 3-syllable runs tried as words, syllable weights. ``retrieve`` only looks up, matches
+and scores what a plan lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+from ..store.schema import TEXT_FIELDS
+from ..text import analyze
+from ..text.normalize import fold, has_diacritics
+from .parse import Phrase, Words
+from .vocabulary import Lexicon
+
+#: BM25F weights of the fields.
+FIELD_WEIGHTS = {"title": 3.0, "lead": 1.5, "body": 1.0, "author": 1.0}
+#: Share of a syllable's weight that needs the diacritics typed: a folded-only match
+#: earns the rest, so exact spellings rank first and every syllable weighs the same.
+EXACT_SHARE = 0.9
+#: Extra weight of a segmented-word match over its syllables alone.
+WORD_BOOST = 0.5
+#: Weight of each syllable of a query word of several (a segmented word, or for a query typed
+#: without diacritics a restored reading), and of the proximity bonus of its pairs: a rare
+#: two-syllable word would otherwise weigh twice a rare one-syllable name, and its pair of
+#: syllables earns the proximity bonus too (0.6 rather than 1: XQuAD-vi MRR@10 +0.003 / +0.007,
+#: known items unchanged).
+WORD_SYLLABLE_WEIGHT = 0.6
+#: Weight of the restored accented reading of words typed without diacritics.
+RESTORED_SHARE = 0.15
+#: Weight of a pair of query syllables found side by side (on top of their own scores),
+#: times how telling the pair is among the candidates (see ``retrieve.rank._proximity``). 1.2 rather than
+#: 0.8 since that factor came in (known items MRR@10 0.908 -> 0.913, XQuAD-vi +0.001 / -0.001).
+PROXIMITY_BOOST = 1.2
+
+#: Words that ask rather than tell: "what", "which", "who", "where", "how many", "why"…
+QUESTION_WORDS = frozenset(
+    {"gì", "nào", "ai", "đâu", "mấy", "bao nhiêu", "bao lâu", "bao giờ", "tại sao", "vì sao", "thế nào", "làm sao"}
+)
+#: Those still telling when typed without diacritics ("nao" may be "não", "dau" "đầu").
+_FOLDED_QUESTION_WORDS = frozenset({"gi", "bao nhieu", "bao lau", "bao gio", "tai sao", "vi sao", "the nao", "lam sao"})
+
+
+def is_question(text: str) -> bool:
+    """Whether a query is asked as a question: a question mark, or a question word (with
+    diacritics, a segmented word of its own: "Ai Cập" asks nothing)."""
+    if "?" in text:
+        return True
+    words = analyze.query_words(text)
+    if any(has_diacritics(s) for w in words for s in w.syllables):
+        return any(" ".join(w.syllables) in QUESTION_WORDS for w in words)
+    syllables = [s for w in words for s in w.syllables]
+    return any(" ".join(syllables[i : i + n]) in _FOLDED_QUESTION_WORDS for n in (1, 2) for i in range(len(syllables)))
+
+
+class Term(NamedTuple):
+    """One index term a query means, and its weight (before BM25)."""
+
+    field: str  # an index field name, e.g. "title_sf"
+    term: str
+    weight: float
+
+
+class Pair(NamedTuple):
+    """Two syllables of a query that earn ``weight`` when side by side in ``field``."""
+
+    field: str
+    first: str
+    second: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run of bare words asks for: per query syllable, the (field, term)s of which an
+    article must hold one (``required``); the weighted terms scored wherever present, in
+    scoring order; and the pairs whose proximity earns a bonus."""
+
+    required: tuple[tuple[tuple[str, str], ...], ...]
+    terms: tuple[Term, ...]
+    pairs: tuple[Pair, ...]
+
+
+def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None) -> Plan | None:
+    """The plan of a ``Words`` node (None when it holds no syllables); ``lexicon`` is called
+    only for a query typed without diacritics, to restore their likely readings."""
+    fields = node.fields or TEXT_FIELDS
+    words = analyze.query_words(node.text)
+    syllables = [s for w in words for s in w.syllables]
+    if not syllables:
+        return None
+    # Likely readings of a query typed without diacritics: (start, accented run). One
+    # with some ("việt nam") was typed with them: "nam" is how the user writes it.
+    accented = any(has_diacritics(s) for s in syllables)
+    readings = [] if accented or lexicon is None else lexicon().restore(syllables)
+    required = []
+    terms = []
+    weights = _syllable_weights(words, readings, accented)
+    for s, weight in zip(syllables, weights):
+        folded = fold(s)
+        if has_diacritics(s):
+            exact = [(f"{f}_s", s) for f in fields]
+            terms += [Term(f"{f}_s", s, weight * FIELD_WEIGHTS[f] * EXACT_SHARE) for f in fields]
+            terms += [Term(f"{f}_sf", folded, weight * FIELD_WEIGHTS[f] * (1 - EXACT_SHARE)) for f in fields]
+        else:
+            exact = [(f"{f}_sf", s) for f in fields]
+            terms += [Term(f"{f}_sf", s, weight * FIELD_WEIGHTS[f]) for f in fields]
+        required.append(tuple(exact))
+    fields = tuple(f for f in fields if f in TEXT_FIELDS)
+    terms += _word_terms(fields, words, syllables, accented) + _restored(fields, readings)
+    # Side by side, a pair weighs as its syllables do (a word's own pair less).
+    paired: dict[tuple[str, str], float] = {}
+    for a, b, wa, wb in zip(syllables, syllables[1:], weights, weights[1:]):
+        key = (fold(a), fold(b))
+        paired[key] = max(paired.get(key, 0.0), (wa + wb) / 2)
+    pairs = [Pair(f"{f}_sf", a, b, FIELD_WEIGHTS[f] * PROXIMITY_BOOST * w) for (a, b), w in sorted(paired.items()) for f in fields]
+    return Plan(tuple(required), tuple(terms), tuple(pairs))
+
+
+def _word_terms(fields: tuple[str, ...], words, syllables: list[str], accented: bool) -> list[Term]:
+    """Bonus terms for whole words: the segmented words of the query, or, for a query
+    typed without diacritics (which segmentation cannot read), every 2- and 3-syllable run."""
+    if accented:
+        runs = {w.syllables for w in words if len(w.syllables) > 1}
+    else:
+        runs = {tuple(syllables[i : i + n]) for n in (2, 3) for i in range(len(syllables) - n + 1)}
+    out = []
+    for run in sorted(runs):
+        joined = analyze.WORD_JOINER.join(run)
+        for f in fields:
+            weight = FIELD_WEIGHTS[f] * WORD_BOOST
+            if has_diacritics(joined):
+                out.append(Term(f"{f}_wf", fold(joined), weight * (1 - EXACT_SHARE)))
+                out.append(Term(f"{f}_w", joined, weight * EXACT_SHARE))
+            else:
+                out.append(Term(f"{f}_wf", joined, weight))
+    return out
+
+
+def _restored(fields: tuple[str, ...], readings) -> list[Term]:
+    """Bonus terms for the likely accented ``readings`` of a query typed without diacritics."""
+    out = []
+    for _, reading in readings:
+        for f in fields:
+            weight = FIELD_WEIGHTS[f] * RESTORED_SHARE
+            out.append(Term(f"{f}_w", analyze.WORD_JOINER.join(reading), weight * WORD_BOOST))
+            out += [Term(f"{f}_s", r, weight) for r in reading]
+    return out
+
+
+def _syllable_weights(words, readings, accented: bool) -> list[float]:
+    """Per query syllable, its weight: ``WORD_SYLLABLE_WEIGHT`` in a word of several syllables
+    (segmented, or when typed without any diacritics, a restored reading), else 1."""
+    if accented:
+        return [WORD_SYLLABLE_WEIGHT if len(w.syllables) > 1 else 1.0 for w in words for _ in w.syllables]
+    weights = [1.0] * sum(len(w.syllables) for w in words)
+    for start, reading in readings:
+        weights[start : start + len(reading)] = [WORD_SYLLABLE_WEIGHT] * len(reading)
+    return weights
+
+
+
+def syllables(text: str) -> list[str]:
+    """The query syllables of ``text``, as typed (normalized)."""
+    return [s for w in analyze.query_words(text) for s in w.syllables]
+
+
+def excluded_terms(node: Words) -> list[tuple[tuple[str, str], ...]]:
+    """What ``-words`` removes, per syllable the (field, term)s any of which excludes an
+    article: words typed with diacritics exclude only those diacritics."""
+    fields = node.fields or TEXT_FIELDS
+    return [tuple((f"{f}_{'s' if has_diacritics(s) else 'sf'}", s) for f in fields) for s in syllables(node.text)]
+
+
+def covering_terms(node: Words) -> list[tuple[str, tuple[str, ...]]]:
+    """For the loose match of bare words: each folded syllable and the fields it is looked up in."""
+    fields = tuple(f"{f}_sf" for f in node.fields or TEXT_FIELDS)
+    return [(s, fields) for s in map(fold, syllables(node.text))]
+
+
+def phrase_terms(node: Phrase) -> tuple[str, list[str]]:
+    """A phrase's term variant and its terms, one a syllable: with diacritics those
+    diacritics ("s", as typed), without them folded ("sf")."""
+    found = syllables(node.text)
+    exact = any(has_diacritics(s) for s in found)
+    return ("s", found) if exact else ("sf", [fold(s) for s in found])

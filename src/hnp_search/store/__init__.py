@@ -1,0 +1,1 @@
+"""Storage: the Whoosh schema, posting codec, column readers and index directory (files → readers and writers)."""

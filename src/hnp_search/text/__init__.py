@@ -1,0 +1,1 @@
+"""Text analysis: raw text → clean text (``normalize``), words with offsets (``segment``), index terms (``analyze``)."""
