@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from importlib import resources
 from typing import NamedTuple
 
 from .text import analyze
@@ -14,14 +15,20 @@ from .text.normalize import fold, normalize_term
 __all__ = ["extract_persons", "person_key"]
 
 
-def _phrases(*groups: str) -> frozenset[str]:
-    """Comma-separated phrases ("Thủ tướng, HLV") as normalized keys ("thủ tướng", "hlv")."""
-    return frozenset(
-        " ".join(normalize_term(word) for word in phrase.split())
-        for group in groups
-        for phrase in group.split(",")
-        if phrase.strip()
-    )
+#: The word lists below live in this folder, one file each (``heads.txt`` for HEADS).
+DATA = resources.files(__package__) / "persons_data"
+
+
+def _load(name: str) -> frozenset[str]:
+    """The phrases of ``persons_data/<name>.txt`` as normalized keys ("Thủ tướng" → "thủ tướng").
+
+    The file is UTF-8, one phrase a line; blank lines and text after ``#`` are ignored.
+    """
+    keys = set()
+    for line in (DATA / f"{name}.txt").read_text(encoding="utf-8").splitlines():
+        if phrase := line.split("#", 1)[0].strip():
+            keys.add(" ".join(normalize_term(word) for word in phrase.split()))
+    return frozenset(keys)
 
 
 # Vietnamese family names (họ): the common ones first (Nguyễn, Trần, Lê, ... name most
@@ -29,206 +36,75 @@ def _phrases(*groups: str) -> frozenset[str]:
 # (Kim Jong Un, Park Hang Seo). A run of three or more capitalized syllables that
 # starts with one is a person unless the context says otherwise. Left out on purpose:
 # Văn ("Văn Miếu"), Ông (the title "Ông" starts sentences), Đồng ("Đồng Nai").
-FAMILY_NAMES = _phrases(
-    "Nguyễn, Trần, Lê, Phạm, Hoàng, Huỳnh, Phan, Vũ, Võ, Đặng, Bùi, Đỗ, Hồ, Ngô, Dương, Lý, Lí,"
-    "Doãn, Đinh, Trịnh, Lương, Mai, Tạ, Cao, Chu, Lâm, Hà, Đào, Quách, Tô, Kiều, Vương, Lại, La,"
-    "Thái, Bạch, Triệu, Khúc, Âu, Tăng, Đoàn, Trương, Đàm, Lưu, Phùng, Hứa, Tôn, Nghiêm, Mạc,"
-    "Khổng, Quế, Lã, Lò, Cù, Nông, Thân, Lục, Tống, Tiêu, Từ, Hầu, Giáp, Quản, Chế, Châu, Khuất,"
-    "Khương, Kha, Diệp, Giang, Hàn, Lư, Lữ, Ninh, Phí, Sầm, Thạch, Thiều, Tất, Ung, Ứng, Ưng, Viên,"
-    "Vi, Bế, Cấn, Đới, Điêu, Mẫn, Ngụy, Nhâm, Thích, Kim, Park, Moon, Lee",
-)
+FAMILY_NAMES = _load("family_names")
 
 # Kinship terms used as titles before a name ("ông Tuấn", "chị Nguyễn Thị Hoa"), as in
 # any Vietnamese news story. Capitalized, they start a sentence ("Ông Phan Thế Bảo cho biết").
-PRONOUN_CUES = _phrases(
-    "ông, bà, anh, chị, cô, chú, bác, em, cháu, cụ, thầy, cậu, bé, dì, mợ, thím, chàng, nàng,"
-    "cô gái, chàng trai, cặp đôi, vợ chồng, vợ, chồng, con trai, con gái, mẹ, bố, cha",
-)
+PRONOUN_CUES = _load("pronoun_cues")
 
 # Titles and roles written before a name: the Party and state hierarchy (the HNP
 # sample, dantri politics and world news), degrees and professions, the armed forces,
 # sport, the arts and religion. "cố", "nguyên", "cựu" (late, former) precede titles.
-TITLE_CUES = _phrases(
-    # Party and state, at home and abroad
-    "đồng chí, bí thư, phó bí thư, tổng bí thư, thường trực ban bí thư, ủy viên,"
-    "ủy viên bộ chính trị, chủ tịch, phó chủ tịch, chủ tịch nước, phó chủ tịch nước,"
-    "chủ tịch quốc hội, phó chủ tịch quốc hội, thủ tướng, phó thủ tướng, bộ trưởng, thứ trưởng,"
-    "tổng thống, phó tổng thống, thủ hiến, thống đốc, thị trưởng, quốc vương, nhà vua, vua,"
-    "hoàng đế, hoàng tử, công chúa, công nương, nữ hoàng, hoàng hậu, thái tử, ngoại trưởng, đại sứ,"
-    "tổng lãnh sự, người phát ngôn, phát ngôn viên, nghị sĩ, thượng nghị sĩ, hạ nghị sĩ, đại biểu,"
-    "nhà lãnh đạo, lãnh đạo, lãnh tụ, cố vấn, chánh văn phòng, chánh án, phó chánh án, viện trưởng,"
-    "phó viện trưởng, thẩm phán, tổng thư ký, tổng giám đốc, phó tổng giám đốc, giám đốc,"
-    "phó giám đốc, giám đốc điều hành, trưởng ban, phó trưởng ban, trưởng phòng, phó trưởng phòng,"
-    "trưởng khoa, phó trưởng khoa, cục trưởng, phó cục trưởng, vụ trưởng, chánh thanh tra,"
-    "trưởng đoàn, chủ nhiệm, phó chủ nhiệm, hiệu trưởng, phó hiệu trưởng, tổng biên tập,"
-    "trưởng thôn, trưởng bản, ứng viên, ứng cử viên, người kế nhiệm, người tiền nhiệm,"
-    "đệ nhất phu nhân, phu nhân, ông chủ, bà chủ, sir, mr, mrs, ms, nhà sáng lập, người sáng lập,"
-    "đồng sáng lập, chủ sở hữu, người sở hữu, người đồng cấp, đối thủ, phó tướng, chính quyền,"
-    "dưới thời, thời, nhiệm kỳ, fan, người hâm mộ, cố, nguyên, cựu",
-    # degrees and professions written before names
-    "gs, pgs, ts, ths, bs, ks, ls, gs.ts, pgs.ts, ths.bs, ts.bs, bsckii, bscki, bsck, giáo sư,"
-    "phó giáo sư, tiến sĩ, thạc sĩ, bác sĩ, bác sỹ, dược sĩ, y tá, điều dưỡng, luật sư, kỹ sư,"
-    "kiến trúc sư, nhà báo, phóng viên, nhà văn, nhà thơ, nhà sử học, nhà nghiên cứu, nhà khoa học,"
-    "chuyên gia, giảng viên, giáo viên, cô giáo, thầy giáo, nhà giáo, sinh viên, học sinh, nữ sinh,"
-    "nam sinh, thí sinh, tác giả, họa sĩ, nhiếp ảnh gia, nhà thiết kế, doanh nhân, tỷ phú, tỉ phú,"
-    "triệu phú, ceo, nhà đầu tư, nông dân, công nhân, tài xế, tiểu thương, bệnh nhân, nạn nhân,"
-    "bị can, bị cáo, nghi phạm, liệt sĩ, anh hùng, thi hào, đại thi hào, danh sư, danh nhân,"
-    "nhà cách mạng",
-    # armed forces and police
-    "đại tướng, thượng tướng, trung tướng, thiếu tướng, đại tá, thượng tá, trung tá, thiếu tá,"
-    "đại úy, thượng úy, trung úy, thiếu úy, chiến sĩ, tư lệnh, chính ủy, chỉ huy trưởng, đô đốc",
-    # sport
-    "hlv, huấn luyện viên, hlv trưởng, tiền đạo, tiền vệ, hậu vệ, trung vệ, thủ môn, thủ thành,"
-    "cầu thủ, tuyển thủ, danh thủ, vận động viên, vđv, võ sĩ, tay vợt, kỳ thủ, đội trưởng,"
-    "ngôi sao, siêu sao, chân sút, trọng tài, người đồng hương",
-    # arts and entertainment
-    "ca sĩ, nhạc sĩ, nghệ sĩ, nsưt, nsnd, nghệ sĩ nhân dân, nghệ sĩ ưu tú, nghệ nhân, diễn viên,"
-    "đạo diễn, nhà sản xuất, biên kịch, danh hài, mc, người mẫu, hoa hậu, á hậu, rapper, giọng ca,"
-    "người đẹp",
-    # religion
-    "hòa thượng, thượng tọa, đại đức, ni sư, sư thầy, linh mục, giám mục, hồng y, giáo hoàng,"
-    "mục sư",
-)
+TITLE_CUES = _load("title_cues")
 CUES = PRONOUN_CUES | TITLE_CUES
 
 # Titles also written before the name of a company, a unit or an era ("Giám đốc Hòa
 # Phát", "Trưởng khoa Tai Mũi Họng", "phóng viên Dân Trí", "thời Trung Cổ"): after one,
 # a name without a family name must look foreign or follow a country ("Thủ tướng Ấn Độ
 # Narendra Modi"); Vietnamese people are written with their family name.
-UNIT_TITLES = _phrases(
-    "giám đốc, phó giám đốc, tổng giám đốc, phó tổng giám đốc, giám đốc điều hành, ceo,"
-    "nhà sáng lập, người sáng lập, đồng sáng lập, chủ sở hữu, người sở hữu, ông chủ, bà chủ,"
-    "lãnh đạo, nhà đầu tư, đối thủ, bộ trưởng, thứ trưởng, trưởng khoa, phó trưởng khoa,"
-    "trưởng phòng, phó trưởng phòng, trưởng ban, phó trưởng ban, chiến sĩ, tiểu thương, phóng viên,"
-    "nhà báo, người phát ngôn, thời, dưới thời, doanh nhân, người đẹp",
-)
+UNIT_TITLES = _load("unit_titles")
 
 # Common nouns ending in a kinship term: "Tổ chức trẻ em Rồng Xanh" names no person.
-NOT_PRONOUNS = _phrases("trẻ em, bà con, con cháu, đàn ông, đàn bà")
+NOT_PRONOUNS = _load("not_pronouns")
 
 # Lowercase words that may stand between a title and a foreign name
 # ("Tổng thống đương nhiệm Donald Trump", "HLV người Hàn Quốc Park Hang Seo").
-CUE_MODIFIERS = _phrases(
-    "đương nhiệm, dân chủ, cộng hòa, đảng, tạm quyền, người, mới, đắc cử, trưởng, bóng đá,"
-    "công nghệ, nổi tiếng, hàng đầu, đình đám, như, gồm"
-)
+CUE_MODIFIERS = _load("cue_modifiers")
 
 # Head nouns of places, institutions and works named after people ("đường Lê Duẩn",
 # "Trường THPT Chu Văn An", "Lăng Chủ tịch Hồ Chí Minh", "phim Hoa Mộc Lan"): from
 # Vietnamese addresses, the names of schools, hospitals and monuments, and the issue.
 # A name right after one, or after one and a title ("Khu lưu niệm cố Tổng Bí thư Lê
 # Duẩn"), is not a mention of a person.
-HEADS = _phrases(
-    "đường, phố, ngõ, ngách, hẻm, kiệt, đại lộ, quốc lộ, tỉnh lộ, cao tốc, cầu, hồ, quảng trường,"
-    "công viên, vườn hoa, chợ, ga, nhà ga, bến, bến xe, cảng, sân bay, phường, xã, quận, huyện,"
-    "thị trấn, thị xã, tỉnh, thành phố, tp, tp., q., p., khu phố, tổ dân phố, thôn, ấp, xóm, làng,"
-    "khu, khu đô thị, kđt, khu công nghiệp, kcn, tuyến, tuyến đường, tuyến phố, nút giao, ngã tư,"
-    "ngã ba, ngã năm, đoạn, góc phố, dốc, đê, kênh, sông, núi, đảo, bãi biển, biển, vịnh, đèo,"
-    "trường, nhà trường, thpt, thcs, th, ptth, th-thcs, thcs-thpt, tiểu học, trung học,"
-    "trung học cơ sở, trung học phổ thông, phổ thông, đại học, đh, đhqg, học viện, cao đẳng,"
-    "chuyên, mầm non, bệnh viện, bv, phòng khám, viện, trung tâm, nhà thi đấu, sân vận động, svđ,"
-    "sân, nhà văn hóa, cung văn hóa, nhà hát, tàu, giải, giải thưởng, quỹ, công ty, tập đoàn,"
-    "nhà máy, lăng, đền, đền thờ, đình, chùa, miếu, nhà thờ, tượng đài, bảo tàng, khu di tích,"
-    "di tích, khu lưu niệm, nhà lưu niệm, nghĩa trang, chiến dịch, đường mòn, tòa nhà, chung cư,"
-    "khách sạn, nhà hàng, cửa hàng, siêu thị, plaza, số, địa chỉ, clb, câu lạc bộ, cúp"
-    # works named after people or with name-like titles ("phim Hoa Mộc Lan")
-    "phim, bộ phim, tác phẩm, cuốn sách, sách, tiểu thuyết, truyện, ca khúc, bài hát, album, vở,"
-    "chương trình, dự án, tài khoản, kênh, trang",
-)
+HEADS = _load("heads")
 # Heads that may begin a capitalized run ("Phố Đinh Tiên Hoàng", "Đại Học Tôn Đức
 # Thắng"); not "hồ", which capitalized is the family name Hồ.
 _RUN_HEADS = HEADS - {"hồ"}
 
 # Words between a head and the names it introduces ("các tuyến phố ở Đà Lạt như Trần
 # Phú, ...", "các trường THCS gồm Chu Văn An, ..."), and before a place in between.
-HEAD_LINKS = _phrases("như, gồm, bao gồm, ở, tại, thuộc, trên")
+HEAD_LINKS = _load("head_links")
 PLACE_LINKS = HEAD_LINKS | {"của"}
 
 # Credits name a photographer or writer, not a person in the story ("(Ảnh: Sơn Tùng)").
-CREDIT_WORDS = _phrases("ảnh, bài, bài và ảnh, video, clip, đồ họa, nguồn, thực hiện, ảnh minh họa")
+CREDIT_WORDS = _load("credit_words")
 
 # Places with a name-like shape (family name + syllables: "Hà Nội", "Hồ Chí Minh",
 # "Thái Bình Dương") or written between a title and a name ("Tổng thống Mỹ Donald
 # Trump", "Giám đốc Sở ... Hà Nội Đỗ Đình Hồng"): Vietnamese provinces and cities,
 # districts of Hà Nội and TP.HCM, lakes, countries and capitals as the press writes them.
-PLACES = _phrases(
-    # provinces, cities, regions
-    "Hà Nội, Hải Phòng, Đà Nẵng, Cần Thơ, Huế, Thừa Thiên Huế, Hồ Chí Minh, Sài Gòn, An Giang,"
-    "Bà Rịa, Vũng Tàu, Bắc Giang, Bắc Kạn, Bạc Liêu, Bắc Ninh, Bến Tre, Bình Định, Bình Dương,"
-    "Bình Phước, Bình Thuận, Cà Mau, Cao Bằng, Đắk Lắk, Đắc Lắc, Đắk Nông, Điện Biên, Đồng Nai,"
-    "Đồng Tháp, Gia Lai, Hà Giang, Hà Nam, Hà Tĩnh, Hải Dương, Hậu Giang, Hòa Bình, Hưng Yên,"
-    "Khánh Hòa, Kiên Giang, Kon Tum, Lai Châu, Lâm Đồng, Lạng Sơn, Lào Cai, Long An, Nam Định,"
-    "Nghệ An, Ninh Bình, Ninh Thuận, Phú Thọ, Phú Yên, Quảng Bình, Quảng Nam, Quảng Ngãi,"
-    "Quảng Ninh, Quảng Trị, Sóc Trăng, Sơn La, Tây Ninh, Thái Bình, Thái Nguyên, Thanh Hóa,"
-    "Tiền Giang, Trà Vinh, Tuyên Quang, Vĩnh Long, Vĩnh Phúc, Yên Bái, Đà Lạt, Nha Trang, Phú Quốc,"
-    "Hạ Long, Sa Pa, Hội An, Quy Nhơn, Buôn Ma Thuột, Pleiku, Biên Hòa, Phan Thiết, Lý Sơn,"
-    "Hoàng Sa, Trường Sa, Tây Nguyên, Nam Bộ, Bắc Bộ, Trung Bộ, Việt Nam, Tân Cương, Tây Tạng,"
-    "Nội Mông, Hồ Bắc, Vũ Hán, Quảng Đông, Quảng Tây, Tứ Xuyên, Hồ Nam, Thượng Hải, Hải Nam,"
-    "Trung Hoa, Anh Quốc, Ả Rập, Nam Kỳ, Bắc Kỳ, Trung Kỳ, A Lưới, Đông Nam Á, Đông Á, Trung Đông,"
-    "Bắc Mỹ, Nam Mỹ, Mỹ Latin, Tây Âu, Đông Âu, Bắc Âu",
-    # districts of Hà Nội and TP.HCM; lakes
-    "Ba Đình, Hoàn Kiếm, Tây Hồ, Long Biên, Cầu Giấy, Đống Đa, Hai Bà Trưng, Hoàng Mai, Thanh Xuân,"
-    "Hà Đông, Bắc Từ Liêm, Nam Từ Liêm, Từ Liêm, Sơn Tây, Ba Vì, Chương Mỹ, Đan Phượng, Đông Anh,"
-    "Gia Lâm, Hoài Đức, Mê Linh, Mỹ Đức, Phú Xuyên, Phúc Thọ, Quốc Oai, Sóc Sơn, Thạch Thất,"
-    "Thanh Oai, Thanh Trì, Thường Tín, Ứng Hòa, Mỹ Đình, Thủ Đức, Bình Thạnh, Gò Vấp, Phú Nhuận,"
-    "Tân Bình, Tân Phú, Bình Tân, Củ Chi, Hóc Môn, Bình Chánh, Nhà Bè, Cần Giờ, Hồ Gươm,"
-    "Hồ Hoàn Kiếm, Hồ Tây, Hồ Xuân Hương",
-    # countries, oceans, capitals
-    "Mỹ, Hoa Kỳ, Nga, Trung Quốc, Nhật Bản, Nhật, Hàn Quốc, Triều Tiên, Ấn Độ, Anh, Pháp, Đức, Ý,"
-    "Italy, Tây Ban Nha, Bồ Đào Nha, Hà Lan, Bỉ, Thụy Sĩ, Thụy Điển, Na Uy, Đan Mạch, Phần Lan,"
-    "Ba Lan, Séc, Áo, Hy Lạp, Thổ Nhĩ Kỳ, Ukraine, Belarus, Israel, Iran, Iraq, Syria, Ả Rập Xê Út,"
-    "Ai Cập, Nam Phi, Australia, Úc, New Zealand, Canada, Brazil, Argentina, Mexico, Chile, Cuba,"
-    "Venezuela, Thái Lan, Lào, Campuchia, Myanmar, Malaysia, Singapore, Indonesia, Philippines,"
-    "Brunei, Đài Loan, Hong Kong, Hồng Kông, Mông Cổ, Pakistan, Afghanistan, Qatar, Liên Xô,"
-    "Châu Âu, Châu Á, Châu Phi, Châu Mỹ, Thái Bình Dương, Ấn Độ Dương, Đại Tây Dương, Bắc Kinh,"
-    "Moscow, Washington, London, Paris, Tokyo, Seoul, Bangkok, New York, Nhà Trắng, Điện Kremlin,"
-    "Lầu Năm Góc",
-)
+PLACES = _load("places")
 
 # Places named with a person's full name: after a title they name the person
 # ("Chủ tịch Hồ Chí Minh"), otherwise the place ("TP Hồ Chí Minh", "tại Hồ Chí Minh").
-PERSON_NAMED_PLACES = _phrases("Hồ Chí Minh")
+PERSON_NAMED_PLACES = _load("person_named_places")
 
 # Organisations with a person-shaped name (a family name and three syllables).
-NON_PERSONS = _phrases(
-    "Hoàng Anh Gia Lai, Hồng Lĩnh Hà Tĩnh, Sông Lam Nghệ An, Than Quảng Ninh"
-    # newspapers
-    "Dân Trí, Tuổi Trẻ, Thanh Niên, Tiền Phong, Lao Động, Người Lao Động, Nhân Dân, Pháp Luật",
-)
+NON_PERSONS = _load("non_persons")
 
 # Capitalized words that begin organisations, never a name ("Sở Y tế", "Bộ Ngoại giao").
-ORG_WORDS = _phrases(
-    "sở, bộ, ban, cục, vụ, viện, phòng, ủy ban, hội, hội đồng, liên đoàn, đảng, đảng ủy, thành ủy,"
-    "tỉnh ủy, chính phủ, quốc hội, nhà nước, trung ương, công an, quân đội, quân khu, tổng cục,"
-    "tổng công ty, ngân hàng, tập đoàn, công ty, đội, đội tuyển, đoàn, mặt trận, hiệp hội,"
-    "câu lạc bộ, fc, united, city, tòa án, hãng, báo, đài, tạp chí, thành phố, tỉnh, quận, huyện,"
-    "xã, phường, khối, khoa, trường, học viện, đại học, bệnh viện, giải, tiếng, trạm, đồn",
-)
+ORG_WORDS = _load("org_words")
 # English words of company, club and product names ("Thái Hà Books", "Champions League").
-FOREIGN_ORG_WORDS = _phrases(
-    "league, cup, fc, club, united, city, corporation, company, group, bank, books, energy, sports,"
-    "news, times, shop, studio, entertainment, media, holdings, capital, airlines, university,"
-    "college, school, institute, hospital, foundation, association, team, motors, pharma,"
-    "technology, international, global, professional, plaza, center, centre, mall, hotel, resort,"
-    "tower, utd, real, hotspur, syndrome, disease, award, prize",
-)
+FOREIGN_ORG_WORDS = _load("foreign_org_words")
 
 # Capitalized function words that start sentences ("Theo Phó Tổng giám đốc ...", "Khi
 # Rainer ..."); at the start of a run they are not part of a name.
-SENTENCE_STARTERS = _phrases(
-    "theo, khi, trên, tại, với, cùng, sau, trước, nhưng, và, còn, nếu, dù, vì, do, để, từ, ở, bởi,"
-    "tuy, riêng, ngoài, trong, về, hôm, chiều, sáng, tối, trưa, đêm, ngày, đến, tới, giữa, cho,"
-    "nhờ, qua, cũng, hiện, lúc, như, là, có, được, đã, không, mới, thêm, rồi, song, thậm, chính,"
-    "ngay, tuy",
-)
+SENTENCE_STARTERS = _load("sentence_starters")
 # Titles that only qualify another one ("cố Tổng Bí thư"); capitalized they are name syllables.
-_QUALIFIERS = _phrases("cố, nguyên, cựu")
+_QUALIFIERS = _load("qualifiers")
 # Cues that only precede a name; after a name they start another phrase
 # ("Tại New Delhi, chính quyền thành phố ...").
-_LEFT_ONLY = _QUALIFIERS | _phrases(
-    "chính quyền, dưới thời, thời, nhiệm kỳ, fan, người hâm mộ, đối thủ, người đồng cấp,"
-    "người kế nhiệm, người tiền nhiệm",
-)
+_LEFT_ONLY = _QUALIFIERS | _load("left_only")
 
 # Standing aliases: "Bác Hồ" is how the press names Chủ tịch Hồ Chí Minh.
 ALIASES = {"bác hồ": "Hồ Chí Minh"}
@@ -238,10 +114,7 @@ _LIST_JOINERS = frozenset([",", "và", "-", "–", "cùng", "hoặc", "hay", "/"
 _PERSON_JOINERS = frozenset([",", "và", "-", "–", "cùng", "&"])
 # Capitalized first syllables of titles that are not name syllables: "Trưởng Ban",
 # "Phó Chủ", "Luật Giáo" are titles cut by the segmenter, never names.
-_TITLE_STARTS = _phrases(
-    "trưởng, phó, tổng, giám, chủ, bộ, thủ, thứ, hiệu, chánh, cục, vụ, luật, giáo, viện, chỉ,"
-    "nguyên"
-)
+_TITLE_STARTS = _load("title_starts")
 # House numbers: 29, 45B, 778/10, 212-214.
 _NUMBER = re.compile(r"\d+[a-zA-Z]?(?:[/-]\d+[a-zA-Z]?)*")
 _ADDRESS_SUFFIXES = frozenset(["bis", "ter"])  # "288 Bis Nguyễn Văn Cừ"
