@@ -27,9 +27,16 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ''
 
-## Retrieval quality on XQuAD-vi beside SQLite FTS5 (needs ../shared).
+## Retrieval quality beside SQLite FTS5, tantivy and a bigram BM25 (needs ../shared): XQuAD-vi, then
+## the typed and known-item queries on dantri. Baomoi too with EVAL_BAOMOI=1 or an index dir
+## (EVAL_INDEX_DIR=DIR: DIR/dantri and DIR/baomoi are built once, then reused).
+EVAL_INDEX_DIR ?=
+EVAL_BAOMOI ?=
 eval: $(STAMP)
 	$(BIN)/python bench/eval_xquad.py
+	$(BIN)/python bench/eval_queries.py \
+		--corpus $(if $(or $(EVAL_BAOMOI),$(EVAL_INDEX_DIR)),all,dantri) \
+		$(if $(EVAL_INDEX_DIR),--index-dir $(EVAL_INDEX_DIR) --reuse)
 
 ## Speed beside SQLite FTS5 on dantri (a few minutes; writes bench/results/speed.md).
 bench: $(STAMP)

@@ -1,0 +1,90 @@
+"""Print the articles each query set was written from: fixed-seed samples of the shared corpora."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+from hnp_search.normalize import fold
+
+SHARED = next((p / "shared" / "corpora" for p in Path(__file__).resolve().parents if (p / "shared" / "corpora").is_dir()),
+              Path("/work/shared/corpora"))
+KNOWN_ITEMS = Path(__file__).resolve().parents[1] / "known_items.jsonl"
+
+# set name -> (corpus file, seed, how many articles)
+SETS = {
+    "typed": ("dantri-unc.jsonl.gz", 18, 160),
+    "known-dantri": ("dantri-unc.jsonl.gz", 19, 100),
+    "known-baomoi": ("baomoi.jsonl.gz", 20, 60),
+}
+
+
+def read(name: str) -> list[dict]:
+    with gzip.open(SHARED / name, "rt", encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def sample(set_name: str) -> list[dict]:
+    """The articles of one set, in the order they were drawn.
+
+    Known-item articles on dantri leave out the targets of bench/known_items.jsonl and of
+    the typed set, so that every set asks about different articles.
+    """
+    corpus, seed, count = SETS[set_name]
+    rows = read(corpus)
+    if set_name == "known-dantri":
+        taken = {id_ for line in KNOWN_ITEMS.read_text(encoding="utf-8").splitlines() if line.strip()
+                 for id_ in json.loads(line)["relevant"]}
+        taken |= {row["id"] for row in sample("typed")}
+        rows = [row for row in rows if row["id"] not in taken]
+    if set_name == "known-baomoi":  # skip stubs a reader could not remember anything from
+        rows = [row for row in rows if len(row.get("body") or "") >= 400]
+    return random.Random(seed).sample(rows, count)
+
+
+def similar(target: dict, rows: list[dict], count: int) -> list[tuple[float, dict]]:
+    """The articles whose title and lead share most adjacent word pairs with ``target``'s.
+
+    Candidates for the same story told twice (baomoi carries many such copies); each was
+    then read before being listed as relevant.
+    """
+    def pairs(row: dict) -> set[tuple[str, str]]:
+        words = re.findall(r"\w+", fold(f"{row['title']} {row.get('lead') or ''}").lower())
+        return set(zip(words, words[1:]))
+
+    mine = pairs(target)
+    scored = []
+    for row in rows:
+        if row["id"] != target["id"] and mine:
+            theirs = pairs(row)
+            overlap = len(mine & theirs) / (len(mine | theirs) or 1)
+            if overlap > 0.08:
+                scored.append((overlap, row))
+    return sorted(scored, key=lambda pair: -pair[0])[:count]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("set", choices=sorted(SETS))
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--chars", type=int, default=400, help="characters of lead and body to show")
+    parser.add_argument("--similar", type=int, default=0, metavar="N",
+                        help="also list the N articles most like each one (title and lead word pairs)")
+    args = parser.parse_args()
+    rows = read(SETS[args.set][0]) if args.similar else []
+    for i, row in enumerate(sample(args.set)[args.start:args.start + args.count], args.start):
+        text = ((row.get("lead") or "") + " | " + row["body"]).replace("\n", " ")[: args.chars]
+        print(f"[{i}] {row['id']} {row.get('date', '')} {row['title']}\n    {text}")
+        for overlap, other in similar(row, rows, args.similar):
+            print(f"      ~{overlap:.2f} {other['id']} {other['title']} | {(other.get('lead') or '')[:120]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
