@@ -77,20 +77,30 @@ FIELDS = {"title": ("title",), "lead": ("lead",), "body": ("body",), "author": (
 # ---------------------------------------------------------------------------
 # Parsing
 
+#: Field names a query may use as ``name:value``; any other ``word:`` is plain text.
+FIELD_NAMES = ("title", "lead", "body", "author", "date", "person")
+#: Parentheses nested deeper than this are read as plain text.
+MAX_DEPTH = 16
+#: Longest query accepted, in characters.
+MAX_QUERY_CHARS = 1000
+
+#: Typographic quotes that make phrases as ``"`` does.
+_QUOTES = dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033\u301d\u301e\uff02"), '"')
+
 _TOKEN = re.compile(
     r"""
     (?P<space>\s+)
   | (?P<lparen>\()
   | (?P<rparen>\))
-  | (?P<field>(?P<fname>[A-Za-z]+):(?=\S))
+  | (?P<field>(?P<fname>(?i:%s)):(?=[^\s)]))
   | (?P<phrase>"[^"]*")
   | (?P<quote>")
   | (?P<minus>-(?=["(\w]))
   | (?P<word>[^\s()"]+)
-    """,
+    """
+    % "|".join(FIELD_NAMES),
     re.VERBOSE,
 )
-
 
 _LETTER_OR_DIGIT = re.compile(r"\w")
 
@@ -102,14 +112,24 @@ class _Tok:
     pos: int
 
 
-def _lex(query: str) -> list[_Tok]:
+@dataclass
+class Parsed:
+    """A query as understood: its tree (None when it holds no terms) and what was read
+    otherwise than typed (an unbalanced quote, a stray parenthesis…), for ``explain``."""
+
+    tree: "Node | None"
+    notes: list[str]
+
+
+def _lex(query: str, notes: list[str]) -> list[_Tok]:
     tokens = []
     for m in _TOKEN.finditer(query):
         kind = "field" if m.group("field") else m.lastgroup
         if kind == "space":
             continue
         if kind == "quote":
-            raise QuerySyntaxError(query, "unbalanced quote: add the closing \"", m.start())
+            notes.append(f"the quote at {m.start() + 1} has no closing quote: read as a space")
+            continue
         text = m.group("fname").lower() if kind == "field" else m.group()
         if kind == "word" and not _LETTER_OR_DIGIT.search(text):  # punctuation alone holds no term
             if "?" in text and tokens and tokens[-1].kind == "word":
@@ -118,17 +138,49 @@ def _lex(query: str) -> list[_Tok]:
         if kind == "word" and text == "OR":
             kind = "or"
         tokens.append(_Tok(kind, text, m.start()))
-    return tokens
+    return _balanced(tokens, notes)
+
+
+def _balanced(tokens: list[_Tok], notes: list[str]) -> list[_Tok]:
+    """``tokens`` without parentheses that have no partner, nest deeper than ``MAX_DEPTH``
+    or enclose nothing, and without an OR that has no term on a side."""
+    drop: set[int] = set()
+    stack: list[int] = []
+    for i, tok in enumerate(tokens):
+        if tok.kind == "lparen":
+            stack.append(i)
+        elif tok.kind == "rparen":
+            if stack:
+                opened = stack.pop()
+                if len(stack) >= MAX_DEPTH or opened == i - 1:
+                    drop.update((opened, i))
+            else:
+                drop.add(i)
+                notes.append(f"the ) at {tok.pos + 1} has no ( before it: ignored")
+    for i in stack:
+        drop.add(i)
+        notes.append(f"the ( at {tokens[i].pos + 1} has no ) after it: ignored")
+    kept = [t for i, t in enumerate(tokens) if i not in drop]
+    out: list[_Tok] = []
+    for i, tok in enumerate(kept):
+        if tok.kind == "or":
+            before = out[-1].kind if out else None
+            after = kept[i + 1].kind if i + 1 < len(kept) else None
+            if before in (None, "or", "lparen", "minus", "field") or after in (None, "or", "rparen"):
+                notes.append(f"OR at {tok.pos + 1} has no term on one side: ignored")
+                continue
+        if tok.kind == "minus" and (i + 1 == len(kept) or kept[i + 1].kind in ("or", "rparen", "minus")):
+            continue
+        out.append(tok)
+    return out
 
 
 class _Parser:
-    def __init__(self, query: str):
+    def __init__(self, query: str, notes: list[str]):
         self.query = query
-        self.tokens = _lex(query)
+        self.notes = notes
+        self.tokens = _lex(query, notes)
         self.i = 0
-
-    def error(self, message: str, pos: int | None):
-        raise QuerySyntaxError(self.query, message, pos)
 
     def peek(self) -> _Tok | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -138,28 +190,27 @@ class _Parser:
         self.i += 1
         return tok
 
-    def parse(self) -> Node | None:
-        if not self.tokens:
-            return None
-        node = self.alternatives()
-        tok = self.peek()
-        if tok is not None:  # only a stray ")" stops alternatives() early
-            self.error("unbalanced parenthesis: no ( before this )", tok.pos)
-        return node
+    def parse(self) -> "Node | None":
+        nodes = []
+        while self.peek() is not None:  # only a ")" (balanced away) could stop alternatives()
+            node = self.alternatives()
+            if node is not None:
+                nodes.append(node)
+            if self.peek() is not None:
+                self.take()
+        return None if not nodes else nodes[0] if len(nodes) == 1 else All(tuple(nodes))
 
-    def alternatives(self) -> Node:
+    def alternatives(self) -> "Node | None":
         nodes = [self.sequence()]
         while (tok := self.peek()) is not None and tok.kind == "or":
             self.take()
-            if self.peek() is None or self.peek().kind in ("or", "rparen"):
-                self.error("OR needs a term on both sides", tok.pos)
             nodes.append(self.sequence())
-        return nodes[0] if len(nodes) == 1 else Any(tuple(nodes))
+        nodes = [n for n in nodes if n is not None]
+        return None if not nodes else nodes[0] if len(nodes) == 1 else Any(tuple(nodes))
 
-    def sequence(self) -> Node:
+    def sequence(self) -> "Node | None":
         nodes: list[Node] = []
         words: list[str] = []
-        start = self.peek()
         while (tok := self.peek()) is not None and tok.kind not in ("or", "rparen"):
             if tok.kind == "word":
                 words.append(self.take().text)
@@ -167,66 +218,69 @@ class _Parser:
             if words:
                 nodes.append(Words(" ".join(words)))
                 words = []
-            nodes.append(self.unary())
+            node = self.unary()
+            if isinstance(node, Words) and node.fields is None:
+                words.append(node.text)
+            elif node is not None:
+                nodes.append(node)
         if words:
             nodes.append(Words(" ".join(words)))
-        if not nodes:
-            self.error("OR needs a term on both sides" if start and start.kind == "or" else "empty group", start.pos if start else len(self.query))
-        return nodes[0] if len(nodes) == 1 else All(tuple(nodes))
+        return None if not nodes else nodes[0] if len(nodes) == 1 else All(tuple(nodes))
 
-    def unary(self) -> Node:
+    def unary(self) -> "Node | None":
         tok = self.take()
         if tok.kind == "minus":
             nxt = self.peek()
-            if nxt is None or nxt.kind in ("or", "rparen", "minus"):
-                self.error("nothing to exclude after -", tok.pos)
             if nxt.kind == "word":
                 return Not(Words(self.take().text))
-            return Not(self.unary())
+            node = self.unary()
+            return None if node is None else Not(node)
         if tok.kind == "phrase":
-            return Phrase(tok.text[1:-1])
+            return Phrase(tok.text[1:-1]) if _LETTER_OR_DIGIT.search(tok.text) else None
         if tok.kind == "lparen":
-            if self.peek() is None:
-                self.error("unbalanced parenthesis: no ) after this (", tok.pos)
-            if self.peek().kind == "rparen":
-                self.error("empty parentheses", tok.pos)
             node = self.alternatives()
-            if self.peek() is None or self.peek().kind != "rparen":
-                self.error("unbalanced parenthesis: no ) after this (", tok.pos)
-            self.take()
+            self.take()  # its ")": parentheses are balanced by now
             return node
-        if tok.kind == "field":
-            return self.field(tok)
-        self.error(f"unexpected {tok.text!r}", tok.pos)
+        return self.field(tok)
 
-    def field(self, tok: _Tok) -> Node:
-        value = self.peek()
-        if value is None or value.kind not in ("word", "phrase", "or"):
-            self.error(f"{tok.text}: needs a value", tok.pos)
-        self.take()
+    def field(self, tok: _Tok) -> "Node | None":
+        value = self.take()
+        text = value.text
+        if value.kind not in ("word", "phrase", "or"):  # "date:(" and the like: plain text
+            self.i -= 1
+            return Words(tok.text)
         if tok.text == "date":
-            return parse_date_filter(value.text, self.query, value.pos)
-        if tok.text == "person":
-            return person_filter(value.text.strip('"'), self.query, value.pos)
-        if tok.text not in FIELDS:
-            known = ", ".join(sorted([*FIELDS, "date", "person"]))
-            self.error(f"unknown field {tok.text!r} (known: {known})", tok.pos)
-        fields = FIELDS[tok.text]
+            if not _DATE_SHAPED.match(text):
+                self.notes.append(f"date:{text} is no date: read as the words {tok.text} {text}")
+                return Words(f"{tok.text} {text}")
+            return parse_date_filter(text, self.query, value.pos)
         if value.kind == "phrase":
-            return Phrase(value.text[1:-1], fields)
-        return Words(value.text, fields)
+            text = text[1:-1]
+            if not _LETTER_OR_DIGIT.search(text):
+                return None
+        if tok.text == "person":
+            return person_filter(text, self.query, value.pos) if any(c.isalpha() for c in text) else Words(text)
+        fields = FIELDS[tok.text]
+        return Phrase(text, fields) if value.kind == "phrase" else Words(text, fields)
 
 
-#: Longest query accepted, in characters.
-MAX_QUERY_CHARS = 1000
+#: What a ``date:`` value must look like to be read as one (else it is plain text).
+_DATE_SHAPED = re.compile(r"^(>=|<=|>|<)?[\d/.-]*\d[\d/.-]*$")
 
 
-def parse(query: str) -> Node | None:
-    """Parse ``query`` into a tree (None when it holds no terms); raise QuerySyntaxError when malformed."""
-    query = clean_text(query)
+def understand(query: str) -> Parsed:
+    """Parse ``query`` forgivingly: any text is a query. Raise QuerySyntaxError only for an
+    operator used wrongly (``date:31/02/2024``) or a query over ``MAX_QUERY_CHARS``."""
+    query = clean_text(query).translate(_QUOTES)
     if len(query) > MAX_QUERY_CHARS:
         raise QuerySyntaxError(query[:40] + "…", f"query too long: {len(query):,} characters (at most {MAX_QUERY_CHARS:,})")
-    return _Parser(query).parse()
+    notes: list[str] = []
+    return Parsed(_Parser(query, notes).parse(), notes)
+
+
+def parse(query: str) -> "Node | None":
+    """The tree of ``query`` (None when it holds no terms); see ``understand``."""
+    return understand(query).tree
 
 
 def person_filter(name: str, query: str = "", pos: int = 0) -> Person:
@@ -254,15 +308,14 @@ def _day_span(text: str, query: str, pos: int) -> tuple[datetime, datetime]:
     else:
         raise QuerySyntaxError(query, f"{text!r} is not a date (use 2024-05-07, 2024-05, 2024 or 07/05/2024)", pos)
     try:
-        if not month:
-            return datetime(year, 1, 1), datetime(year + 1, 1, 1)
-        if not day:
-            start = datetime(year, month, 1)
-            return start, start + timedelta(days=calendar.monthrange(year, month)[1])
-        start = datetime(year, month, day)
-        return start, start + timedelta(days=1)
+        start = datetime(year, month or 1, day or 1)
+        days = 1 if day else calendar.monthrange(year, month)[1] if month else 365 + calendar.isleap(year)
     except ValueError:
         raise QuerySyntaxError(query, f"{text!r} is not a real date", pos) from None
+    try:
+        return start, start + timedelta(days=days)
+    except OverflowError:  # the last day of year 9999
+        return start, datetime.max
 
 
 def parse_date_filter(text: str, query: str = "", pos: int = 0) -> DateFilter:

@@ -1,0 +1,63 @@
+"""Typos: terms one edit away from a mistyped one (a letter missing, extra, wrong or two swapped), found among an index's own terms by their deletions (SymSpell's idea).
+
+A term and a mistyped form of it are one edit apart exactly when deleting at most
+one letter from each makes them equal, or when they are two swapped letters; so each
+known term is filed under itself and its one-letter deletions, and a lookup files the
+query term's deletions against that table, then checks the true distance.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+#: Terms shorter than this are not corrected: a two-letter typo could be any of dozens of words.
+MIN_LENGTH = 3
+#: Nor longer ones (URLs, long numbers): nobody mistypes those expecting a correction.
+MAX_LENGTH = 24
+
+
+def _deletions(term: str) -> set[str]:
+    return {term[:i] + term[i + 1 :] for i in range(len(term))}
+
+
+def one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by exactly one insertion, deletion, substitution or
+    swap of adjacent letters."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) < len(b):
+        return a[i:] == b[i + 1 :]
+    if a[i + 1 :] == b[i + 1 :]:
+        return True
+    return a[i + 2 :] == b[i + 2 :] and a[i] == b[i + 1] and a[i + 1] == b[i]
+
+
+class Corrector:
+    """One-edit corrections among ``frequencies`` (term -> number of articles holding it)."""
+
+    def __init__(self, frequencies: dict[str, int]):
+        self.frequencies = frequencies
+        table: defaultdict[str, list[str]] = defaultdict(list)
+        for term in frequencies:
+            if MIN_LENGTH <= len(term) <= MAX_LENGTH and term.isalpha():
+                table[term].append(term)
+                for deleted in _deletions(term):
+                    table[deleted].append(term)
+        self._table = dict(table)
+
+    def corrections(self, term: str, limit: int = 3) -> list[tuple[str, int]]:
+        """Up to ``limit`` known terms one edit from ``term``, most frequent first, as
+        (term, frequency)."""
+        if not MIN_LENGTH <= len(term) <= MAX_LENGTH or not term.isalpha():
+            return []
+        found: set[str] = set()
+        for key in (term, *_deletions(term)):
+            found.update(self._table.get(key, ()))
+        found = {t for t in found if one_edit(term, t)}
+        ranked = sorted(found, key=lambda t: (-self.frequencies[t], t))[:limit]
+        return [(t, self.frequencies[t]) for t in ranked]
