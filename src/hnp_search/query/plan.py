@@ -14,6 +14,7 @@ from ..store.schema import TEXT_FIELDS
 from ..text import analyze
 from ..text.normalize import fold, has_diacritics
 from .parse import Phrase, Words
+from . import telex
 from .vocabulary import Lexicon
 
 #: BM25F weights of the fields.
@@ -84,9 +85,33 @@ class Plan:
     pairs: tuple[Pair, ...]
 
 
-def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None) -> Plan | None:
+#: Weight of a reading the index holds in place of a syllable it does not (a Telex or VNI
+#: decoding, a one-edit correction), relative to the syllable typed.
+CORRECTED_SHARE = 0.8
+#: Corrections tried for a syllable the index does not hold.
+CORRECTIONS = 2
+
+
+def readings_of(folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexicon] | None) -> list[str]:
+    """What a query syllable the index lacks (``known``: in how many articles a folded
+    syllable is) may have been meant as, folded: its Telex or VNI decoding where the index
+    holds that, else the most frequent syllables one edit away. Empty for a known syllable."""
+    if known(folded) or lexicon is None:
+        return []
+    decoded = [fold(d) for d in telex.decodings(folded) if known(fold(d))]
+    if decoded:
+        return decoded[:1]
+    found = [t for t, _ in lexicon().corrector().corrections(folded, limit=8)]
+    return sorted(found, key=known, reverse=True)[:CORRECTIONS]
+
+
+def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
+               known: Callable[[str], int] | None = None) -> Plan | None:
     """The plan of a ``Words`` node (None when it holds no syllables); ``lexicon`` is called
-    only for a query typed without diacritics, to restore their likely readings."""
+    only for a query typed without diacritics, to restore their likely readings, or holding
+    a syllable the index lacks (``known``: in how many articles a folded syllable is), to
+    correct it. Diacritics typed rank exact spellings first but are not required: a wrong
+    tone still finds the word."""
     fields = node.fields or TEXT_FIELDS
     words = analyze.query_words(node.text)
     syllables = [s for w in words for s in w.syllables]
@@ -102,13 +127,15 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None) -> Pla
     for s, weight in zip(syllables, weights):
         folded = fold(s)
         if has_diacritics(s):
-            exact = [(f"{f}_s", s) for f in fields]
             terms += [Term(f"{f}_s", s, weight * FIELD_WEIGHTS[f] * EXACT_SHARE) for f in fields]
             terms += [Term(f"{f}_sf", folded, weight * FIELD_WEIGHTS[f] * (1 - EXACT_SHARE)) for f in fields]
         else:
-            exact = [(f"{f}_sf", s) for f in fields]
             terms += [Term(f"{f}_sf", s, weight * FIELD_WEIGHTS[f]) for f in fields]
-        required.append(tuple(exact))
+        lookups = [(f"{f}_sf", folded) for f in fields]
+        for meant in readings_of(folded, known, lexicon) if known else ():
+            lookups += [(f"{f}_sf", meant) for f in fields]
+            terms += [Term(f"{f}_sf", meant, weight * FIELD_WEIGHTS[f] * CORRECTED_SHARE) for f in fields]
+        required.append(tuple(lookups))
     fields = tuple(f for f in fields if f in TEXT_FIELDS)
     terms += _word_terms(fields, words, syllables, accented) + _restored(fields, readings)
     # Side by side, a pair weighs as its syllables do (a word's own pair less).

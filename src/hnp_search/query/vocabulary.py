@@ -8,7 +8,9 @@ import re
 from ..store import directory
 from ..store.schema import TEXT_FIELDS
 from ..text import analyze
+from ..text.analyze import WORD_JOINER
 from ..text.normalize import fold, has_diacritics, normalize_term
+from .typos import Corrector
 
 
 class Lexicon:
@@ -20,6 +22,13 @@ class Lexicon:
 
     def __init__(self, words: dict[str, str]):
         self.words = words  # folded word -> its most frequent accented reading
+        self._corrector: Corrector | None = None
+
+    def corrector(self) -> Corrector:
+        """One-edit corrections among the index's folded syllables (built on first use)."""
+        if self._corrector is None:
+            self._corrector = Corrector(dict.fromkeys((k for k in self.words if WORD_JOINER not in k), 1))
+        return self._corrector
 
     @classmethod
     def from_reader(cls, reader) -> "Lexicon":

@@ -12,8 +12,8 @@ from ..query import plan as planning
 from ..query.parse import All, Any, DateFilter, Node, Not, Person, Phrase, Words
 from ..query.plan import FIELD_WEIGHTS
 from ..query.vocabulary import Lexicon
-from ..store.columns import iter_positions
 from ..store.schema import TEXT_FIELDS
+from ..store.columns import iter_positions
 from ..text.normalize import fold, has_diacritics
 from .view import IndexView, Positions, Postings
 
@@ -129,8 +129,12 @@ class NodeMatcher:
             docs = found if docs is None else docs & found
         return docs or set()
 
+    def _known(self, folded: str) -> int:
+        """In how many articles' text fields the folded syllable ``folded`` is (at most)."""
+        return sum(len(self.view.docs(f"{f}_sf", folded)) for f in TEXT_FIELDS)
+
     def _words(self, node: Words) -> Match:
-        plan = planning.plan_words(node, self.lexicon)
+        plan = planning.plan_words(node, self.lexicon, self._known)
         if plan is None:
             return Match(set())
         view = self.view
