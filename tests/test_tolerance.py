@@ -1,0 +1,45 @@
+"""Queries typed as people type: Telex or VNI left in, wrong tones, one-letter typos."""
+
+import pytest
+
+from hnp_search.query.telex import decode_telex, decode_vni, decodings
+from hnp_search.query.typos import Corrector, one_edit
+
+
+@pytest.mark.parametrize(
+    "typed, meant",
+    [("hoaf", "hòa"), ("binhf", "bình"), ("dduwowngf", "đường"), ("vieetj", "việt"), ("nguwowif", "người"),
+     ("khoong", "không"), ("thw", "thư"), ("quys", "quý"), ("giuwx", "giữ"), ("nawngx", "nẵng")],
+)
+def test_telex_keystrokes_decode_to_the_syllable(typed, meant):
+    assert decode_telex(typed) == meant
+
+
+@pytest.mark.parametrize("typed, meant", [("vie65t", "việt"), ("d9uo7ng2", "đường"), ("hoa2", "hòa"), ("no65i", "nội")])
+def test_vni_keystrokes_decode_to_the_syllable(typed, meant):
+    assert decode_vni(typed) == meant
+
+
+@pytest.mark.parametrize("word", ["linh", "minh", "covid", "2020", "covid19", "hà"])
+def test_words_that_are_no_keystrokes_have_no_decoding(word):
+    assert decodings(word) == []
+
+
+def test_one_edit_means_one_insertion_deletion_substitution_or_swap():
+    assert one_edit("trang", "trag") and one_edit("sat", "saet") and one_edit("oscar", "oscra")
+    assert not one_edit("trang", "trang") and not one_edit("trang", "tnarg") and not one_edit("abc", "cab")
+
+
+def test_corrections_are_the_most_frequent_known_terms_one_edit_away():
+    corrector = Corrector({"trang": 1313, "trai": 953, "tra": 904, "tong": 5})
+    assert corrector.corrections("trag") == [("trang", 1313), ("trai", 953), ("tra", 904)]
+    assert corrector.corrections("xy") == []  # too short to tell
+
+
+@pytest.mark.parametrize(
+    "typed, meant",
+    [("hoof taay", "Hồ Tây"), ("Hồ Tay", "Hồ Tây"), ("Hố Tây", "Hồ Tây"), ("sông Tô Lịhc", "sông Tô Lịch"),
+     ("soong Too Lichj", "sông Tô Lịch")],
+)
+def test_a_mistyped_query_finds_what_the_meant_one_finds_first(engine, typed, meant):
+    assert engine.search(typed)[0].id == engine.search(meant)[0].id
