@@ -14,6 +14,7 @@ from .errors import (
     IndexVersionError,
     IngestError,
     QuerySyntaxError,
+    SynonymsError,
 )
 from .highlight import Snippet
 from .indexing.job import IndexSummary
@@ -33,5 +34,6 @@ __all__ = [
     "QuerySyntaxError",
     "SearchEngine",
     "Snippet",
+    "SynonymsError",
     "read_articles",
 ]

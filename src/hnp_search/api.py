@@ -18,6 +18,8 @@ from .ingest import Article, read_articles
 from .persons import person_key
 from .query import vocabulary
 from .query.parse import All, DateFilter, Node, Person, date_bound, parse, person_filter
+from .query.synonyms import Synonyms
+from .query.synonyms import load as load_synonyms
 from .query.vocabulary import Lexicon
 from .query.vocabulary import suggest as suggest_query
 from .retrieve import IndexView, PostingCache, Retriever
@@ -61,7 +63,11 @@ class SearchEngine:
     >>> [h.id for h in engine.search("ha noi", limit=3)]  # doctest: +SKIP
     """
 
-    def __init__(self, index_dir: str | os.PathLike | None = None, *, create: bool = True):
+    def __init__(self, index_dir: str | os.PathLike | None = None, *, create: bool = True,
+                 synonyms: str | os.PathLike | None = None):
+        """``synonyms``: a file of the user's own synonyms, one group a line, forms separated by
+        ``|`` (default: the file ``$HNP_SEARCH_SYNONYMS`` names), used beside the built-in list."""
+        self._synonyms_path = synonyms
         self.path = Path(index_dir) if index_dir is not None else default_index_dir()
         try:
             self._ix = open_index(self.path, create=create)
@@ -168,7 +174,11 @@ class SearchEngine:
 
     def _retriever(self, searcher: Searcher) -> Retriever:
         """Retrieval on the index state ``searcher`` (this thread's) reads."""
-        return Retriever(self._local.view, lambda: self._lexicon(searcher))
+        return Retriever(self._local.view, lambda: self._lexicon(searcher), self.synonyms())
+
+    def synonyms(self) -> Synonyms:
+        """The synonyms queries are expanded with: the built-in list and the user's."""
+        return load_synonyms(self._synonyms_path)
 
     def _lexicon(self, searcher: Searcher) -> Lexicon:
         """The diacritic-restoring lexicon of the index state ``searcher`` reads."""

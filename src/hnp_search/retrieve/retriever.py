@@ -9,6 +9,7 @@ from typing import Callable
 
 from ..query import plan as planning
 from ..query.parse import All, Node, Words
+from ..query.synonyms import Synonyms
 from ..query.vocabulary import Lexicon
 from .match import Match, NodeMatcher
 from .rank import rank
@@ -21,9 +22,10 @@ MIN_SHARE = 0.34
 class Retriever:
     """Runs query trees on one index state."""
 
-    def __init__(self, view: IndexView, lexicon: Callable[[], Lexicon] | None = None):
+    def __init__(self, view: IndexView, lexicon: Callable[[], Lexicon] | None = None,
+                 synonyms: Synonyms | None = None):
         self.view = view
-        self.matcher = NodeMatcher(view, lexicon)
+        self.matcher = NodeMatcher(view, lexicon, synonyms)
         self.match = self.matcher.match
 
     def search(
@@ -58,16 +60,12 @@ class Retriever:
         return docs
 
     def _loose(self, required: list[Node], filters: list[Node], strict: Match) -> Match:
-        """Articles with at least ``MIN_SHARE`` of the folded syllables of the query's
-        bare words (all of them for one or two), and everything else it requires."""
-        covering: dict[str, set[int]] = {}
-        for node in required:
-            if isinstance(node, Words):
-                for s, fields in planning.covering_terms(node):
-                    found = covering.setdefault(s, set())
-                    found.update(*(self.view.docs(f, s) for f in fields))
+        """Articles meeting at least ``MIN_SHARE`` of the requirements of the query's bare
+        words (a syllable, a correction of it, a synonym of a run; all of them for one or
+        two), and everything else it requires."""
+        covering = [found for node in required if isinstance(node, Words) for found in self.matcher.required_docs(node)]
         need = len(covering) if len(covering) < 3 else math.ceil(len(covering) * MIN_SHARE)
-        counts = Counter(chain.from_iterable(covering.values()))
+        counts = Counter(chain.from_iterable(covering))
         docs = {d for d, c in counts.items() if c >= need}
         others = self.match(All(tuple([n for n in required if not isinstance(n, Words)] + filters)))
         return Match(docs if others.docs is None else docs & others.docs, strict.terms, strict.pairs, strict.unverified)
