@@ -19,7 +19,7 @@ from .synonyms import Synonyms
 from .vocabulary import Lexicon
 
 #: BM25F weights of the fields.
-FIELD_WEIGHTS = {"title": 3.0, "lead": 1.5, "body": 1.0, "author": 1.0}
+FIELD_WEIGHTS = {"title": 2.0, "lead": 1.5, "body": 1.0, "author": 1.0}
 #: Share of a syllable's weight that needs the diacritics typed: a folded-only match
 #: earns the rest, so exact spellings rank first and every syllable weighs the same.
 EXACT_SHARE = 0.9
