@@ -17,7 +17,9 @@ from .indexing.job import IndexSummary, write_articles
 from .ingest import Article, read_articles
 from .persons import person_key
 from .query import vocabulary
-from .query.parse import All, DateFilter, Node, Person, date_bound, parse, person_filter
+from .query import explain as explaining
+from .query.explain import Explanation
+from .query.parse import All, DateFilter, Node, Person, date_bound, parse, person_filter, understand
 from .query.synonyms import Synonyms
 from .query.synonyms import load as load_synonyms
 from .query.vocabulary import Lexicon
@@ -207,6 +209,35 @@ class SearchEngine:
             return None
         # Offer it only if it finds articles with all its words.
         return better if self._retriever(searcher).search(parse(better), [], 1, relax=False) else None
+
+    def explain(self, query: str, *, date_from: DateLike = None, date_to: DateLike = None,
+                person: str | None = None, sort: str = "relevance") -> Explanation:
+        """How ``query`` is understood, as Elasticsearch's validate/explain and _analyze
+        show it: what was reinterpreted, its parts, each syllable's weight and the readings
+        (Telex, typo, split, restored diacritics) and synonyms it also finds, the filters,
+        how matches are ranked and how many there are. ``print()`` it, or ``.to_dict()``.
+
+        >>> print(engine.explain("dduwowngf sắt Cát Linh TPHCM"))  # doctest: +SKIP
+        """
+        if sort not in SORTS:
+            raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
+        notes = understand(query).notes
+        tree, filters, _ = self._filters(query, date_from, date_to, person)
+        searcher = self._search_with()
+        retriever = self._retriever(searcher)
+        every, most = retriever.tiers(tree, filters)
+        described = [f"date {explaining.date_range(f)}" if isinstance(f, DateFilter) else f"person {f.name}"
+                     for f in filters if isinstance(f, (DateFilter, Person))]
+        return Explanation(
+            query=query,
+            notes=tuple(notes),
+            tree=explaining.describe(tree, retriever.matcher.plan),
+            filters=tuple(described),
+            ranking=explaining.ranking_rule(tree, sort),
+            all_words=len(every),
+            most_words=len(most),
+            suggestion=self.suggest(query) if len(every) < 3 else None,
+        )
 
     def persons_of(self, article_id: str) -> list[str]:
         """The persons an indexed article names (empty if none, or no such article)."""

@@ -139,7 +139,32 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
         sys.exit(EXIT_REJECTED)
 
 
-@main.command("search")
+class _QueryFirst(click.Command):
+    """Reads ``-word`` (an exclusion) as part of the query wherever it stands, even first:
+    only the command's own options are options."""
+
+    def parse_args(self, ctx, args):
+        takes_value = {name: not (p.is_flag or p.count) for p in self.get_params(ctx) if isinstance(p, click.Option)
+                       for name in (*p.opts, *p.secondary_opts)}
+        options, words = [], []
+        rest = iter(args)
+        for arg in rest:
+            name = arg.split("=", 1)[0]
+            if arg == "--":
+                words += rest
+            elif arg.startswith("-") and name in takes_value:
+                options.append(arg)
+                following = next(rest, None) if takes_value[name] and "=" not in arg else None
+                if following is not None:
+                    options.append(following)
+            elif arg.startswith("-") and takes_value.get(arg[:2]) and arg[2:].isdigit():
+                options.append(arg)  # -n5
+            else:
+                words.append(arg)
+        return super().parse_args(ctx, options + (["--", *words] if words else []))
+
+
+@main.command("search", cls=_QueryFirst)
 @click.argument("query", nargs=-1, required=False)
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Most hits to show.")
 @click.option("--from", "date_from", default=None, help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024).")
@@ -149,8 +174,9 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
 @click.option("--html", "as_html", is_flag=True, help="An HTML list of hits, matches in <mark>.")
 @click.option("--color/--no-color", default=None, help="Highlight with colour (default: on a terminal).")
+@click.option("--explain", is_flag=True, help="Show how the query is understood (readings, corrections, synonyms, tiers, filters) instead of hits.")
 @_index_dir_option
-def search_command(query, limit, date_from, date_to, person, sort, as_json, as_html, color, index_dir):
+def search_command(query, limit, date_from, date_to, person, sort, as_json, as_html, color, explain, index_dir):
     """Search the index. Words match with or without diacritics; "quotes" make a phrase.
 
     \b
@@ -171,6 +197,10 @@ def search_command(query, limit, date_from, date_to, person, sort, as_json, as_h
     if not text.strip() and not (person or date_from or date_to):
         raise click.UsageError("give a query, --person, --from or --to")
     with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+        if explain:
+            click.echo(render.explanation(engine.explain(text, date_from=date_from, date_to=date_to, person=person,
+                                                         sort=sort), as_json))
+            return
         hits = engine.search(text, limit=limit, date_from=date_from, date_to=date_to, person=person, sort=sort)
     if as_json:
         for hit in hits:

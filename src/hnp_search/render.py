@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import html
+import json
 from typing import Callable
 
 from .api import Hit
 from .highlight import Snippet
 from .ingest import Article
+from .query.explain import Explanation
+
+
+def explanation(explained: Explanation, as_json: bool = False) -> str:
+    """How a query was understood (``engine.explain``), as text or one JSON object."""
+    return json.dumps(explained.to_dict(), ensure_ascii=False) if as_json else str(explained)
 
 
 def hits_html(hits: list[Hit]) -> str:

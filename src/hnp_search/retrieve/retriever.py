@@ -50,14 +50,20 @@ class Retriever:
 
     def matching(self, node: Node | None, filters: list[Node]) -> set[int]:
         """Every docnum ``search`` could return, unordered."""
+        every, most = self.tiers(node, filters)
+        return every | most
+
+    def tiers(self, node: Node | None, filters: list[Node]) -> tuple[set[int], set[int]]:
+        """The docnums ``search`` could return: those with every word, and the further ones
+        with most of them."""
         if node is None and not filters:
-            return set()
+            return set(), set()
         required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)))
         docs = self.view.all_docs() if strict.docs is None else strict.docs
         if any(isinstance(n, Words) for n in required):
-            docs = docs | self._loose(required, filters, strict).docs
-        return docs
+            return docs, self._loose(required, filters, strict).docs - docs
+        return docs, set()
 
     def _loose(self, required: list[Node], filters: list[Node], strict: Match) -> Match:
         """Articles meeting at least ``MIN_SHARE`` of the requirements of the query's bare
