@@ -19,7 +19,8 @@ from .persons import person_key
 from .query import vocabulary
 from .query import explain as explaining
 from .query.explain import Explanation
-from .query.parse import All, DateFilter, Node, Person, date_bound, parse, person_filter, understand
+from .query.parse import All, DateFilter, Node, Person, Phrase, Words, date_bound, parse, person_filter, understand
+from .query.parse import Any as AnyOf
 from .query.synonyms import Synonyms
 from .query.synonyms import load as load_synonyms
 from .query.vocabulary import Lexicon
@@ -265,8 +266,8 @@ class SearchEngine:
         if limit < 1:
             return []
         searcher = self._search_with()
-        tree, wanted, ranked = self._ranked(searcher, query, limit, date_from, date_to, person, sort)
-        matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight else None
+        tree, wanted, ranked, synonyms = self._ranked(searcher, query, limit, date_from, date_to, person, sort)
+        matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted, *synonyms))) if highlight else None
         keys = {person_key(p.name) for p in wanted}
         return [self._hit(searcher, docnum, score, matcher, keys) for docnum, score in ranked]
 
@@ -298,11 +299,14 @@ class SearchEngine:
 
     def _ranked(self, searcher, query: str, limit: int, date_from: DateLike = None, date_to: DateLike = None,
                 person: str | None = None, sort: str = "relevance"):
-        """Parse and run a query: (tree, person filters, [(docnum, score)])."""
+        """Parse and run a query: (tree, person filters, [(docnum, score)], the other forms
+        of its runs found in the synonyms list, as phrases to highlight)."""
         if sort not in SORTS:
             raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
         tree, filters, wanted = self._filters(query, date_from, date_to, person)
-        return tree, wanted, self._retriever(searcher).search(tree, filters, limit, sort)
+        retriever = self._retriever(searcher)
+        ranked = retriever.search(tree, filters, limit, sort)
+        return tree, wanted, ranked, _synonyms_in(tree, retriever.matcher.plan)
 
     @staticmethod
     def _filters(query: str, date_from: DateLike = None, date_to: DateLike = None, person: str | None = None):
@@ -360,6 +364,17 @@ class SearchEngine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _synonyms_in(node: Node | None, plan_of) -> list[Phrase]:
+    """The other forms of the runs of a query tree's words (outside exclusions) found in
+    the synonyms list, each as a ``Phrase`` (highlighted whole, diacritics ignored)."""
+    if isinstance(node, Words):
+        plan = plan_of(node)
+        return [Phrase(form, node.fields) for e in (plan.expansions if plan else ()) for form in e.forms]
+    if isinstance(node, (All, AnyOf)):
+        return [w for child in node.nodes for w in _synonyms_in(child, plan_of)]
+    return []
 
 
 def _persons_in(node: Node | None) -> list[Person]:
