@@ -205,7 +205,7 @@ class SearchEngine:
         parse(query)  # malformed queries raise here, as in search
         searcher = self._search_with()
         lexicon = self._lexicon(searcher)
-        better = suggest_query(clean_text(query), searcher.reader(), lexicon)
+        better = suggest_query(clean_text(query), self._local.view, lexicon)
         if better is None:
             return None
         # Offer it only if it finds articles with all its words.

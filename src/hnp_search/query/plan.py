@@ -141,7 +141,7 @@ def corrections_of(folded: str, known: Callable[[str], int], lexicon: Callable[[
     split = _split(folded, known, lexicon)
     if split:
         return [("split", split)]
-    found = [t for t, _ in lexicon().corrector().corrections(folded, limit=8)]
+    found = [t for t, _ in lexicon().corrector().corrections(folded, limit=200)]
     return [("typo", (t,)) for t in sorted(found, key=known, reverse=True)[:CORRECTIONS]]
 
 
@@ -219,7 +219,7 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
             run_weight = sum(weights[start:end])
             typed = tuple(lookup for r in requirements[start:end] for lookup in r[0])
             others = tuple(tuple(tuple((f"{f}_sf", s) for f in fields) for s in form) for form in forms)
-            requirements[start:end] = [(typed, *others)] + [()] * (end - start - 1)
+            requirements[start:end] = [(typed, *others)] * (end - start)  # one per syllable it covers
             for form in forms:
                 share = run_weight * SYNONYM_SHARE / len(form)
                 terms += [Term(f"{f}_sf", s, share * FIELD_WEIGHTS[f]) for s in form for f in fields]
@@ -228,7 +228,7 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
             expansions.append(Expansion(" ".join(syllables[start:end]), tuple(" ".join(f) for f in forms),
                                         run_weight * SYNONYM_SHARE))
     pairs = [Pair(f"{f}_sf", a, b, FIELD_WEIGHTS[f] * PROXIMITY_BOOST * w) for (a, b), w in sorted(paired.items()) for f in fields]
-    required = tuple(r for r in requirements if r)
+    required = tuple(requirements)
     return Plan(required, tuple(terms), tuple(pairs), tuple(understood), tuple(expansions))
 
 

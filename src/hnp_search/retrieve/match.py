@@ -150,8 +150,12 @@ class NodeMatcher:
             return []
         docs = self.view.docs
         out = []
+        seen: dict[planning.Requirement, set[int]] = {}
         for requirement in plan.required:
-            met: set[int] = set()
+            if requirement in seen:  # a run of synonyms stands for each syllable it covers
+                out.append(seen[requirement])
+                continue
+            met = seen[requirement] = set()
             for alternative in requirement:
                 found = None
                 for lookups in sorted(alternative, key=len):
