@@ -253,7 +253,7 @@ class SearchEngine:
                 seen = spellings.setdefault(key, {})
                 seen[name] = seen.get(name, 0) + 1
         ranked = sorted(counts, key=lambda k: (-counts[k], k))[:top]
-        return [(max(spellings[k], key=spellings[k].get), counts[k]) for k in ranked]
+        return [(max(spellings[k], key=spellings[k].__getitem__), counts[k]) for k in ranked]
 
     def _ranked(self, searcher, query: str, limit: int, date_from: DateLike = None, date_to: DateLike = None,
                 person: str | None = None, sort: str = "relevance"):
@@ -282,6 +282,7 @@ class SearchEngine:
         fields = searcher.stored_fields(docnum)
         article = _article(fields)
         names = tuple(fields.get("persons") or ())
+        snippets: list[Snippet]
         if matcher is None:
             title_snippet, snippets = Snippet(article.title), []
         else:

@@ -142,9 +142,15 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
 @main.command("search")
 @click.argument("query", nargs=-1, required=False)
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Most hits to show.")
-@click.option("--from", "date_from", default=None, help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024).")
+@click.option(
+    "--from", "date_from", default=None, help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024)."
+)
 @click.option("--to", "date_to", default=None, help="Published on or before (same forms).")
-@click.option("--person", default=None, help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding to it).')
+@click.option(
+    "--person",
+    default=None,
+    help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding to it).',
+)
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
 @click.option("--html", "as_html", is_flag=True, help="An HTML list of hits, matches in <mark>.")
@@ -213,7 +219,8 @@ def persons_command(query, top, date_from, date_to, as_json, index_dir):
     with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
         ranked = engine.persons(text, top=top, **filters)
     for name, count in ranked:
-        click.echo(json.dumps({"name": name, "articles": count}, ensure_ascii=False) if as_json else f"{count:6d}  {name}")
+        line = json.dumps({"name": name, "articles": count}, ensure_ascii=False) if as_json else f"{count:6d}  {name}"
+        click.echo(line)
     if not ranked and not as_json:
         click.echo("No persons found.")
 

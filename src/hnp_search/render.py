@@ -1,4 +1,7 @@
-"""Presentation: ``Hit`` and ``Article`` → JSON-ready dicts, an HTML fragment, terminal text (the CLI's output, for any front end)."""
+"""Presentation: ``Hit`` and ``Article`` → JSON-ready dicts, an HTML fragment, terminal text.
+
+The CLI's output, for any front end.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +41,8 @@ def hit_json(hit: Hit) -> dict:
 
 
 def hit_text(rank: int, hit: Hit, mark: Callable[[Snippet], str], scored: bool = True) -> str:
-    """A hit as terminal lines (a blank one last), snippets marked by ``mark`` (``Snippet.ansi`` or ``Snippet.plain``)."""
+    """A hit as terminal lines (a blank one last), snippets marked by ``mark``
+    (``Snippet.ansi`` or ``Snippet.plain``)."""
     published = hit.published.strftime("%d/%m/%Y") if hit.published else "no date"
     score = f" · score {hit.score:.2f}" if scored else ""
     lines = [f"{rank}. {mark(hit.title_snippet)}", f"   {published} · {hit.id}{score}"]
@@ -51,11 +55,13 @@ def hit_text(rank: int, hit: Hit, mark: Callable[[Snippet], str], scored: bool =
 def article_text(article: Article, persons: list[str] | tuple[str, ...] = ()) -> str:
     """An article as terminal text (``show``): a header of its fields, then lead and body."""
     published = article.published.strftime("%H:%M %d/%m/%Y") if article.published else "no date"
-    lines = [f"{article.title} ({published})", f"id: {article.id}" + (f" · author: {article.author}" if article.author else "")]
+    author = f" · author: {article.author}" if article.author else ""
+    lines = [f"{article.title} ({published})", f"id: {article.id}{author}"]
     if persons:
         lines.append(f"persons: {', '.join(persons)}")
     lines += [f"{name}: {getattr(article, name)}" for name in ("url", "source", "category") if getattr(article, name)]
-    return "".join(line + "\n" for line in lines) + "\n" + (article.lead + "\n\n" if article.lead else "") + article.body
+    lead = article.lead + "\n\n" if article.lead else ""
+    return "".join(line + "\n" for line in lines) + "\n" + lead + article.body
 
 
 def article_json(article: Article) -> dict:

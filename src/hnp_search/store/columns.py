@@ -26,7 +26,7 @@ def positions_of(value: bytes) -> list[int]:
 def iter_positions(value: bytes) -> Iterator[int]:
     """One posting's positions (``PackedPositions``), decoded as they are iterated."""
     code = value[0]
-    return accumulate(value[1:] if code == _BYTE else memoryview(value)[1:].cast(chr(code)))
+    return accumulate(value[1:] if code == _BYTE else memoryview(value)[1:].cast(chr(code)))  # type: ignore[call-overload]  # typeshed wants a literal format
 
 
 _BYTE = ord("B")  # the type code of gaps under 256: the bytes are read as they are
