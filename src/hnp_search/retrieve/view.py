@@ -204,7 +204,7 @@ class IndexView:
         def make():
             a, b = self._length_norm(fieldname)
             of_byte = [a + b * n for n in LENGTH_OF_BYTE]  # a stored length byte -> its norm
-            out = []
+            out: list[float] = []
             for lr, _ in self.leaves:
                 perdoc = getattr(lr, "_perdoc", None)  # an empty index's reader has none
                 column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN) if perdoc else None
@@ -217,7 +217,7 @@ class IndexView:
         """Per document: its publication time as Whoosh's sortable integer (missing: huge)."""
 
         def make():
-            out = []
+            out: list[int] = []
             for lr, _ in self.leaves:
                 column = lr.column_reader("published", translate=False) if lr.has_column("published") else None
                 out += column_values(column, lr.doc_count_all(), default=2**64 - 1)

@@ -191,6 +191,7 @@ class CompactPostingsWriter(W3PostingsWriter):
     decompressing positions that scoring never reads."""
 
     _ids: array  # the block being filled, as Whoosh's writer keeps it
+    _terminfo: Any  # the term's info being made, None between terms
 
     def _write_block(self, last=False):
         if not self._blockcount:
