@@ -21,9 +21,10 @@ from .query.vocabulary import Lexicon
 from .query.vocabulary import suggest as suggest_query
 from .results import Hit, Results
 from .retrieve import IndexView, PostingCache, Retriever
-from .retrieve.facets import check_facets, facet_counts
+from .retrieve.facets import check_facets, date_range, facet_counts
 from .retrieve.similar import related
-from .store.directory import create_index, index_exists, open_index
+from .store.directory import create_index, index_exists, index_size, open_index
+from .text.analyze import ANALYZER_VERSION
 from .text.normalize import clean_text, fold
 
 DEFAULT_INDEX_DIR = "index"
@@ -293,6 +294,29 @@ class SearchEngine:
             if (hit.title, hit.article.body) != same:
                 hits.append(hit)
         return hits[:limit]
+
+    def stats(self) -> dict:
+        """What the index holds, JSON-ready: path, articles, first and last publication
+        dates (ISO) and how many are undated, articles per category and per source, how
+        many persons are named, size on disk and segments, analyzer version."""
+        self._search_with()
+        view = self._local.view
+        docs = view.all_docs()
+        first, last, undated = date_range(view, docs)
+        counted = facet_counts(view, docs, ["category", "source", "person"], top=len(docs) + 1)
+        return {
+            "path": str(self.path),
+            "articles": len(docs),
+            "first_published": first.isoformat() if first else None,
+            "last_published": last.isoformat() if last else None,
+            "undated": undated,
+            "categories": counted["category"],
+            "sources": counted["source"],
+            "persons": len(counted["person"]),
+            "index_bytes": index_size(self.path),
+            "segments": len(view.leaves),
+            "analyzer_version": ANALYZER_VERSION,
+        }
 
     def persons(self, query: str | None = None, top: int = 20, **filters) -> list[tuple[str, int]]:
         """The persons named in the most articles, overall or among the matches of

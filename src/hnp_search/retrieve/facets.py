@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, timedelta
 from itertools import chain
 from typing import Iterable
 
@@ -109,3 +109,14 @@ def _keys(name: str, value: str) -> set[str]:
         return {folded}
     base = folded.replace("\\", "/").rsplit("/", 1)[-1]
     return {folded, base, base.split(".", 1)[0]}
+
+
+def date_range(view: IndexView, docs: Iterable[int]) -> tuple[datetime | None, datetime | None, int]:
+    """The first and last publication times among ``docs``, and how many of them have none."""
+    published = view.published()
+    times = [published[d] for d in docs]
+    dated = [t for t in times if t < _MISSING_DATE]
+    if not dated:
+        return None, None, len(times)
+    first, last = (datetime.min + timedelta(microseconds=t) for t in (min(dated), max(dated)))
+    return first, last, len(times) - len(dated)
