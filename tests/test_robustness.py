@@ -38,7 +38,8 @@ def short_articles(path: Path, count: int) -> Path:
 
 
 def start_indexing(source: Path, index_dir: Path, jobs: int = 1, **popen) -> subprocess.Popen:
-    command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(index_dir), "--jobs", str(jobs)]
+    command = [sys.executable, "-m", "hnp_search", "index", str(source)]
+    command += ["--index-dir", str(index_dir), "--jobs", str(jobs)]
     env = {**os.environ, "HNP_SEARCH_BATCH_SIZE": str(BATCH)}
     # Ctrl-C as at a terminal even when the tests run as a background job, which starts
     # with SIGINT ignored and would pass that on.
@@ -83,7 +84,7 @@ def test_sigkill_at_any_moment_loses_at_most_one_batch_and_a_rerun_completes(tmp
         index_dir = tmp_path / f"ix{attempt}"
         process = start_indexing(source, index_dir)
         if attempt % 2:  # every other try: amid the batches, else anywhere from start-up on
-            wait_until(lambda: committed_ids(index_dir))
+            wait_until(lambda index_dir=index_dir: committed_ids(index_dir))
         time.sleep(rng.uniform(0.05, 1.5))
         process.kill()
         process.communicate()
@@ -110,7 +111,8 @@ def test_sigkill_at_any_moment_loses_at_most_one_batch_and_a_rerun_completes(tmp
 
 
 def test_a_first_run_killed_before_recording_the_version_leaves_no_dead_end(tmp_path):
-    with SearchEngine(tmp_path / "empty"), SearchEngine(tmp_path / "full") as full:
+    directory.create_index(tmp_path / "empty")
+    with SearchEngine(tmp_path / "full") as full:
         full.index([ARTICLES], jobs=1)
     for name in ("empty", "full"):
         (tmp_path / name / directory.META_FILE).unlink()  # as if killed just before writing it
@@ -189,6 +191,7 @@ def test_a_long_lived_engine_sees_commits_of_another_process_after_refresh(tmp_p
     total = 1000
     source = short_articles(tmp_path / "bai.jsonl", total)
     index_dir = tmp_path / "ix"
+    directory.create_index(index_dir)
     with SearchEngine(index_dir) as engine:
         assert len(engine) == 0
         writer = start_indexing(source, index_dir)

@@ -4,12 +4,15 @@
      ├── IndexNotFoundError   no index at the given directory (or not readable)
      ├── IndexVersionError    index built by an incompatible analyzer version
      ├── IndexBusyError       another process holds the index's write lock
+     ├── EngineClosedError    a SearchEngine used after close()
      ├── IngestError          a file or line that cannot be read as an article
      ├── QuerySyntaxError     a malformed query
      └── SynonymsError        a synonyms list that cannot be read (file and line named)
 """
 
 from __future__ import annotations
+
+import os
 
 
 class HnpSearchError(Exception):
@@ -28,6 +31,10 @@ class IndexBusyError(HnpSearchError):
     """Another writer holds the index lock."""
 
 
+class EngineClosedError(HnpSearchError):
+    """A ``SearchEngine`` used after ``close()``."""
+
+
 class IngestError(HnpSearchError):
     """A file, or one line of a file, that cannot be read as an article.
 
@@ -35,7 +42,7 @@ class IngestError(HnpSearchError):
     when the whole file is at fault).
     """
 
-    def __init__(self, path: str, message: str, line: int | None = None):
+    def __init__(self, path: str | os.PathLike[str], message: str, line: int | None = None):
         self.path = str(path)
         self.line = line
         self.message = message

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from . import plan as planning
-from .parse import All, Any, DateFilter, Node, Not, Person, Phrase, Words
+from .parse import All, Any, DateFilter, Facet, Node, Not, Person, Phrase, Words
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Part:
         if self.kind == "phrase":
             how = "with the diacritics typed" if self.exact else "diacritics ignored"
             return [f'{pad}phrase "{self.text}"{where}: consecutive syllables, {how}']
-        if self.kind in ("date", "person"):
+        if self.kind in ("date", "person", "category", "source"):
             return [f"{pad}{self.kind}: {self.text}"]
         out = [f"{pad}words {self.text!r}{where}" + (" — asked as a question" if self.question else "")]
         for r in self.syllables:
@@ -137,6 +137,8 @@ def describe(node: Node | None, plan_of: Callable[[Words], planning.Plan | None]
         return Part("date", date_range(node))
     if isinstance(node, Person):
         return Part("person", node.name)
+    if isinstance(node, Facet):
+        return Part(node.name, node.value)
     if isinstance(node, Not):
         return Part("not", parts=tuple(filter(None, [describe(node.node, lambda words: None)])))
     kind = "all" if isinstance(node, All) else "any"
@@ -150,6 +152,17 @@ def date_range(node: DateFilter) -> str:
     if start and end:
         return start if start == end else f"from {start} to {end}"
     return f"from {start}" if start else f"until {end}" if end else "any date"
+
+
+def filter_text(node: Node) -> str:
+    """A filter the API's options add, as read: ``date from … to …``, ``person …``, ``category …``."""
+    if isinstance(node, DateFilter):
+        return f"date {date_range(node)}"
+    if isinstance(node, Person):
+        return f"person {node.name}"
+    if isinstance(node, Facet):
+        return f"{node.name} {node.value}"
+    return repr(node)
 
 
 def ranking_rule(node: Node | None, sort: str) -> str:

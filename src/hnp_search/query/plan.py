@@ -1,4 +1,6 @@
-"""Query understanding: a tree's bare words and phrases → the index terms they mean, weighted (a ``Plan``), and whether they ask a question.
+"""Query understanding: a tree's bare words and phrases → the index terms they mean, weighted (a ``Plan``).
+
+Also whether a query asks a question.
 
 This is where what a query means is decided: diacritics typed or not, restored readings,
 2- and 3-syllable runs tried as words, syllable weights. ``retrieve`` only looks up, matches
@@ -227,7 +229,11 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
                     paired[(a, b)] = max(paired.get((a, b), 0.0), share)
             expansions.append(Expansion(" ".join(syllables[start:end]), tuple(" ".join(f) for f in forms),
                                         run_weight * SYNONYM_SHARE))
-    pairs = [Pair(f"{f}_sf", a, b, FIELD_WEIGHTS[f] * PROXIMITY_BOOST * w) for (a, b), w in sorted(paired.items()) for f in fields]
+    pairs = [
+        Pair(f"{f}_sf", a, b, FIELD_WEIGHTS[f] * PROXIMITY_BOOST * w)
+        for (a, b), w in sorted(paired.items())
+        for f in fields
+    ]
     required = tuple(requirements)
     return Plan(required, tuple(terms), tuple(pairs), tuple(understood), tuple(expansions))
 

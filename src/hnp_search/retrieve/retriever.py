@@ -1,9 +1,13 @@
-"""The retriever: a query tree and filters → ranked (docnum, score) pairs: all the words first, then most of them; a question by score alone."""
+"""The retriever: a query tree and filters → ranked (docnum, score) pairs.
+
+All the words first, then most of them; a question by score alone.
+"""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from itertools import chain
 from typing import Callable
 
@@ -17,6 +21,16 @@ from .view import IndexView
 
 #: A loose hit needs at least this share of the query's syllables (queries of 3+).
 MIN_SHARE = 0.34
+
+
+@dataclass
+class Page:
+    """One page of a query's ranked list: (docnum, score, holds every word) in order,
+    every matching docnum (``docs``), and how many of them hold every word."""
+
+    ranked: list[tuple[int, float, bool]]
+    docs: set[int]
+    all_words: int
 
 
 class Retriever:
@@ -36,17 +50,47 @@ class Retriever:
         those, articles with most of the query's syllables."""
         if node is None and not filters:
             return []
-        required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)), lazy=True)
-        if relax and sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required):
+        question = any(isinstance(n, Words) and planning.is_question(n.text) for n in required)
+        if relax and sort == "relevance" and question:
             # A question's answer seldom repeats all its words (its "what", "who"…): by score alone.
             return self._rank(self._loose(required, filters, strict), limit, sort)
         ranked = self._rank(strict, limit, sort)
         if relax and len(ranked) < limit and any(isinstance(n, Words) for n in required):
-            loose = self._loose(required, filters, strict)
-            loose.docs -= {d for d, _ in ranked}
-            ranked += self._rank(loose, limit - len(ranked), sort)
+            loose = self._loose_docs(required, filters) - {d for d, _ in ranked}
+            ranked += self._rank(Match(loose, strict.terms, strict.pairs, strict.unverified), limit - len(ranked), sort)
         return ranked
+
+    def page(self, node: Node | None, filters: list[Node], offset: int, limit: int, sort: str = "relevance") -> Page:
+        """Items ``offset`` … ``offset + limit - 1`` of one ranked list of every match:
+        articles with every word (diacritics as typed) first, then those with most of the
+        query's syllables; a question by score alone. The set of matches, and so each
+        item's place, does not depend on ``offset`` or ``limit``. A query without scoring
+        words (only filters, persons, dates, exclusions) lists newest first."""
+        if node is None and not filters:
+            return Page([], set(), 0)
+        required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        strict = self.match(All(tuple(required + filters)))
+        strict_docs = self.view.all_docs() if strict.docs is None else strict.docs
+        if sort == "relevance" and not strict.terms:
+            sort = "-date"
+        want = offset + limit
+        worded = any(isinstance(n, Words) for n in required)
+        if sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required):
+            loose_docs = self._loose_docs(required, filters) | strict_docs
+            loose = Match(loose_docs, strict.terms, strict.pairs, strict.unverified)
+            ranked = [(d, s, d in strict_docs) for d, s in self._rank(loose, want, sort)]
+            return Page(ranked[offset:], loose_docs, len(strict_docs))
+        ranked = [(d, s, True) for d, s in self._rank(strict, want, sort)]
+        docs = strict_docs
+        if worded:
+            loose_docs = self._loose_docs(required, filters) - strict_docs
+            if len(ranked) < want:
+                loose = Match(loose_docs, strict.terms, strict.pairs, strict.unverified)
+                ranked += [(d, s, False) for d, s in self._rank(loose, want - len(ranked), sort)]
+            docs = strict_docs | loose_docs
+        return Page(ranked[offset:], docs, len(strict_docs))
 
     def matching(self, node: Node | None, filters: list[Node]) -> set[int]:
         """Every docnum ``search`` could return, unordered."""
@@ -58,23 +102,28 @@ class Retriever:
         with most of them."""
         if node is None and not filters:
             return set(), set()
-        required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)))
         docs = self.view.all_docs() if strict.docs is None else strict.docs
         if any(isinstance(n, Words) for n in required):
-            return docs, self._loose(required, filters, strict).docs - docs
+            return docs, self._loose_docs(required, filters) - docs
         return docs, set()
 
     def _loose(self, required: list[Node], filters: list[Node], strict: Match) -> Match:
+        """``strict``'s scoring terms over ``_loose_docs``."""
+        return Match(self._loose_docs(required, filters), strict.terms, strict.pairs, strict.unverified)
+
+    def _loose_docs(self, required: list[Node], filters: list[Node]) -> set[int]:
         """Articles meeting at least ``MIN_SHARE`` of the requirements of the query's bare
         words (a syllable, a correction of it, a synonym of a run; all of them for one or
         two), and everything else it requires."""
-        covering = [found for node in required if isinstance(node, Words) for found in self.matcher.required_docs(node)]
+        covering = [found for node in required if isinstance(node, Words)
+                    for found in self.matcher.required_docs(node)]
         need = len(covering) if len(covering) < 3 else math.ceil(len(covering) * MIN_SHARE)
         counts = Counter(chain.from_iterable(covering))
         docs = {d for d, c in counts.items() if c >= need}
         others = self.match(All(tuple([n for n in required if not isinstance(n, Words)] + filters)))
-        return Match(docs if others.docs is None else docs & others.docs, strict.terms, strict.pairs, strict.unverified)
+        return docs if others.docs is None else docs & others.docs
 
 
     def _rank(self, match: Match, limit: int, sort: str) -> list[tuple[int, float]]:
