@@ -316,8 +316,10 @@ class SearchEngine:
         tree, filters, wanted = self._filters(query, date_from, date_to, person, category, source)
         retriever = self._retriever(searcher)
         page = retriever.page(tree, filters, offset, limit, sort)
-        synonyms = _synonyms_in(tree, retriever.matcher.plan) if highlight and page.ranked else []
-        matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted, *synonyms))) if highlight and page.ranked else None
+        matcher = None
+        if highlight and page.ranked:
+            synonyms = _synonyms_in(tree, retriever.matcher.plan)
+            matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted, *synonyms)))
         keys = {person_key(p.name) for p in wanted}
         hits = tuple(
             self._hit(searcher, docnum, score, matcher, keys, all_words) for docnum, score, all_words in page.ranked

@@ -1,4 +1,4 @@
-"""Explanations: how a query was understood (its parts, each syllable's readings and weights, corrections, synonyms, filters, ranking tiers) as a structured, printable value."""
+"""Explanations: how a query was understood (parts, readings, weights, synonyms, filters, tiers), printable."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from . import plan as planning
-from .parse import All, Any, DateFilter, Facet, Node, Not, Person, Phrase, Words
+from .parse import All, DateFilter, Facet, Node, Not, Person, Phrase, Words
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,9 @@ class Part:
                  "corrections": [{"kind": k, "reading": m} for k, m in r.corrections]}
                 for r in self.syllables
             ]
-            out["synonyms"] = [{"typed": e.typed, "forms": list(e.forms), "weight": round(e.weight, 3)} for e in self.synonyms]
+            out["synonyms"] = [
+                {"typed": e.typed, "forms": list(e.forms), "weight": round(e.weight, 3)} for e in self.synonyms
+            ]
         if self.exact is not None:
             out["exact"] = self.exact
         if self.parts:
@@ -59,14 +61,16 @@ class Part:
             return [f"{pad}{self.kind}: {self.text}"]
         out = [f"{pad}words {self.text!r}{where}" + (" — asked as a question" if self.question else "")]
         for r in self.syllables:
-            how = "with these diacritics first, any tone also found" if any(c != d for c, d in zip(r.typed, _plain(r.typed))) else "diacritics ignored"
+            accented = r.typed != _plain(r.typed)
+            how = "with these diacritics first, any tone also found" if accented else "diacritics ignored"
             line = f"{pad}  {r.typed}: weight {r.weight:.2f}, {how}"
             if r.restored and r.restored != r.typed:
                 line += f"; likely reading {r.restored!r} ranks higher"
             if r.corrections:
                 kinds = sorted({_KINDS[k] for k, _ in r.corrections})
                 readings = " or ".join(repr(m) for _, m in r.corrections)
-                line += f"; not in the index: read as {readings} ({', '.join(kinds)}; {planning.CORRECTED_SHARE:.1f} of its weight)"
+                share = planning.CORRECTED_SHARE
+                line += f"; not in the index: read as {readings} ({', '.join(kinds)}; {share:.1f} of its weight)"
             out.append(line)
         for e in self.synonyms:
             out.append(f"{pad}  {e.typed!r} also finds {', '.join(repr(f) for f in e.forms)} "

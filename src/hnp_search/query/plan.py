@@ -129,7 +129,9 @@ CORRECTIONS = 2
 SYNONYM_SHARE = 0.6
 
 
-def corrections_of(folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexicon] | None) -> list[tuple[str, tuple[str, ...]]]:
+def corrections_of(
+    folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexicon] | None
+) -> list[tuple[str, tuple[str, ...]]]:
     """What a query syllable the index lacks (``known``: in how many articles a folded
     syllable is) may have been meant as, as (kind, folded syllables): its Telex or VNI
     decoding where the index holds that; else two syllables written together where the
@@ -199,7 +201,7 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
         lookups = [(f"{f}_sf", folded) for f in fields]
         alternatives = []
         corrections = corrections_of(folded, known, lexicon) if known else []
-        for kind, meant in corrections:
+        for _, meant in corrections:
             share = weight * CORRECTED_SHARE / len(meant)
             terms += [Term(f"{f}_sf", m, share * FIELD_WEIGHTS[f]) for m in meant for f in fields]
             if len(meant) == 1:

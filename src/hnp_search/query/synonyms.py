@@ -1,4 +1,4 @@
-"""Synonyms: groups of names for the same thing ("TP.HCM" / "Thành phố Hồ Chí Minh" / "Sài Gòn"), read from the package's list and a user's file, found in runs of query syllables."""
+"""Synonyms: groups of names for one thing ("TP.HCM" / "Sài Gòn"), from the package's list and a user's file."""
 
 from __future__ import annotations
 

@@ -91,9 +91,12 @@ def accented_forms(folded: str) -> set[str]:
         forms = {f + o for f in forms for o in _LETTERS.get(c, c)}
     out = set()
     for form in forms:
-        vowel = next((i for i, c in enumerate(form) if fold(c) in "aeiouy"), None)
-        for mark in _TONE_MARKS if vowel is not None else ("",):
-            marked = form if not mark else unicodedata.normalize("NFC", form[: vowel + 1] + mark + form[vowel + 1 :])
+        vowel = next((i for i, c in enumerate(form) if fold(c) in "aeiouy"), -1)
+        if vowel < 0:
+            out.add(form)
+            continue
+        for mark in _TONE_MARKS:
+            marked = unicodedata.normalize("NFC", form[: vowel + 1] + mark + form[vowel + 1 :])
             out.add(canonical_syllable(marked))
     return out
 
