@@ -126,9 +126,10 @@ def test_questions_are_told_from_statements(text, asks):
 # -- suggestions from context -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("typed, meant", [("khau trag", "khẩu trang"), ("khẩu trag", "khẩu trang"),
-                                          ("Hà Nộj giãn cách", "Hà Nội giãn cách"), ("da nang du lich", "Đà Nẵng du lịch"),
-                                          ("ddaf nawngx", "Đà Nẵng")])
+@pytest.mark.parametrize("typed, meant", [
+    ("khau trag", "khẩu trang"), ("khẩu trag", "khẩu trang"), ("Hà Nộj giãn cách", "Hà Nội giãn cách"),
+    ("da nang du lich", "Đà Nẵng du lịch"), ("ddaf nawngx", "Đà Nẵng"),
+])
 def test_suggestions_restore_what_was_meant_from_neighbouring_words(engine, typed, meant):
     assert engine.suggest(typed) == meant
 
