@@ -65,10 +65,15 @@ _QUERY_WORD = re.compile(r"(?<![\w:])\w+(?![\w:])")
 #: Readings of a query syllable weighed when restoring a query from context.
 CONTEXT_READINGS = 5
 #: Candidates checked for each pair of readings side by side (counts scaled up beyond).
-PAIR_CHECKS = 200
+PAIR_CHECKS = 50
 #: Cost, in the log pair counts readings earn, of reading a syllable otherwise than typed:
 #: a correction, or other diacritics than those typed.
 CORRECTION_COST = 1.0
+#: A spelling typed with diacritics is read as typed unless another reading of the same letters
+#: is in this many times as many articles ("sống" for "sông" is not; "nọ" beside "nội" is).
+RARE_TYPED = 20
+#: Readings in fewer than 1/this of the articles of the commonest reading are not weighed.
+RARE_READING = 30
 #: Partial readings of a query kept while searching for the best.
 BEAM = 24
 #: Weight of how common a reading is on its own (breaks ties where context says nothing).
@@ -123,6 +128,8 @@ def suggest(query: str, view, lexicon: Lexicon) -> str | None:
     if not words:
         return None
     options = [_options(m.group(), readings, lexicon) for m in words]
+    if all(len(o) == 1 and o[0][0] in (m.group(), normalize_term(m.group())) for o, m in zip(options, words)):
+        return None  # every word is read as typed: nothing to offer
     adjacent = [not _BREAK.search(query, m.end(), n.start()) for m, n in zip(words, words[1:])]
     chosen, pairs = _best_path(options, view, adjacent)
     chosen = _capitals(view, words, chosen, pairs)
@@ -160,10 +167,12 @@ def _options(word: str, readings: _Readings, lexicon: Lexicon) -> list[tuple[str
     if found:
         typed = dict(found).get(term)
         if has_diacritics(term):
-            # Typed with diacritics: those, or others when context says so.
+            # Typed with diacritics the index holds: those, unless rare beside another reading.
+            if typed and typed * RARE_TYPED >= found[0][1]:
+                return [(term, 0.0, typed)]
             out = [(term, 0.0, typed)] if typed else []
             return out + [(r, CORRECTION_COST, n) for r, n in found[:CONTEXT_READINGS] if r != term]
-        return [(r, 0.0, n) for r, n in found[:CONTEXT_READINGS]]
+        return [(r, 0.0, n) for r, n in found[:CONTEXT_READINGS] if n * RARE_READING >= found[0][1]]
     if len(folded) < 3:
         return [(word, 0.0, 0)]
     out = []
