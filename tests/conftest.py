@@ -34,6 +34,14 @@ def tiny_index(tmp_path_factory) -> Path:
 
 
 @pytest.fixture()
+def runner():
+    """click's CliRunner, stdout and stderr apart (``result.output`` / ``result.stderr``)."""
+    from click.testing import CliRunner
+
+    return CliRunner()
+
+
+@pytest.fixture()
 def engine(tiny_index):
     from hnp_search import SearchEngine
 

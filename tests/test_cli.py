@@ -3,15 +3,9 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from conftest import ARTICLES
 from hnp_search.cli import EXIT_REJECTED, main
-
-
-@pytest.fixture()
-def runner():
-    return CliRunner()
 
 
 def test_index_reports_a_summary_and_reindexing_adds_nothing(runner, tmp_path):
