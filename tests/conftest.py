@@ -5,6 +5,23 @@ from pathlib import Path
 
 import pytest
 
+#: The seed of tests' random choices: $HNP_SEARCH_TEST_SEED, else this one (every run the same).
+SEED = int(os.environ.get("HNP_SEARCH_TEST_SEED") or 20240507)
+
+
+@pytest.fixture()
+def seed() -> int:
+    """The seed for a test's random choices; a failing test's report names it."""
+    return SEED
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed and "seed" in getattr(item, "fixturenames", ()):
+        report.sections.append(("seed", f"rerun with HNP_SEARCH_TEST_SEED={SEED}"))
+    return report
+
 # ../shared beside the project root (or $HNP_SEARCH_SHARED): corpora and eval data, read in place (see its README.md).
 SHARED = Path(os.environ.get("HNP_SEARCH_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 
