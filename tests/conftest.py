@@ -18,7 +18,8 @@ def seed() -> int:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    if report.failed and "seed" in getattr(item, "fixturenames", ()):
+    parametrized = getattr(getattr(item, "callspec", None), "params", {})
+    if report.failed and "seed" in getattr(item, "fixturenames", ()) and "seed" not in parametrized:
         report.sections.append(("seed", f"rerun with HNP_SEARCH_TEST_SEED={SEED}"))
     return report
 
@@ -34,8 +35,21 @@ def shared() -> Path:
     return SHARED
 
 
-DATA = Path(__file__).resolve().parent / "data"
-ARTICLES = DATA / "articles.jsonl"
+ARTICLES = Path(__file__).resolve().parent / "data" / "articles.jsonl"
+
+
+@pytest.fixture(scope="session")
+def articles_path() -> Path:
+    """tests/data/articles.jsonl: ten short Vietnamese news articles (ids in ``tiny_index``)."""
+    return ARTICLES
+
+
+@pytest.fixture(scope="session")
+def articles(articles_path) -> tuple:
+    """The ten test articles, read (``Article`` values are frozen, so they are shared)."""
+    from hnp_search import read_articles
+
+    return tuple(read_articles(articles_path))
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,6 @@ from click.testing import CliRunner
 from whoosh import index as whoosh_index
 from whoosh.util.filelock import FileLock
 
-from conftest import ARTICLES
 from hnp_search import IndexBusyError, IndexNotFoundError, IndexVersionError, SearchEngine
 from hnp_search.indexing.pipeline import Pipeline
 from hnp_search.store import directory
@@ -129,22 +128,22 @@ def test_sigkill_at_any_moment_loses_at_most_one_batch_and_a_rerun_completes(tmp
     print(f"seed {seed}: (moment, batches, articles kept) of each run killed: {kept_after_kills}")
 
 
-def test_a_first_run_killed_before_recording_the_version_leaves_no_dead_end(tmp_path):
+def test_a_first_run_killed_before_recording_the_version_leaves_no_dead_end(tmp_path, articles_path):
     with SearchEngine(tmp_path / "empty"), SearchEngine(tmp_path / "full") as full:
-        full.index([ARTICLES], jobs=1)
+        full.index([articles_path], jobs=1)
     for name in ("empty", "full"):
         (tmp_path / name / directory.META_FILE).unlink()  # as if killed just before writing it
 
     with pytest.raises(IndexNotFoundError, match="no index at"):
         SearchEngine(tmp_path / "empty", create=False)
     with SearchEngine(tmp_path / "empty") as engine:
-        assert engine.index([ARTICLES], jobs=1).added == 10
+        assert engine.index([articles_path], jobs=1).added == 10
     with SearchEngine(tmp_path / "full") as engine:  # articles of an unknown analyzer version
         with pytest.raises(IndexVersionError, match="rebuild it"):
             engine.search("hà nội")
         with pytest.raises(IndexVersionError):
-            engine.index([ARTICLES], jobs=1)  # adding to it would mix two analyzers
-        assert engine.index([ARTICLES], jobs=1, rebuild=True).added == 10
+            engine.index([articles_path], jobs=1)  # adding to it would mix two analyzers
+        assert engine.index([articles_path], jobs=1, rebuild=True).added == 10
         assert len(engine) == 10 and engine.search("hà nội")
 
 
@@ -184,22 +183,22 @@ def test_analysis_workers_are_born_deaf_to_ctrl_c_and_live_as_long_as_the_job():
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())  # this process still hears it
 
 
-def test_a_second_writer_waits_a_little_then_is_told_the_index_is_busy(tmp_path, monkeypatch):
+def test_a_second_writer_waits_a_little_then_is_told_the_index_is_busy(tmp_path, monkeypatch, articles_path):
     source = short_articles(tmp_path / "bai.jsonl", 3000)
     index_dir = tmp_path / "ix"
     first = start_indexing(source, index_dir)
     wait_until(partial(commit_written, index_dir, 1))  # well inside its job
     monkeypatch.setattr(directory, "LOCK_TIMEOUT", 0.5)
 
-    second = CliRunner().invoke(main, ["index", str(ARTICLES), "--index-dir", str(index_dir), "--jobs", "1"])
+    second = CliRunner().invoke(main, ["index", str(articles_path), "--index-dir", str(index_dir), "--jobs", "1"])
 
     busy = f"the index at {index_dir} is busy: process {first.pid} is writing to it; try again when it finishes"
     assert (second.exit_code, second.output) == (1, f"Error: {busy}\n")
     with SearchEngine(index_dir) as engine:
         with pytest.raises(IndexBusyError, match="busy"):
-            engine.index([ARTICLES], rebuild=True, jobs=1)  # does not empty an index being written
+            engine.index([articles_path], rebuild=True, jobs=1)  # does not empty an index being written
         monkeypatch.setattr(directory, "LOCK_TIMEOUT", 60.0)
-        assert engine.index([ARTICLES], jobs=1).added == 10  # waits for the first job to finish
+        assert engine.index([articles_path], jobs=1).added == 10  # waits for the first job to finish
         assert first.wait(timeout=30) == 0
         assert len(engine) == 3010
     assert len(set(committed_ids(index_dir))) == 3010
