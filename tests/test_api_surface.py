@@ -9,6 +9,7 @@ import hnp_search
 #: ``hnp_search.__all__``, sorted.
 EXPORTED = [
     "Article",
+    "EngineClosedError",
     "Hit",
     "HnpSearchError",
     "IndexBusyError",
@@ -17,6 +18,7 @@ EXPORTED = [
     "IndexVersionError",
     "IngestError",
     "QuerySyntaxError",
+    "Results",
     "SearchEngine",
     "Snippet",
     "read_articles",
@@ -45,6 +47,7 @@ def test_exported_members_are_defined_in_the_package():
 def test_every_error_users_can_cause_is_one_family():
     errors = {name: getattr(hnp_search, name) for name in EXPORTED if name.endswith("Error")}
     assert {name: [base.__name__ for base in error.__bases__] for name, error in errors.items()} == {
+        "EngineClosedError": ["HnpSearchError"],
         "HnpSearchError": ["Exception"],
         "IndexBusyError": ["HnpSearchError"],
         "IndexNotFoundError": ["HnpSearchError"],
@@ -66,7 +69,8 @@ EMPTY = inspect.Parameter.empty
 def test_search_engine_has_exactly_the_documented_methods():
     methods = sorted(name for name, _ in inspect.getmembers(hnp_search.SearchEngine, inspect.isfunction))
     assert [m for m in methods if not m.startswith("_")] == [
-        "close", "get", "index", "persons", "persons_of", "reader", "refresh", "search", "suggest",
+        "close", "delete", "get", "index", "persons", "persons_of", "reader", "refresh", "search", "similar", "stats",
+        "suggest",
     ]  # fmt: skip
     assert {"__enter__", "__exit__", "__init__", "__len__"} <= set(methods)
 
@@ -79,11 +83,15 @@ def test_the_documented_methods_take_the_documented_arguments():
     ]
     assert _parameters(engine.search) == [
         ("query", "POSITIONAL_OR_KEYWORD", EMPTY),
+        ("offset", "KEYWORD_ONLY", 0),
         ("limit", "KEYWORD_ONLY", 10),
         ("date_from", "KEYWORD_ONLY", None),
         ("date_to", "KEYWORD_ONLY", None),
         ("person", "KEYWORD_ONLY", None),
+        ("category", "KEYWORD_ONLY", None),
+        ("source", "KEYWORD_ONLY", None),
         ("sort", "KEYWORD_ONLY", "relevance"),
+        ("facets", "KEYWORD_ONLY", ()),
         ("highlight", "KEYWORD_ONLY", True),
     ]
     assert _parameters(engine.index) == [
@@ -92,6 +100,12 @@ def test_the_documented_methods_take_the_documented_arguments():
         ("jobs", "KEYWORD_ONLY", None),
         ("progress", "KEYWORD_ONLY", None),
         ("on_error", "KEYWORD_ONLY", None),
+        ("prune", "KEYWORD_ONLY", False),
+    ]
+    assert _parameters(engine.delete) == [("ids", "POSITIONAL_OR_KEYWORD", EMPTY)]
+    assert _parameters(engine.similar) == [
+        ("article_id", "POSITIONAL_OR_KEYWORD", EMPTY),
+        ("limit", "POSITIONAL_OR_KEYWORD", 10),
     ]
     assert _parameters(engine.get) == [("article_id", "POSITIONAL_OR_KEYWORD", EMPTY)]
     assert _parameters(engine.suggest) == [("query", "POSITIONAL_OR_KEYWORD", EMPTY)]
@@ -115,8 +129,14 @@ def test_values_have_the_documented_fields_and_results_are_frozen():
     ]  # fmt: skip
     assert fields(hnp_search.Hit) == [
         "id", "title", "published", "score", "snippets", "article", "title_snippet", "persons", "matched_persons",
+        "all_words",
+    ]  # fmt: skip
+    assert fields(hnp_search.Results) == [
+        "hits", "total", "total_all_words", "offset", "limit", "facets", "suggestion",
     ]  # fmt: skip
     assert fields(hnp_search.Snippet) == ["text", "matches"]
-    assert fields(hnp_search.IndexSummary) == ["added", "updated", "skipped", "errors", "seconds", "index_bytes"]
-    frozen = [cls.__name__ for cls in (hnp_search.Article, hnp_search.Hit, hnp_search.Snippet)]
+    assert fields(hnp_search.IndexSummary) == [
+        "added", "updated", "skipped", "errors", "seconds", "index_bytes", "pruned",
+    ]  # fmt: skip
+    frozen = [cls.__name__ for cls in (hnp_search.Article, hnp_search.Hit, hnp_search.Results, hnp_search.Snippet)]
     assert [name for name in frozen if getattr(hnp_search, name).__dataclass_params__.frozen] == frozen

@@ -43,9 +43,11 @@ def test_search_prints_ranked_hits_with_plain_highlights(runner, tiny_index):
     result = runner.invoke(main, ["search", "ho", "tay", "--limit", "1", "--index-dir", str(tiny_index)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "1. [[Hồ Tây]] những ngày đầu thu"
-    assert lines[1].startswith("   20/09/2023 · ho-tay-mua-thu · score ")
-    assert lines[2].startswith("   … ") and "[[Hồ Tây]]" in lines[2]
+    assert lines[0] == "Did you mean: hồ tây?"  # fewer than 3 articles found
+    assert lines[2] == "Found 1 article for 'ho tay'."
+    assert lines[4] == "1. [[Hồ Tây]] những ngày đầu thu"
+    assert lines[5].startswith("   20/09/2023 · ho-tay-mua-thu · score ")
+    assert lines[6].startswith("   … ") and "[[Hồ Tây]]" in lines[6]
     assert "\x1b[" not in result.output
 
 
@@ -54,12 +56,16 @@ def test_search_colours_matches_when_asked(runner, tiny_index):
     assert "\x1b[1;33mHồ Tây\x1b[0m" in result.output
 
 
-def test_search_json_prints_one_object_per_hit(runner, tiny_index):
+def test_search_json_prints_the_page_as_one_object(runner, tiny_index):
     result = runner.invoke(main, ["search", "bàn", "--json", "--limit", "3", "--index-dir", str(tiny_index)])
     assert result.exit_code == 0, result.output
-    hits = [json.loads(line) for line in result.output.splitlines()]
+    page = json.loads(result.output)
+    assert (page["query"], page["total"], page["offset"], page["limit"], page["facets"]) == ("bàn", 5, 0, 3, {})
+    hits = page["hits"]
     assert len(hits) == 3
-    assert set(hits[0]) == {"id", "title", "published", "url", "score", "snippets", "persons", "matched_persons"}
+    keys = {"id", "title", "title_matches", "published", "url", "score", "snippets", "persons", "matched_persons",
+            "all_words", "category", "source", "author"}
+    assert set(hits[0]) == keys
     assert [hit["id"] for hit in hits] == ["vanh-dai-4-ban-giao", "clb-ha-noi-thang", "ban-tre-tinh-nguyen"]
     assert hits[0]["score"] > hits[1]["score"] > hits[2]["score"]
     snippet = hits[0]["snippets"][0]
@@ -72,7 +78,7 @@ def test_search_filters_by_date_range(runner, tiny_index):
     result = runner.invoke(
         main, ["search", "ha noi", "--from", "01/01/2024", "--to", "2024-03", "--json", "--index-dir", str(tiny_index)]
     )
-    ids = [json.loads(line)["id"] for line in result.output.splitlines()]
+    ids = [hit["id"] for hit in json.loads(result.stdout)["hits"]]
     assert ids == ["vanh-dai-4-ban-giao", "thuy-loi-hoa-binh"]
 
 
@@ -129,8 +135,9 @@ def test_search_by_person_shows_the_matched_person(runner, tiny_index):
     result = runner.invoke(main, ["search", "--person", "nguyen van toan", "--index-dir", str(tiny_index)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "1. Hà Nội bàn giao mặt bằng đường Vành đai 4"
-    assert lines[2] == "   persons: Nguyễn Văn Toàn"
+    assert lines[0] == "Found 1 article."
+    assert lines[2] == "1. Hà Nội bàn giao mặt bằng đường Vành đai 4"
+    assert lines[4] == "   persons: Nguyễn Văn Toàn"
     assert "[[Nguyễn Văn Toàn]]" in result.output
 
 
@@ -144,5 +151,9 @@ def test_persons_command_lists_the_most_named(runner, tiny_index):
 def test_search_html_escapes_text_and_marks_matches(runner, tiny_index):
     result = runner.invoke(main, ["search", "Văn Miếu", "--html", "--limit", "1", "--index-dir", str(tiny_index)])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith('<ol>\n<li id="van-mieu-dem"><h3><mark>Văn Miếu</mark> - Quốc Tử Giám')
-    assert "<small>02/11/2023 · van-mieu-dem</small>" in result.output
+    page = result.output
+    assert page.startswith('<!DOCTYPE html>\n<html lang="vi">\n<head>\n<meta charset="utf-8">')
+    assert "<title>Văn Miếu · hnp-search</title>" in page and page.rstrip().endswith("</html>")
+    assert "<p class=\"count\">Found 1 article for &#x27;Văn Miếu&#x27;.</p>" in page
+    assert '<ol start="1">\n<li id="van-mieu-dem"><h3><mark>Văn Miếu</mark> - Quốc Tử Giám' in page
+    assert '<small><time datetime="2023-11-02T20:10:00">02/11/2023</time> · van-mieu-dem</small>' in page

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hnp_search import SearchEngine
+from hnp_search.render import plural
 from hnp_search.cli import EXIT_REJECTED, main
 from hnp_search.errors import IngestError
 from hnp_search.ingest import MAX_ARTICLE_BYTES, read_articles
@@ -217,7 +218,8 @@ def test_bad_input_is_reported_once_and_the_rest_indexed(tmp_path, monkeypatch, 
     assert result.exit_code == (EXIT_REJECTED if expect.errors else 0), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     indexed = len(good_ids) + len(expect.titles)
-    assert result.stdout.startswith(f"{indexed} added, 0 updated, 0 unchanged, {len(expect.errors)} errors in ")
+    errors = plural(len(expect.errors), "error")
+    assert result.stdout.startswith(f"{indexed} added, 0 updated, 0 unchanged, {errors} in ")
     summary = ["Rejected input:", *(f"  {error}" for error in expect.errors)] if expect.errors else []
     assert result.stderr.splitlines() == [f"warning: {error}" for error in expect.errors] + summary
     assert json.loads(errors_json.read_text(encoding="utf-8")) == expect.errors

@@ -92,7 +92,7 @@ def test_each_command_prints_what_the_python_call_returns(corpus_dir, runner):
                 hits = engine.search(query, **kwargs)
                 assert hits, f"the README's example {args} finds nothing"
                 if form == "json":
-                    shown = [json.loads(line) for line in result.output.splitlines()]
+                    shown = json.loads(result.output)["hits"]
                     assert [(h["id"], h["title"]) for h in shown] == [(h.id, h.title) for h in hits]
                 elif form == "html":
                     assert re.findall(r'<li id="([^"]+)">', result.output) == [h.id for h in hits]
@@ -112,6 +112,6 @@ def test_each_command_prints_what_the_python_call_returns(corpus_dir, runner):
 def test_the_html_form_of_the_json_example_lists_the_same_hits(corpus_dir, runner):
     (args,) = [a for a in commands() if "--json" in a]
     assert runner.invoke(main, ["index", "corpus/", "--jobs", "1"]).exit_code == 0
-    as_json = [json.loads(line)["id"] for line in runner.invoke(main, args).output.splitlines()]
+    as_json = [hit["id"] for hit in json.loads(runner.invoke(main, args).output)["hits"]]
     html = runner.invoke(main, [a if a != "--json" else "--html" for a in args]).output
     assert re.findall(r'<li id="([^"]+)">', html) == as_json != []

@@ -366,3 +366,28 @@ _JSON_TYPES = {
 
 def _json_type(value: object) -> str:
     return _JSON_TYPES.get(type(value), "a number")
+
+
+def estimate_articles(*paths: _StrPath) -> int:
+    """About how many articles ``paths`` hold, counted quickly (for a progress line's ETA):
+    a page-text file is one, a JSON Lines file its non-empty lines (a compressed one
+    decompressed, not parsed). Paths and files that cannot be read count none."""
+    total = 0
+    for path in paths:
+        path = Path(path)
+        files = (f for f in _files_in(path) if isinstance(f, Path)) if path.is_dir() else [path] if _kind(path) else []
+        for file in files:
+            if _kind(file) == "page":
+                total += 1
+                continue
+            try:
+                opener = gzip.open if file.name.lower().endswith(".gz") else open
+                with opener(file, "rb") as f:
+                    last = b"\n"
+                    while chunk := f.read(1 << 20):
+                        total += chunk.count(b"\n")
+                        last = chunk[-1:]
+                    total += last != b"\n"
+            except (OSError, EOFError, zlib.error):
+                continue
+    return total

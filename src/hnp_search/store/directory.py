@@ -32,6 +32,11 @@ def _read_meta(path: Path) -> dict:
         return {}
 
 
+def index_exists(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds an index's files (readable or not)."""
+    return whoosh_index.exists_in(str(path))
+
+
 def open_index(path: str | os.PathLike, create: bool = True):
     """Open the Whoosh index at ``path``, creating it when ``create`` and absent.
 
@@ -103,6 +108,26 @@ def save_lexicon(path: str | os.PathLike, reader) -> dict[str, str]:
     except OSError:
         tmp.unlink(missing_ok=True)  # a read-only index still works, just slower to open
     return words
+
+
+def restamp_lexicon(path: str | os.PathLike, old_generation: int, new_generation: int) -> None:
+    """Carry the saved lexicon of ``old_generation`` over to ``new_generation`` (after a delete:
+    the words of deleted articles may stay in it, as they stay in the index's vocabulary)."""
+    file = Path(path) / LEXICON_FILE
+    try:
+        with file.open("rb") as f:
+            generation, words = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        return
+    if generation != old_generation:
+        return
+    tmp = Path(path) / f"{LEXICON_FILE}.{os.getpid()}.tmp"
+    try:
+        with tmp.open("wb") as f:
+            pickle.dump((new_generation, words), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, file)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def lexicon_words(reader) -> dict[str, str]:
