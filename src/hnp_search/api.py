@@ -10,7 +10,14 @@ from typing import Callable, Iterable, Union
 
 from whoosh.searching import Searcher
 
-from .errors import EngineClosedError, HnpSearchError, IndexNotFoundError, IndexVersionError, IngestError, QuerySyntaxError
+from .errors import (
+    EngineClosedError,
+    HnpSearchError,
+    IndexNotFoundError,
+    IndexVersionError,
+    IngestError,
+    QuerySyntaxError,
+)
 from .highlight import Matcher, Snippet, highlight_article
 from .indexing.job import IndexSummary, delete_articles, write_articles
 from .ingest import Article, read_articles
@@ -173,6 +180,7 @@ class SearchEngine:
             searcher.close()  # only this thread used it
             searcher = None
         if searcher is None:
+            assert self._ix is not None  # else _check_version raised
             searcher = self._ix.searcher()
             with self._lock:
                 self._searchers.append(searcher)
@@ -267,7 +275,8 @@ class SearchEngine:
         page = retriever.page(tree, filters, offset, limit, sort)
         matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight and page.ranked else None
         keys = {person_key(p.name) for p in wanted}
-        hits = tuple(self._hit(searcher, docnum, score, matcher, keys, all_words) for docnum, score, all_words in page.ranked)
+        hits = tuple(self._hit(searcher, docnum, score, matcher, keys, all_words)
+                     for docnum, score, all_words in page.ranked)  # fmt: skip
         counted = facet_counts(retriever.view, page.docs, facets) if facets else {}
         suggestion = self._suggest(searcher, query) if len(page.docs) < SUGGEST_BELOW and query.strip() else None
         return Results(hits=hits, total=len(page.docs), total_all_words=page.all_words, offset=offset, limit=limit,
@@ -362,10 +371,12 @@ class SearchEngine:
         return tree, filters, wanted
 
     @staticmethod
-    def _hit(searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str], all_words: bool = True) -> Hit:
+    def _hit(searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str],
+             all_words: bool = True) -> Hit:  # fmt: skip
         fields = searcher.stored_fields(docnum)
         article = _article(fields)
         names = tuple(fields.get("persons") or ())
+        snippets: list[Snippet]
         if matcher is None:
             title_snippet, snippets = Snippet(article.title), []
         else:

@@ -1,4 +1,7 @@
-"""Command line: ``hnp-search index | search | similar | persons | show | delete | stats``, arguments → ``SearchEngine`` calls → ``render``ed output."""
+"""Command line: ``hnp-search index | search | similar | persons | show | delete | stats``.
+
+Arguments → ``SearchEngine`` calls → ``render``ed output.
+"""
 
 from __future__ import annotations
 
@@ -94,7 +97,8 @@ def _duration(seconds: float) -> str:
 @click.option("--errors-json", type=click.File("w"), default=None,
               help="Also write the rejected inputs to this file as JSON.")
 @click.option("--prune", is_flag=True,
-              help="Then delete the indexed articles whose ids PATHS no longer hold (not done if some input is rejected).")
+              help="Then delete the indexed articles whose ids PATHS no longer hold "
+                   "(not done if some input is rejected).")
 @_index_dir_option
 def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
     """Add or replace the articles in PATHS (HNP page text, JSONL, JSONL.gz, folders).
@@ -117,12 +121,15 @@ def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
 
     with engine:
         try:
-            summary = engine.index(list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error, prune=prune)
+            summary = engine.index(
+                list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error, prune=prune
+            )
         except KeyboardInterrupt:
             if progress:
                 progress.done()
             click.echo(
-                f"Interrupted: rolled back the batch being written; the index keeps the {render.plural(len(engine), 'article')} "
+                "Interrupted: rolled back the batch being written; the index keeps the "
+                f"{render.plural(len(engine), 'article')} "
                 "committed before it. Run the same command again to finish.",
                 err=True,
             )
@@ -156,9 +163,12 @@ def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Hits per page.")
 @click.option("--offset", type=click.IntRange(min=0), default=None, help="Skip this many hits (0: from the best).")
 @click.option("--page", type=click.IntRange(min=1), default=None, help="Show page N of --limit hits (1: the first).")
-@click.option("--from", "date_from", default=None, help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024).")
+@click.option("--from", "date_from", default=None,
+              help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024).")
 @click.option("--to", "date_to", default=None, help="Published on or before (same forms).")
-@click.option("--person", default=None, help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding to it).')
+@click.option("--person", default=None,
+              help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding '
+                   'to it).')
 @click.option("--category", default=None, help="Only articles of this category (as category:).")
 @click.option("--source", default=None, help="Only articles read from this file (as source:; its name will do).")
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True,
@@ -219,7 +229,8 @@ def search_command(query, limit, offset, page, date_from, date_to, person, categ
 
 @main.command("similar")
 @click.argument("article_id")
-@click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="How many related articles.")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many related articles.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the article's id and the related hits.")
 @_index_dir_option
 def similar_command(article_id, limit, as_json, index_dir):
@@ -288,7 +299,8 @@ def persons_command(query, top, date_from, date_to, as_json, index_dir):
     with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
         ranked = engine.persons(text, top=top, **filters)
     for name, count in ranked:
-        click.echo(json.dumps({"name": name, "articles": count}, ensure_ascii=False) if as_json else f"{count:6d}  {name}")
+        line = json.dumps({"name": name, "articles": count}, ensure_ascii=False) if as_json else f"{count:6d}  {name}"
+        click.echo(line)
     if not ranked and not as_json:
         click.echo("No persons found.")
 

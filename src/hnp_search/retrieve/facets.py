@@ -1,4 +1,7 @@
-"""Facets: matching docnums → (value, articles) per facet, counted over per-document codes derived once per index state from columns (category, source, persons, dates)."""
+"""Facets: matching docnums → (value, articles) per facet, from per-document codes made once per index state.
+
+The codes come from columns: category, source, persons, dates.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ FACET_TOP = 20
 _DAY_MICROSECONDS = 86_400_000_000
 
 
-def facet_counts(view: IndexView, docs: Iterable[int], names: Iterable[str], top: int = FACET_TOP) -> dict[str, FacetCounts]:
+def facet_counts(
+    view: IndexView, docs: Iterable[int], names: Iterable[str], top: int = FACET_TOP
+) -> dict[str, FacetCounts]:
     """Per facet of ``names``: [(value, articles among ``docs``)], most first (``year``
     and ``month``: a histogram in date order, oldest first). Articles without a value
     (no category, no date) are not counted."""
@@ -103,7 +108,8 @@ def value_docs(view: IndexView, name: str, value: str) -> set[int]:
 
 
 def _keys(name: str, value: str) -> set[str]:
-    """What a filter may name a value by: itself; for a source (a path), also its file name with and without extensions."""
+    """What a filter may name a value by: itself; for a source (a path), also its file name
+    with and without extensions."""
     folded = fold(value.lower())
     if name != "source":
         return {folded}

@@ -1,9 +1,11 @@
-"""Related articles: one article's text → its most telling terms (folded words and syllables, tf·idf) → the articles that score best on them, itself and its exact duplicates aside."""
+"""Related articles: one article's text → its most telling terms → the articles that score best on them.
+
+Terms are folded words and syllables ranked by tf·idf; the article itself and its exact duplicates are left out.
+"""
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 from ..query.plan import FIELD_WEIGHTS
 from ..store.schema import TEXT_FIELDS
@@ -23,14 +25,14 @@ def telling_terms(view: IndexView, fields: dict[str, str], top: int = SIMILAR_TE
     apart: (weight, variant, term) with variant ``wf`` (folded words) or ``sf`` (folded
     syllables), ranked by tf·idf, tf counted with the fields' weights (a title word counts
     3 times); the weight is the damped tf the search scores them by."""
-    counts: Counter[tuple[str, str]] = Counter()
+    counts: dict[tuple[str, str], float] = {}
     for name in TEXT_FIELDS:
         terms = analyze.terms(fields.get(name) or "")
         weight = FIELD_WEIGHTS[name]
         for variant in ("wf", "sf"):
             for term in getattr(terms, variant):
                 if any(c.isalpha() for c in term):  # numbers and dates rarely tell one story from another
-                    counts[variant, term] += weight
+                    counts[variant, term] = counts.get((variant, term), 0.0) + weight
     n = max(view.doc_count, 1)
     frequency = view.reader.doc_frequency
     scored = []
