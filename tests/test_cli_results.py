@@ -37,7 +37,8 @@ def test_pages_number_their_hits_from_the_offset(runner, tiny_index):
     assert [line.split(".")[0] for line in lines if line[:1].isdigit()] == ["3", "4"]
     assert search(runner, tiny_index, "hà nội", "--limit", "2", "--offset", "2").output == second.output
     past = search(runner, tiny_index, "hà nội", "--page", "5")
-    assert past.exit_code == 0 and past.output == "Found 8 articles for 'hà nội'; none from #41 on (the last page is 1).\n"
+    assert past.exit_code == 0
+    assert past.output == "Found 8 articles for 'hà nội'; none from #41 on (the last page is 1).\n"
 
 
 def test_offset_with_page_and_json_with_html_are_usage_errors(runner, tiny_index):
@@ -98,7 +99,8 @@ def test_index_summary_counts_in_words_of_the_right_number(runner, tmp_path):
 def test_delete_similar_and_stats_commands(runner, own_index):
     assert "articles: 10\n" in runner.invoke(main, ["stats", "--index-dir", own_index]).output
     related = runner.invoke(main, ["similar", "metro-nhon-ga-ha-noi", "--json", "--index-dir", own_index])
-    assert related.exit_code == 0 and "metro-nhon-ga-ha-noi" not in [h["id"] for h in json.loads(related.output)["hits"]]
+    assert related.exit_code == 0
+    assert "metro-nhon-ga-ha-noi" not in [h["id"] for h in json.loads(related.output)["hits"]]
     deleted = runner.invoke(main, ["delete", "metro-nhon-ga-ha-noi", "--index-dir", own_index])
     assert deleted.exit_code == 0 and deleted.output == "Deleted 1 article; index: 9 articles.\n"
     missing = runner.invoke(main, ["delete", "metro-nhon-ga-ha-noi", "--index-dir", own_index])

@@ -1,4 +1,7 @@
-"""Results an app or a researcher can use (issue 20): totals, pages, facets, filters, deletes and related articles, on real dantri articles."""
+"""Results an app or a researcher can use (issue 20), on real dantri articles.
+
+Totals, pages, facets, filters, deletes and related articles.
+"""
 
 import json
 from collections import Counter
@@ -6,7 +9,16 @@ from dataclasses import replace
 
 import pytest
 
-from hnp_search import EngineClosedError, Hit, HnpSearchError, IndexNotFoundError, QuerySyntaxError, Results, SearchEngine, api
+from hnp_search import (
+    EngineClosedError,
+    Hit,
+    HnpSearchError,
+    IndexNotFoundError,
+    QuerySyntaxError,
+    Results,
+    SearchEngine,
+    api,
+)
 from hnp_search.ingest import read_articles
 from hnp_search.persons import person_key
 
