@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__, render
 from ..api import SORTS
 from ..errors import HnpSearchError, IndexBusyError, IngestError, QuerySyntaxError
+from ..results import FACETS
 from ..ingest import read_articles
 from ..store.directory import index_size
 from ..text import analyze
@@ -34,7 +35,7 @@ MAX_DEPTH = 10_000
 MAX_FILTER_CHARS = 200
 #: Largest body ``POST /articles`` takes.
 MAX_BODY_BYTES = 32 * 2**20
-FACETS = ("category", "source", "year", "month", "person")
+
 #: Where the body of ``POST /articles`` is said to come from in its errors.
 BODY = "body"
 #: ``Article.source`` of articles posted to the server.
@@ -306,12 +307,20 @@ def create_app(index_dir: str | os.PathLike | None = None, *, token: str | None 
         if not form.active:
             count = await backend.read(len)
             return page(pages.home_page(form, count))
+
+        def search(engine):
+            results = engine.search(form.q, offset=form.offset, limit=pages.PAGE_SIZE, facets=pages.FACETS,
+                                    **form.filters())
+            # Offer a better query also when only some of the words were found.
+            if results.suggestion is None and form.q and not results.total_all_words:
+                return results, engine.suggest(form.q)
+            return results, results.suggestion
+
         try:
-            results = await backend.read(lambda engine: engine.search(
-                form.q, offset=form.offset, limit=pages.PAGE_SIZE, facets=pages.FACETS, **form.filters()))
+            results, suggestion = await backend.read(search)
         except QuerySyntaxError as exc:
             return page(pages.error_form_page(form, exc.message), 400)
-        return page(pages.results_page(form, results))
+        return page(pages.results_page(form, results, suggestion))
 
     @app.get("/bai/{article_id}", response_class=HTMLResponse, include_in_schema=False)
     async def article_page(article_id: str, request: Request):

@@ -157,13 +157,13 @@ def _hit(hit, q: str) -> dict:
         "href": article_href(hit.id, q),
         "url": safe_url(article.url),
         "category": article.category,
-        "all_words": getattr(hit, "all_words", True),
+        "all_words": hit.all_words,
         "persons": list(hit.matched_persons or hit.persons[:3]),
     }
 
 
 def _facets(form: SearchForm, results) -> dict[str, list[dict]]:
-    facets = getattr(results, "facets", None) or {}
+    facets = results.facets
     out: dict[str, list[dict]] = {}
     out["category"] = [
         {"label": category_label(value), "count": count, "url": form.url(category=value),
@@ -188,11 +188,10 @@ def home_page(form: SearchForm, articles: int) -> str:
     return _env.get_template("search.html").render(form=form, results=None, articles=articles)
 
 
-def results_page(form: SearchForm, results) -> str:
+def results_page(form: SearchForm, results, suggestion: str | None) -> str:
     total = results.total
     hits = [_hit(hit, form.q) for hit in results]
     partial_from = next((i for i, h in enumerate(hits) if not h["all_words"]), None)
-    suggestion = getattr(results, "suggestion", None)
     return _env.get_template("search.html").render(
         form=form,
         results={
