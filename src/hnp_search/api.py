@@ -10,9 +10,9 @@ from typing import Callable, Iterable, Union
 
 from whoosh.searching import Searcher
 
-from .errors import EngineClosedError, IndexNotFoundError, IndexVersionError, IngestError, QuerySyntaxError
+from .errors import EngineClosedError, HnpSearchError, IndexNotFoundError, IndexVersionError, IngestError, QuerySyntaxError
 from .highlight import Matcher, Snippet, highlight_article
-from .indexing.job import IndexSummary, write_articles
+from .indexing.job import IndexSummary, delete_articles, write_articles
 from .ingest import Article, read_articles
 from .persons import person_key
 from .query import vocabulary
@@ -22,6 +22,7 @@ from .query.vocabulary import suggest as suggest_query
 from .results import Hit, Results
 from .retrieve import IndexView, PostingCache, Retriever
 from .retrieve.facets import check_facets, facet_counts
+from .retrieve.similar import related
 from .store.directory import create_index, index_exists, open_index
 from .text.normalize import clean_text, fold
 
@@ -82,12 +83,15 @@ class SearchEngine:
         jobs: int | None = None,
         progress: Callable[[int], None] | None = None,
         on_error: Callable[[IngestError], None] | None = None,
+        prune: bool = False,
     ) -> IndexSummary:
         """Add or replace articles (from paths, or ``Article`` objects) by id.
 
         Bad files and lines are reported to ``on_error`` (and listed in the
         summary's ``errors``); the rest is indexed. ``jobs`` analysis processes
-        (default: all cores). ``rebuild`` empties the index first.
+        (default: all cores). ``rebuild`` empties the index first. ``prune`` then
+        deletes the articles whose ids none of ``sources`` holds (not done when some
+        input could not be read: its articles' ids are unknown).
         """
         if isinstance(sources, (str, os.PathLike, Article)):
             sources = [sources]
@@ -99,12 +103,13 @@ class SearchEngine:
             if on_error is not None:
                 on_error(error)
 
+        seen: set[str] = set()
+
         def articles():
             for source in sources:
-                if isinstance(source, Article):
-                    yield source
-                else:
-                    yield from read_articles(source, on_error=report)
+                for article in [source] if isinstance(source, Article) else read_articles(source, on_error=report):
+                    seen.add(article.id)
+                    yield article
 
         self._check_open()
         if rebuild or isinstance(self._outdated, IndexNotFoundError):
@@ -117,8 +122,26 @@ class SearchEngine:
             self._ix, articles(), jobs=jobs or os.cpu_count() or 1, progress=progress, on_error=on_error
         )
         summary.errors[:0] = [str(e) for e in summary_errors]
+        if prune and not summary.errors:
+            summary.pruned = delete_articles(self._ix, (), keep=seen.__contains__)
         self.refresh()
         return summary
+
+    def delete(self, ids: Iterable[str] | str) -> int:
+        """Delete the articles with these ids, in one commit (crash-safe, under the job lock
+        as indexing is); returns how many were in the index. They leave search, ``get``,
+        facets, persons and ``len`` at once (for this engine; other engines after
+        ``refresh()``); indexing the same id again adds it anew.
+
+        >>> engine.delete(["gia-xang-giam-2020-03-31"])  # doctest: +SKIP
+        1
+        """
+        if isinstance(ids, str):
+            ids = [ids]
+        self._check_version()
+        deleted = delete_articles(self._ix, ids)
+        self.refresh()
+        return deleted
 
     # -- reading -----------------------------------------------------------
 
@@ -248,6 +271,28 @@ class SearchEngine:
         suggestion = self._suggest(searcher, query) if len(page.docs) < SUGGEST_BELOW and query.strip() else None
         return Results(hits=hits, total=len(page.docs), total_all_words=page.all_words, offset=offset, limit=limit,
                        facets=counted, suggestion=suggestion)  # fmt: skip
+
+    def similar(self, article_id: str, limit: int = 10) -> list[Hit]:
+        """Articles related to the one with this id (a "more like this"), best first: those
+        scoring best on its most telling terms (folded words and syllables of its title,
+        lead and body, by tf·idf), without itself or exact duplicates of it (the same
+        indexed content, or the same title and text under another id). Raises
+        HnpSearchError when there is no such article.
+
+        >>> [h.id for h in engine.similar("metro-nhon-ga-ha-noi-2024-08-09", limit=3)]  # doctest: +SKIP
+        """
+        searcher = self._search_with()
+        docnum = searcher.document_number(id=article_id)
+        if docnum is None:
+            raise HnpSearchError(f"no article with id {article_id!r}")
+        fields = searcher.stored_fields(docnum)
+        same = (fields.get("title") or "", fields.get("body") or "")
+        hits = []
+        for candidate, score in related(self._local.view, docnum, fields, limit + 5):
+            hit = self._hit(searcher, candidate, score, None, set())
+            if (hit.title, hit.article.body) != same:
+                hits.append(hit)
+        return hits[:limit]
 
     def persons(self, query: str | None = None, top: int = 20, **filters) -> list[tuple[str, int]]:
         """The persons named in the most articles, overall or among the matches of

@@ -1,4 +1,4 @@
-"""An indexing job: articles → committed segments (dedupe by id and digest, batches, commits) and its ``IndexSummary``."""
+"""An indexing job: articles → committed segments (dedupe by id and digest, batches, commits) and its ``IndexSummary``; deleting articles by id."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Iterator
 
 from ..errors import HnpSearchError, IngestError
 from ..ingest import Article
-from ..store.directory import index_size, job_lock, save_lexicon
+from ..store.directory import index_size, job_lock, restamp_lexicon, save_lexicon
 from ..store.schema import STORED_FIELDS
 from ..text import analyze
 from .pipeline import Pipeline, ctrl_c_kept
@@ -42,6 +42,35 @@ def write_articles(
             raise HnpSearchError(f"HNP_SEARCH_BATCH_SIZE must be a positive whole number, not {setting!r}")
         batch_size = int(setting)
     return _Job(ix, progress, on_error).run(articles, jobs, batch_size)
+
+
+def delete_articles(ix, ids: Iterable[str], keep: Callable[[str], bool] | None = None) -> int:
+    """Delete the articles with ``ids`` (or, when ``keep`` is given, every article whose id
+    it rejects) in one commit, holding the job lock as indexing does: a crash leaves the
+    index as before or as after. Returns how many articles were deleted."""
+    with job_lock(Path(ix.storage.folder)), ctrl_c_kept() as interrupted:
+        with ix.searcher() as searcher:
+            if keep is None:
+                found = [i for i in dict.fromkeys(ids) if searcher.document_number(id=i) is not None]
+            else:
+                rejected = (t.decode("utf-8") for t in searcher.reader().lexicon("id"))
+                found = [i for i in rejected if not keep(i) and searcher.document_number(id=i) is not None]
+            generation = searcher.reader().generation()
+        if not found:
+            return 0
+        writer = open_writer(ix)
+        try:
+            for article_id in found:
+                writer.delete_by_term("id", article_id)
+            if interrupted():
+                raise KeyboardInterrupt
+            writer.commit(mergetype=merge_small_segments)
+        finally:
+            if not writer.is_closed:
+                writer.cancel()
+        with ix.reader() as reader:
+            restamp_lexicon(ix.storage.folder, generation, reader.generation())
+    return len(found)
 
 
 class _Job:
@@ -164,6 +193,8 @@ class IndexSummary:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     index_bytes: int = 0
+    #: Articles deleted because their ids are no longer in the paths indexed (``prune``).
+    pruned: int = 0
 
     @property
     def indexed(self) -> int:

@@ -106,6 +106,26 @@ def save_lexicon(path: str | os.PathLike, reader) -> dict[str, str]:
     return words
 
 
+def restamp_lexicon(path: str | os.PathLike, old_generation: int, new_generation: int) -> None:
+    """Carry the saved lexicon of ``old_generation`` over to ``new_generation`` (after a delete:
+    the words of deleted articles may stay in it, as they stay in the index's vocabulary)."""
+    file = Path(path) / LEXICON_FILE
+    try:
+        with file.open("rb") as f:
+            generation, words = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        return
+    if generation != old_generation:
+        return
+    tmp = Path(path) / f"{LEXICON_FILE}.{os.getpid()}.tmp"
+    try:
+        with tmp.open("wb") as f:
+            pickle.dump((new_generation, words), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, file)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
 def lexicon_words(reader) -> dict[str, str]:
     """Folded word or syllable -> its accented reading found in the most articles, read
     from the index's vocabulary segment by segment: through Whoosh's merged view of the
