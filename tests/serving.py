@@ -16,9 +16,9 @@ TOKEN = "test-token-7d1f2c"
 
 HOSTILE = {
     "id": "bai-doc-hai",
-    "title": "<script>alert('tiêu đề')</script> Phố cổ Hà Nội \"><img src=x onerror=alert(1)>",
-    "lead": "\x1b[31mđỏ\x1b[0m \x1b]0;pwned\x07 Phố cổ Hà Nội giữa mùa thu",
-    "body": "Phố cổ Hà Nội đón khách <script>document.title='xss'</script> \"><img src=x onerror=alert(2)> "
+    "title": "<script>alert('tiêu đề')</script> Phố cổ mùa thu \"><img src=x onerror=alert(1)>",
+    "lead": "\x1b[31mđỏ\x1b[0m \x1b]0;pwned\x07 Phố cổ giữa mùa thu",
+    "body": "Phố cổ đón khách <script>document.title='xss'</script> \"><img src=x onerror=alert(2)> "
             "trong những ngày mùa thu \x9b31m.\nĐoạn thứ hai </p><iframe src=//evil></iframe> nói về phố cổ.",
     "url": "javascript:alert(3)",
     "author": "<b>Tác giả</b>",

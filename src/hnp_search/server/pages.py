@@ -175,7 +175,7 @@ def _facets(form: SearchForm, results) -> dict[str, list[dict]]:
         for value, count in list(facets.get("person", ()))[:TOP_PERSONS]
     ]
     months = list(facets.get("month", ()))
-    periods = months if 1 < len(months) <= 24 else list(facets.get("year", ()))
+    periods = months if 1 < len(months) <= 12 else list(facets.get("year", ()))
     out["period"] = [
         {"label": period_label(value), "count": count, "url": form.url(date_from=str(value), date_to=str(value)),
          "selected": form.date_from == str(value) == form.date_to}
