@@ -54,8 +54,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tree_rss(pid: int) -> int:
-    """Resident memory of a process and its descendants, in bytes."""
+def tree(pid: int) -> list[int]:
+    """A process and its descendants."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -65,10 +65,18 @@ def tree_rss(pid: int) -> int:
                 continue
             ppid = int(stat.rsplit(")", 1)[1].split()[1])
             children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [pid]
+    found, todo = [], [pid]
     while todo:
         p = todo.pop()
+        found.append(p)
         todo += children.get(p, [])
+    return found
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and its descendants, in bytes."""
+    total = 0
+    for p in tree(pid):
         try:
             status = Path(f"/proc/{p}/status").read_text()
         except OSError:
@@ -78,14 +86,26 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants."""
+    ticks = 0
+    for p in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
-    def __init__(self, index_dir: Path, workers: int, log: Path):
+    def __init__(self, index_dir: Path, workers: int, log: Path, threads: int = 4):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(log, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hnp_search", "serve", "--index-dir", str(index_dir), "--port", str(self.port),
-             "--workers", str(workers)], stdout=self.log, stderr=subprocess.STDOUT)
+             "--workers", str(workers), "--threads", str(threads)], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -101,6 +121,9 @@ class Server:
 
     def rss(self) -> int:
         return tree_rss(self.process.pid)
+
+    def cpu(self) -> float:
+        return tree_cpu(self.process.pid)
 
     def stop(self):
         self.process.terminate()
@@ -227,6 +250,9 @@ def indexing_run(index_dir: Path, queries: list[str], clients: int, seconds: flo
     visible: list[dict] = []
 
     def indexer():
+        # Times are the file system's (the commit's TOC file, the lexicon file) and the wall
+        # clock when the server first returned the article: this thread shares the GIL with the
+        # load clients, so its own sleeps may overrun, which only makes "visible" later.
         time.sleep(2)
         with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT) as http:
             for path, ids in sources:
@@ -235,17 +261,22 @@ def indexing_run(index_dir: Path, queries: list[str], clients: int, seconds: flo
                                         "--jobs", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 while latest_generation(work) == before and job.poll() is None:
                     time.sleep(0.005)
-                committed = time.perf_counter()
+                generation = latest_generation(work)
+                committed = (work / f"_MAIN_{generation}.toc").stat().st_mtime
                 probe = ids[-1]
                 while http.get(f"/articles/{probe}").status_code != 200:
-                    if time.perf_counter() - committed > 30:
+                    if time.time() - committed > 30:
                         break
                     time.sleep(0.01)
-                seen = time.perf_counter()
+                seen = time.time()
                 hit = http.get("/search", params={"q": json.loads(path.read_text().splitlines()[-1])["title"]}).json()
                 job.wait()
-                visible.append({"articles": len(ids), "visible_after_commit_ms": round((seen - committed) * 1000),
-                                "exit": job.returncode, "found_by_title": bool(hit["hits"]) and hit["hits"][0]["id"] == probe})
+                lexicon = (work / "lexicon.pickle").stat().st_mtime
+                visible.append({"articles": len(ids), "generation": generation,
+                                "visible_after_commit_ms": round((seen - committed) * 1000),
+                                "lexicon_saved_after_commit_ms": round((lexicon - committed) * 1000),
+                                "visible_after_lexicon_ms": round((seen - lexicon) * 1000), "exit": job.returncode,
+                                "found_by_title": probe in [h["id"] for h in hit["hits"]]})
                 time.sleep(1)
 
     sampler = RssSampler(server)
@@ -265,12 +296,13 @@ def indexing_run(index_dir: Path, queries: list[str], clients: int, seconds: flo
 
 
 def table(rows: list[dict]) -> str:
-    head = "| workers | clients | s | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | timeouts | RSS start → end MB |"
-    lines = [head, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    head = ("| workers | threads | clients | s | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | timeouts "
+            "| server CPU (cores) | CPU ms / request | RSS start → end MB |")
+    lines = [head, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
-        lines.append(f"| {r['workers']} | {r['clients']} | {r['seconds']} | {r['requests']:,} | {r['throughput']} | "
+        lines.append(f"| {r['workers']} | {r['threads']} | {r['clients']} | {r['seconds']} | {r['requests']:,} | {r['throughput']} | "
                      f"{r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['errors']} | {r['timeouts']} | "
-                     f"{r['rss_start_mb']} → {r['rss_end_mb']} |")
+                     f"{r['server_cpu_cores']} | {r['cpu_ms_per_request']} | {r['rss_start_mb']} → {r['rss_end_mb']} |")
     return "\n".join(lines)
 
 
@@ -281,6 +313,7 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=20, help="per run (default 20; the issue's figure is 60)")
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--threads", default="4", help="search threads per worker, e.g. 1,4 (default 4)")
     parser.add_argument("--indexing", action="store_true", help="also a run while `hnp-search index` commits")
     parser.add_argument("--indexing-batches", type=int, default=4)
     parser.add_argument("--indexing-articles", type=int, default=50, help="articles per commit")
@@ -290,6 +323,7 @@ def main(argv=None):
     queries = bench_queries(args.corpus)
     clients = [int(c) for c in args.clients.split(",")]
     workers = [int(w) for w in args.workers.split(",")]
+    threads = [int(t) for t in args.threads.split(",")]
     RESULTS.mkdir(parents=True, exist_ok=True)
     logs = Path(tempfile.mkdtemp(prefix="hnp-bench-logs-"))
     print(f"{len(queries)} {args.corpus} queries; {args.seconds:g} s per run; logs in {logs}", file=sys.stderr)
@@ -297,17 +331,19 @@ def main(argv=None):
     peer = in_process(args.index_dir, queries, min(args.seconds, 15))
     print(f"in process, one thread: {peer}", file=sys.stderr)
     rows = []
-    for w in workers:
-        server = Server(args.index_dir, w, logs / f"server-{w}.log")
+    for w, t in [(w, t) for w in workers for t in threads]:
+        server = Server(args.index_dir, w, logs / f"server-{w}-{t}.log", threads=t)
         try:
             asyncio.run(load(server.url, queries, 4, 3))  # warm-up: caches, lexicon, every worker
             for c in clients:
-                start = server.rss()
+                start, cpu = server.rss(), server.cpu()
                 sampler = RssSampler(server)
                 sampler.start()
                 row = asyncio.run(load(server.url, queries, c, args.seconds))
                 samples = sampler.stop()
-                row.update(workers=w, rss_start_mb=round(start / 2**20), rss_end_mb=round(server.rss() / 2**20),
+                cpu = server.cpu() - cpu
+                row.update(workers=w, threads=t, server_cpu_cores=round(cpu / row["seconds"], 2),
+                           cpu_ms_per_request=round(1000 * cpu / max(row["requests"], 1), 1), rss_start_mb=round(start / 2**20), rss_end_mb=round(server.rss() / 2**20),
                            rss_peak_mb=round(max(samples, default=start) / 2**20))
                 rows.append(row)
                 print(json.dumps(row, ensure_ascii=False), file=sys.stderr)
@@ -322,7 +358,7 @@ def main(argv=None):
 
     scale = {}
     for c in clients:
-        by_workers = {r["workers"]: r["throughput"] for r in rows if r["clients"] == c}
+        by_workers = {r["workers"]: r["throughput"] for r in rows if r["clients"] == c and r["threads"] == threads[0]}
         if 1 in by_workers and 2 in by_workers and by_workers[1]:
             scale[c] = round(by_workers[2] / by_workers[1], 2)
     report = {
@@ -345,9 +381,10 @@ def main(argv=None):
                f"{args.indexing_articles} baomoi articles (1 worker, {indexing['clients']} clients): "
                f"{indexing['throughput']} req/s, p50 {indexing['p50_ms']} ms, p99 {indexing['p99_ms']} ms, "
                f"{indexing['errors']} errors, {indexing['timeouts']} timeouts; RSS (MB) {indexing['rss_mb']}.", "",
-               "| commit | articles | visible after commit (ms) | found by its title |", "|---:|---:|---:|---|"]
-        md += [f"| {i} | {c['articles']} | {c['visible_after_commit_ms']} | {c['found_by_title']} |"
-               for i, c in enumerate(indexing["commits"], 1)]
+               "| commit | articles | lexicon saved after commit (ms) | visible after commit (ms) | "
+               "visible after lexicon saved (ms) | found by its title |", "|---:|---:|---:|---:|---:|---|"]
+        md += [f"| {i} | {c['articles']} | {c['lexicon_saved_after_commit_ms']} | {c['visible_after_commit_ms']} | "
+               f"{c['visible_after_lexicon_ms']} | {c['found_by_title']} |" for i, c in enumerate(indexing["commits"], 1)]
     (RESULTS / f"{args.out}.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     print("\n".join(md))
 

@@ -245,7 +245,9 @@ def show_command(article_id, as_json, index_dir):
               help="Accept POST /articles and DELETE /articles/ID with `Authorization: Bearer $HNP_SEARCH_TOKEN`.")
 @click.option("--timeout", type=click.FloatRange(min=0.001), default=10.0, show_default=True,
               help="Seconds a request may take before it is answered 504.")
-def serve_command(index_dir, host, port, workers, allow_writes, timeout):
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Search threads per worker (they share one engine).")
+def serve_command(index_dir, host, port, workers, allow_writes, timeout, threads):
     """Serve the JSON API and a search page over HTTP until Ctrl-C.
 
     Searches see articles another process commits within a second. The index need
@@ -264,4 +266,4 @@ def serve_command(index_dir, host, port, workers, allow_writes, timeout):
     if allow_writes and not os.environ.get(ENV_TOKEN):
         raise click.UsageError(f"--allow-writes needs a token: set ${ENV_TOKEN}")
     run(index_dir or default_index_dir(), host=host, port=port, workers=workers, allow_writes=allow_writes,
-        timeout=timeout)
+        timeout=timeout, threads=threads)

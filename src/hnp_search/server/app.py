@@ -46,6 +46,7 @@ ENV_INDEX = "HNP_SEARCH_INDEX"
 ENV_TOKEN = "HNP_SEARCH_TOKEN"
 ENV_ALLOW_WRITES = "HNP_SEARCH_ALLOW_WRITES"
 ENV_TIMEOUT = "HNP_SEARCH_TIMEOUT"
+ENV_THREADS = "HNP_SEARCH_THREADS"
 
 
 class ApiError(Exception):
@@ -107,17 +108,19 @@ def _status(exc: HnpSearchError) -> int:
 
 
 def create_app(index_dir: str | os.PathLike | None = None, *, token: str | None = None,
-               allow_writes: bool | None = None, timeout: float | None = None) -> FastAPI:
+               allow_writes: bool | None = None, timeout: float | None = None, threads: int | None = None) -> FastAPI:
     """The ASGI app over the index at ``index_dir``; arguments left out are read from the
     environment (``HNP_SEARCH_INDEX``, ``HNP_SEARCH_TOKEN``, ``HNP_SEARCH_ALLOW_WRITES``,
-    ``HNP_SEARCH_TIMEOUT``), which is how ``hnp-search serve`` passes them to its workers."""
+    ``HNP_SEARCH_TIMEOUT``, ``HNP_SEARCH_THREADS``), which is how ``hnp-search serve`` passes them to its workers."""
     index_dir = Path(index_dir or os.environ.get(ENV_INDEX) or "index")
     token = token if token is not None else os.environ.get(ENV_TOKEN) or None
     if allow_writes is None:
         allow_writes = os.environ.get(ENV_ALLOW_WRITES) == "1"
     if timeout is None:
         timeout = float(os.environ.get(ENV_TIMEOUT) or 10)
-    backend = Backend(index_dir, timeout=timeout)
+    if threads is None:
+        threads = int(os.environ.get(ENV_THREADS) or 4)
+    backend = Backend(index_dir, timeout=timeout, threads=threads)
 
     @asynccontextmanager
     async def lifespan(app):
