@@ -10,7 +10,14 @@ from typing import Callable, Iterable, Union
 
 from whoosh.searching import Searcher
 
-from .errors import EngineClosedError, HnpSearchError, IndexNotFoundError, IndexVersionError, IngestError, QuerySyntaxError
+from .errors import (
+    EngineClosedError,
+    HnpSearchError,
+    IndexNotFoundError,
+    IndexVersionError,
+    IngestError,
+    QuerySyntaxError,
+)
 from .highlight import Matcher, Snippet, highlight_article
 from .indexing.job import IndexSummary, delete_articles, write_articles
 from .ingest import Article, read_articles
@@ -21,9 +28,10 @@ from .query.vocabulary import Lexicon
 from .query.vocabulary import suggest as suggest_query
 from .results import Hit, Results
 from .retrieve import IndexView, PostingCache, Retriever
-from .retrieve.facets import check_facets, facet_counts
+from .retrieve.facets import check_facets, date_range, facet_counts
 from .retrieve.similar import related
-from .store.directory import create_index, index_exists, open_index
+from .store.directory import create_index, index_exists, index_size, open_index
+from .text.analyze import ANALYZER_VERSION
 from .text.normalize import clean_text, fold
 
 DEFAULT_INDEX_DIR = "index"
@@ -172,6 +180,7 @@ class SearchEngine:
             searcher.close()  # only this thread used it
             searcher = None
         if searcher is None:
+            assert self._ix is not None  # else _check_version raised
             searcher = self._ix.searcher()
             with self._lock:
                 self._searchers.append(searcher)
@@ -268,7 +277,9 @@ class SearchEngine:
         page = retriever.page(tree, filters, offset, limit, sort)
         matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight and page.ranked else None
         keys = {person_key(p.name) for p in wanted}
-        hits = tuple(self._hit(searcher, docnum, score, matcher, keys, all_words) for docnum, score, all_words in page.ranked)
+        hits = tuple(
+            self._hit(searcher, docnum, score, matcher, keys, all_words) for docnum, score, all_words in page.ranked
+        )
         counted = facet_counts(retriever.view, page.docs, facets) if facets else {}
         suggestion = self._suggest(searcher, query) if len(page.docs) < SUGGEST_BELOW and query.strip() else None
         return Results(hits=hits, total=len(page.docs), total_all_words=page.all_words, offset=offset, limit=limit,
@@ -295,6 +306,29 @@ class SearchEngine:
             if (hit.title, hit.article.body) != same:
                 hits.append(hit)
         return hits[:limit]
+
+    def stats(self) -> dict:
+        """What the index holds, JSON-ready: path, articles, first and last publication
+        dates (ISO) and how many are undated, articles per category and per source, how
+        many persons are named, size on disk and segments, analyzer version."""
+        self._search_with()
+        view = self._local.view
+        docs = view.all_docs()
+        first, last, undated = date_range(view, docs)
+        counted = facet_counts(view, docs, ["category", "source", "person"], top=len(docs) + 1)
+        return {
+            "path": str(self.path),
+            "articles": len(docs),
+            "first_published": first.isoformat() if first else None,
+            "last_published": last.isoformat() if last else None,
+            "undated": undated,
+            "categories": counted["category"],
+            "sources": counted["source"],
+            "persons": len(counted["person"]),
+            "index_bytes": index_size(self.path),
+            "segments": len(view.leaves),
+            "analyzer_version": ANALYZER_VERSION,
+        }
 
     def persons(self, query: str | None = None, top: int = 20, **filters) -> list[tuple[str, int]]:
         """The persons named in the most articles, overall or among the matches of
@@ -324,8 +358,14 @@ class SearchEngine:
             return None
 
     @staticmethod
-    def _filters(query: str, date_from: DateLike = None, date_to: DateLike = None, person: str | None = None,
-                 category: str | None = None, source: str | None = None):
+    def _filters(
+        query: str,
+        date_from: DateLike = None,
+        date_to: DateLike = None,
+        person: str | None = None,
+        category: str | None = None,
+        source: str | None = None,
+    ):
         """The parsed query, the filters the options add, and every person filter."""
         tree = parse(query)
         filters: list[Node] = []
@@ -340,10 +380,13 @@ class SearchEngine:
         return tree, filters, wanted
 
     @staticmethod
-    def _hit(searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str], all_words: bool = True) -> Hit:
+    def _hit(
+        searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str], all_words: bool = True
+    ) -> Hit:
         fields = searcher.stored_fields(docnum)
         article = _article(fields)
         names = tuple(fields.get("persons") or ())
+        snippets: list[Snippet]
         if matcher is None:
             title_snippet, snippets = Snippet(article.title), []
         else:

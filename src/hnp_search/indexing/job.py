@@ -1,4 +1,4 @@
-"""An indexing job: articles → committed segments (dedupe by id and digest, batches, commits) and its ``IndexSummary``; deleting articles by id."""
+"""Indexing jobs: articles → committed segments (deduped by id and digest, in batches) and ``IndexSummary``; deletes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, cast
 
 from ..errors import HnpSearchError, IngestError
 from ..ingest import Article
@@ -136,14 +136,18 @@ class _Job:
 
     def fresh(self, articles: Iterable[Article]) -> Iterator[tuple[Article, str]]:
         """The articles to analyse, with their digests: duplicates and unchanged ones skipped."""
+        known = self.known
+        if known is None:
+            raise RuntimeError("the index's digests are read when the job starts")
         for article in articles:
             if article.id in self.seen:
-                self.report(IngestError(article.source or "<api>", f"duplicate id {article.id!r}, first read from {self.seen[article.id]}: skipped"))
+                message = f"duplicate id {article.id!r}, first read from {self.seen[article.id]}: skipped"
+                self.report(IngestError(article.source or "<api>", message))
                 self.handled += 1
                 continue
             self.seen[article.id] = article.source or "<api>"
             fingerprint = digest(article)
-            if self.known(article.id) == fingerprint:
+            if known(article.id) == fingerprint:
                 self.summary.skipped += 1
                 self.handled += 1
                 if self.progress:
@@ -178,8 +182,11 @@ def _document(article: Article, terms: dict[str, object], fingerprint: str) -> d
     doc.update(id=article.id, digest=fingerprint, **terms)
     if article.published is not None:
         doc["published"] = article.published
-    doc.update(facet_category=(article.category or "").encode("utf-8"), facet_source=(article.source or "").encode("utf-8"),
-               facet_person="\n".join(terms.get("persons") or ()).encode("utf-8"))  # fmt: skip
+    doc.update(
+        facet_category=(article.category or "").encode("utf-8"),
+        facet_source=(article.source or "").encode("utf-8"),
+        facet_person="\n".join(cast("Iterable[str]", terms.get("persons") or ())).encode("utf-8"),
+    )
     return doc
 
 
@@ -199,7 +206,6 @@ class IndexSummary:
     @property
     def indexed(self) -> int:
         return self.added + self.updated
-
 
 
 class _KnownDigests:

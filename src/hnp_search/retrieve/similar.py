@@ -1,9 +1,9 @@
-"""Related articles: one article's text → its most telling terms (folded words and syllables, tf·idf) → the articles that score best on them, itself and its exact duplicates aside."""
+"""Related articles: an article → its most telling terms (tf·idf) → the best-scoring others, duplicates aside."""
 
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import defaultdict
 
 from ..query.plan import FIELD_WEIGHTS
 from ..store.schema import TEXT_FIELDS
@@ -23,7 +23,7 @@ def telling_terms(view: IndexView, fields: dict[str, str], top: int = SIMILAR_TE
     apart: (weight, variant, term) with variant ``wf`` (folded words) or ``sf`` (folded
     syllables), ranked by tf·idf, tf counted with the fields' weights (a title word counts
     3 times); the weight is the damped tf the search scores them by."""
-    counts: Counter[tuple[str, str]] = Counter()
+    counts: defaultdict[tuple[str, str], float] = defaultdict(float)
     for name in TEXT_FIELDS:
         terms = analyze.terms(fields.get(name) or "")
         weight = FIELD_WEIGHTS[name]

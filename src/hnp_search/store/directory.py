@@ -1,4 +1,7 @@
-"""An index directory: path → an open Whoosh index (created, version-checked), its lexicon file, its size and its job lock."""
+"""An index directory: path → an open Whoosh index, its lexicon file, its size and its job lock.
+
+The index is created or version-checked when opened.
+"""
 
 from __future__ import annotations
 
@@ -68,7 +71,8 @@ def create_index(path: Path):
         path.mkdir(parents=True, exist_ok=True)
         with job_lock(path):
             ix = whoosh_index.create_in(str(path), schema())
-            meta = {"analyzer_version": analyze.ANALYZER_VERSION, "created": datetime.now().isoformat(timespec="seconds")}
+            created = datetime.now().isoformat(timespec="seconds")
+            meta = {"analyzer_version": analyze.ANALYZER_VERSION, "created": created}
             (path / META_FILE).write_text(json.dumps(meta) + "\n", encoding="utf-8")
     except OSError as exc:
         raise IndexNotFoundError(f"cannot create an index at {path}: {exc.strerror}") from exc
