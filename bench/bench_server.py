@@ -1,4 +1,6 @@
-"""Load on `hnp-search serve`: closed-loop HTTP clients (asyncio + httpx) on loopback, throughput, latency percentiles, errors and server RSS, for 1 and 2 workers, and while `hnp-search index` commits new articles.
+"""Load on `hnp-search serve`: closed-loop HTTP clients on loopback → throughput, latency, errors, CPU and RSS.
+
+For 1 and 2 workers, and while `hnp-search index` commits new articles:
 
     python bench/bench_server.py --index-dir DIR [--seconds 20] [--clients 1,4,16] [--workers 1,2] [--indexing]
 
@@ -19,7 +21,6 @@ import platform
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -257,8 +258,9 @@ def indexing_run(index_dir: Path, queries: list[str], clients: int, seconds: flo
         with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT) as http:
             for path, ids in sources:
                 before = latest_generation(work)
-                job = subprocess.Popen([sys.executable, "-m", "hnp_search", "index", str(path), "--index-dir", str(work),
-                                        "--jobs", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                command = [sys.executable, "-m", "hnp_search", "index", str(path), "--index-dir", str(work),
+                           "--jobs", "1"]
+                job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 while latest_generation(work) == before and job.poll() is None:
                     time.sleep(0.005)
                 generation = latest_generation(work)
@@ -296,13 +298,14 @@ def indexing_run(index_dir: Path, queries: list[str], clients: int, seconds: flo
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| workers | threads | clients | s | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | timeouts "
-            "| server CPU (cores) | CPU ms / request | RSS start → end MB |")
+    head = ("| workers | threads | clients | s | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors "
+            "| timeouts | server CPU (cores) | CPU ms / request | RSS start → end MB |")
     lines = [head, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
-        lines.append(f"| {r['workers']} | {r['threads']} | {r['clients']} | {r['seconds']} | {r['requests']:,} | {r['throughput']} | "
-                     f"{r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['errors']} | {r['timeouts']} | "
-                     f"{r['server_cpu_cores']} | {r['cpu_ms_per_request']} | {r['rss_start_mb']} → {r['rss_end_mb']} |")
+        lines.append(f"| {r['workers']} | {r['threads']} | {r['clients']} | {r['seconds']} | {r['requests']:,} | "
+                     f"{r['throughput']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['max_ms']} | "
+                     f"{r['errors']} | {r['timeouts']} | {r['server_cpu_cores']} | {r['cpu_ms_per_request']} | "
+                     f"{r['rss_start_mb']} → {r['rss_end_mb']} |")
     return "\n".join(lines)
 
 
@@ -343,7 +346,8 @@ def main(argv=None):
                 samples = sampler.stop()
                 cpu = server.cpu() - cpu
                 row.update(workers=w, threads=t, server_cpu_cores=round(cpu / row["seconds"], 2),
-                           cpu_ms_per_request=round(1000 * cpu / max(row["requests"], 1), 1), rss_start_mb=round(start / 2**20), rss_end_mb=round(server.rss() / 2**20),
+                           cpu_ms_per_request=round(1000 * cpu / max(row["requests"], 1), 1),
+                           rss_start_mb=round(start / 2**20), rss_end_mb=round(server.rss() / 2**20),
                            rss_peak_mb=round(max(samples, default=start) / 2**20))
                 rows.append(row)
                 print(json.dumps(row, ensure_ascii=False), file=sys.stderr)
@@ -368,23 +372,25 @@ def main(argv=None):
         "in_process": peer, "runs": rows, "workers_2_over_1": scale, "indexing": indexing,
     }
     (RESULTS / f"{args.out}.json").write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    load_now = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     md = [f"# `hnp-search serve` under load ({args.corpus}, {len(queries)} bench queries, limit 10, snippets)", "",
-          f"{os.cpu_count()} CPUs shared with other jobs (load average at the end: "
-          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}); {args.seconds:g} s per run; closed-loop asyncio/httpx "
-          "clients on loopback in one process beside the server.", "",
+          (f"{os.cpu_count()} CPUs shared with other jobs (load average at the end: {load_now}); {args.seconds:g} s "
+           "per run; closed-loop asyncio/httpx clients on loopback in one process beside the server."), "",
           table(rows), "",
-          f"In process, one thread, no HTTP (`SearchEngine.search`): {peer['throughput']} searches/s, "
-          f"p50 {peer['p50_ms']} ms, p99 {peer['p99_ms']} ms.", "",
+          (f"In process, one thread, no HTTP (`SearchEngine.search`): {peer['throughput']} searches/s, "
+           f"p50 {peer['p50_ms']} ms, p99 {peer['p99_ms']} ms."), "",
           "2 workers / 1 worker throughput: " + ", ".join(f"{c} clients {s}×" for c, s in scale.items())]
     if indexing:
-        md += ["", f"While `hnp-search index` committed {len(indexing['commits'])} batches of "
-               f"{args.indexing_articles} baomoi articles (1 worker, {indexing['clients']} clients): "
-               f"{indexing['throughput']} req/s, p50 {indexing['p50_ms']} ms, p99 {indexing['p99_ms']} ms, "
-               f"{indexing['errors']} errors, {indexing['timeouts']} timeouts; RSS (MB) {indexing['rss_mb']}.", "",
-               "| commit | articles | lexicon saved after commit (ms) | visible after commit (ms) | "
-               "visible after lexicon saved (ms) | found by its title |", "|---:|---:|---:|---:|---:|---|"]
+        md += ["", (f"While `hnp-search index` committed {len(indexing['commits'])} batches of "
+                    f"{args.indexing_articles} baomoi articles (1 worker, {indexing['clients']} clients): "
+                    f"{indexing['throughput']} req/s, p50 {indexing['p50_ms']} ms, p99 {indexing['p99_ms']} ms, "
+                    f"{indexing['errors']} errors, {indexing['timeouts']} timeouts; "
+                    f"RSS (MB) {indexing['rss_mb']}."), "",
+               ("| commit | articles | lexicon saved after commit (ms) | visible after commit (ms) | "
+                "visible after lexicon saved (ms) | found by its title |"), "|---:|---:|---:|---:|---:|---|"]
         md += [f"| {i} | {c['articles']} | {c['lexicon_saved_after_commit_ms']} | {c['visible_after_commit_ms']} | "
-               f"{c['visible_after_lexicon_ms']} | {c['found_by_title']} |" for i, c in enumerate(indexing["commits"], 1)]
+               f"{c['visible_after_lexicon_ms']} | {c['found_by_title']} |"
+               for i, c in enumerate(indexing["commits"], 1)]
     (RESULTS / f"{args.out}.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     print("\n".join(md))
 

@@ -1,4 +1,4 @@
-"""The search page in a real browser (Debian's headless Chromium via Selenium): type, page, filter, open an article and a related one."""
+"""The search page in a real browser (Debian's Chromium, Selenium): type, page, filter, open articles."""
 
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ def test_search_page_end_to_end(site, browser):
 def test_hostile_article_runs_nothing_in_the_browser(site, browser):
     browser.get(site.url + f"/bai/{HOSTILE['id']}")
     with pytest.raises(NoAlertPresentException):
-        browser.switch_to.alert.text
+        _ = browser.switch_to.alert.text
     assert browser.title.startswith("<script>alert('tiêu đề')</script> Phố cổ mùa thu")  # shown as text, not run
     heading = browser.find_element(By.TAG_NAME, "h1").text
     assert heading.startswith("<script>") and 'onerror=alert(1)>' in heading
@@ -132,7 +132,7 @@ def test_hostile_article_runs_nothing_in_the_browser(site, browser):
     assert browser.execute_script("return window.__xss === undefined && document.images.length === 0")
     browser.get(site.url + "/?q=" + "pho co mua thu")
     with pytest.raises(NoAlertPresentException):
-        browser.switch_to.alert.text
+        _ = browser.switch_to.alert.text
     assert not browser.find_elements(By.CSS_SELECTOR, "li.hit img, li.hit iframe, li.hit script")
 
 

@@ -1,4 +1,4 @@
-"""`hnp-search serve` over real HTTP: a uvicorn subprocess on a free port, every endpoint, bad parameters, auth, refresh, hostile text."""
+"""`hnp-search serve` over real HTTP (a uvicorn subprocess): endpoints, bad parameters, auth, refresh, hostile text."""
 
 from __future__ import annotations
 
@@ -214,8 +214,10 @@ def test_bad_articles_are_422_with_line_numbers_and_nothing_is_written(writable)
     with httpx.Client(base_url=writable.url, timeout=60) as c:
         before = c.get("/stats").json()["articles"]
         body = assert_json_error(c.post("/articles", content=lines.encode(), headers=auth), 422, "nothing was written")
-        assert body["errors"] == ["body:2: missing or empty 'body'", "body:3: not JSON (Expecting property name "
-                                  "enclosed in double quotes at column 2)"]
+        assert body["errors"] == [
+            "body:2: missing or empty 'body'",
+            "body:3: not JSON (Expecting property name enclosed in double quotes at column 2)",
+        ]
         array = c.post("/articles", json=[NEW, {"id": "b", "title": "t", "body": "x", "date": "hôm qua"}], headers=auth)
         assert assert_json_error(array, 422)["errors"] == ["body[1]: 'date' is not an ISO date: 'hôm qua'"]
         assert_json_error(c.post("/articles", content=b"", headers=auth), 422)
@@ -244,12 +246,14 @@ def test_post_then_search_then_delete(writable):
 
 
 def test_a_commit_by_another_process_is_seen_without_restart(writable, tmp_path):
-    article = {**NEW, "id": "cau-tu-lien-2025", "title": "Khởi công cầu Tứ Liên", "body": "Cầu Tứ Liên bắc qua sông Hồng."}
+    article = {**NEW, "id": "cau-tu-lien-2025", "title": "Khởi công cầu Tứ Liên",
+               "body": "Cầu Tứ Liên bắc qua sông Hồng."}
     source = write_jsonl(tmp_path / "new.jsonl", [article])
     with httpx.Client(base_url=writable.url, timeout=30) as c:
         assert c.get(f"/articles/{article['id']}").status_code == 404
-        subprocess.run([sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(writable.index_dir),
-                        "--jobs", "1"], check=True, capture_output=True)
+        command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(writable.index_dir),
+                   "--jobs", "1"]
+        subprocess.run(command, check=True, capture_output=True)
         committed = time.monotonic()
         while c.get(f"/articles/{article['id']}").status_code != 200:
             assert time.monotonic() - committed < 5, "the new article did not show up"
@@ -308,7 +312,8 @@ def test_hostile_article_is_inert_in_html(client):
     assert "script-src" not in page.headers["content-security-policy"]
     assert page.headers["content-security-policy"].startswith("default-src 'none'")
     _inert_html(page.text)
-    assert "<h1>&lt;script&gt;alert(&#39;tiêu đề&#39;)&lt;/script&gt; Phố cổ mùa thu &#34;&gt;&lt;img src=x onerror=alert(1)&gt;</h1>" in page.text
+    assert ("<h1>&lt;script&gt;alert(&#39;tiêu đề&#39;)&lt;/script&gt; Phố cổ mùa thu "
+            "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;</h1>") in page.text
     results = client.get("/", params={"q": "pho co mua thu"})
     _inert_html(results.text)
     assert f'href="/bai/{HOSTILE["id"]}?q=pho+co+mua+thu"' in results.text
@@ -355,7 +360,8 @@ def test_results_page_filters_and_suggestion(client, engine):
     assert all(d.endswith("2024") and d[3:5] in ("01", "02", "03")
                for d in re.findall(r'<div class="meta">(\d\d/\d\d/\d{4})', dated))
     suggested = client.get("/", params={"q": "sot xuat huyett"}).text
-    assert 'Bạn có muốn tìm: <a href="/?q=s%E1%BB%91t+xu%E1%BA%A5t+huy%E1%BA%BFt" id="suggestion">sốt xuất huyết</a>?' in suggested
+    link = '<a href="/?q=s%E1%BB%91t+xu%E1%BA%A5t+huy%E1%BA%BFt" id="suggestion">sốt xuất huyết</a>'
+    assert f"Bạn có muốn tìm: {link}?" in suggested
     bad = client.get("/", params={"q": "date:2024-13"})
     assert bad.status_code == 400 and "Không hiểu câu tìm kiếm" in bad.text
     none = client.get("/", params={"q": "zzzkhongco"}).text

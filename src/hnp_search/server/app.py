@@ -1,4 +1,4 @@
-"""HTTP routes: the JSON API (search, articles, similar, persons, suggest, stats, health, authorised writes) and the reader's pages, over one shared engine."""
+"""HTTP routes over one shared engine: the JSON API (reads, token-guarded writes, JSON errors), the reader's pages."""
 
 from __future__ import annotations
 
@@ -188,7 +188,8 @@ def create_app(index_dir: str | os.PathLike | None = None, *, token: str | None 
         q: str = Query("", description="The query, in the query language of the README"),
         offset: int = Query(0, ge=0, le=MAX_DEPTH),
         limit: int = Query(10, ge=1, le=MAX_LIMIT),
-        date_from: str | None = Query(None, alias="from", max_length=40, description="2024-05-07, 07/05/2024, 2024-05, 2024"),
+        date_from: str | None = Query(None, alias="from", max_length=40,
+                                      description="2024-05-07, 07/05/2024, 2024-05, 2024"),
         date_to: str | None = Query(None, alias="to", max_length=40),
         person: str | None = Query(None, max_length=MAX_FILTER_CHARS),
         category: str | None = Query(None, max_length=MAX_FILTER_CHARS),
@@ -268,7 +269,8 @@ def create_app(index_dir: str | os.PathLike | None = None, *, token: str | None 
             raise ApiError(403, "writes are disabled: start the server with --allow-writes")
         sent = request.headers.get("authorization", "")
         scheme, _, credentials = sent.partition(" ")
-        if not token or scheme.lower() != "bearer" or not hmac.compare_digest(credentials.strip().encode(), token.encode()):
+        right = bool(token) and hmac.compare_digest(credentials.strip().encode(), (token or "").encode())
+        if scheme.lower() != "bearer" or not right:
             raise ApiError(401, "missing or wrong token: send Authorization: Bearer $HNP_SEARCH_TOKEN",
                            {"WWW-Authenticate": "Bearer"})
 
@@ -336,14 +338,18 @@ def create_app(index_dir: str | os.PathLike | None = None, *, token: str | None 
         found = await backend.read(read)
         if found is None:
             raise ApiError(404, f"Không có bài nào mang mã {article_id!r}.")
+        article, persons, related = found
         q = request.query_params.get("q", "")[:200]
-        return page(pages.article_page(*found, back_query=q))
+        return page(pages.article_page(article, persons, related, back_query=q))
 
     return app
 
 
+API_ROOTS = {"search", "articles", "persons", "suggest", "stats", "health", "docs", "openapi.json"}
+
+
 def _is_api(path: str) -> bool:
-    return path.split("/", 2)[1] in {"search", "articles", "persons", "suggest", "stats", "health", "docs", "openapi.json"}
+    return path.split("/", 2)[1] in API_ROOTS
 
 
 def facet_names(text: str) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""The server's one ``SearchEngine``: opened once the index exists, refreshed when any process commits, called from a bounded thread pool under a deadline."""
+"""The server's one ``SearchEngine``: opened once the index exists, refreshed on commits, called under a deadline."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The reader's pages, in Vietnamese: the search form and its results, an article with related ones, errors; every value escaped (Jinja2 autoescape), snippets marked with <mark>."""
+"""The reader's pages in Vietnamese: search form and results, an article with related ones, errors; all escaped."""
 
 from __future__ import annotations
 
@@ -139,7 +139,8 @@ def _pager(form: SearchForm, total: int) -> list[dict]:
     """Links to pages near the current one, the first and the last, with gaps."""
     last = min(max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), MAX_PAGE)
     shown = sorted({1, last, *range(max(form.page - 2, 1), min(form.page + 2, last) + 1)})
-    items, previous = [], 0
+    items: list[dict] = []
+    previous = 0
     for page in shown:
         if page > previous + 1:
             items.append({"gap": True})
@@ -228,6 +229,7 @@ def article_page(article, persons: list[str], related: list, back_query: str = "
 
 
 def error_page(status: int, message: str) -> str:
-    headings = {404: "Không tìm thấy trang", 503: "Dịch vụ tạm thời chưa sẵn sàng", 504: "Yêu cầu mất quá nhiều thời gian"}
+    headings = {404: "Không tìm thấy trang", 503: "Dịch vụ tạm thời chưa sẵn sàng",
+                504: "Yêu cầu mất quá nhiều thời gian"}
     return _env.get_template("error.html").render(
         status=status, heading=headings.get(status, "Có lỗi xảy ra"), message=message)
