@@ -346,6 +346,37 @@ def test_results_page(client, engine):
     assert '<ol class="hits" start="11">' in page_2
 
 
+def test_category_by_its_vietnamese_label(tmp_path):
+    from hnp_search import SearchEngine
+    from hnp_search.server.pages import SearchForm
+
+    assert SearchForm(category="Thể thao").filters() == SearchForm(category="the thao").filters() == {"category": "sport"}
+    assert SearchForm(category="sport").filters() == {"category": "sport"}
+    football = {**NEW, "id": "bong-da", "category": "sport", "title": "Hà Nội thắng trận bóng đá", "body": "Bóng đá."}
+    source = write_jsonl(tmp_path / "a.jsonl", [NEW, football])
+    with SearchEngine(tmp_path / "index") as engine:
+        engine.index([source], jobs=1)
+    live = LiveServer(tmp_path / "index", tmp_path / "server.log")
+    try:
+        with httpx.Client(base_url=live.url, timeout=30) as c:
+            everything = c.get("/", params={"q": "ha noi"}).text
+            assert "Tìm thấy 2 bài" in everything and ">Thể thao</a> <span class=\"count\">1</span>" in everything
+            sport = c.get("/", params={"q": "ha noi", "category": "Thể thao"}).text
+            assert "Tìm thấy 1 bài" in sport and 'href="/bai/bong-da?q=ha+noi"' in sport
+    finally:
+        live.stop()
+
+
+def test_a_request_past_the_timeout_is_504(served_index, tmp_path):
+    live = LiveServer(served_index, tmp_path / "server.log", "--timeout", "0.001")
+    try:
+        with httpx.Client(base_url=live.url, timeout=30) as c:
+            slow = c.get("/search", params={"q": "ha noi mua thu", "facets": "category,person,month", "limit": 50})
+            assert_json_error(slow, 504, "longer than 0.001 s")
+    finally:
+        live.stop()
+
+
 def test_thousands_use_a_dot():
     from hnp_search.server.pages import number
 

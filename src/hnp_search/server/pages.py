@@ -11,6 +11,8 @@ from urllib.parse import quote, urlencode
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from ..text.normalize import fold
+
 #: Hits per page.
 PAGE_SIZE = 10
 #: Deepest page a reader may open.
@@ -30,6 +32,7 @@ CATEGORY_LABELS = {
     "politics": "Chính trị", "economy": "Kinh tế", "news": "Thời sự", "life": "Đời sống",
 }  # fmt: skip
 
+_CATEGORY_VALUES = {fold(label).lower(): value for value, label in CATEGORY_LABELS.items()}
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _MONTH = re.compile(r"(\d{4})-(\d{2})$")
 
@@ -122,9 +125,10 @@ class SearchForm:
         return any((self.date_from, self.date_to, self.person, self.category))
 
     def filters(self) -> dict[str, str]:
-        """Keyword arguments of ``engine.search`` for the filters set."""
+        """Keyword arguments of ``engine.search`` for the filters set (a category by its value or its label)."""
+        category = _CATEGORY_VALUES.get(fold(self.category).lower(), self.category)
         pairs = (("date_from", self.date_from), ("date_to", self.date_to), ("person", self.person),
-                 ("category", self.category))
+                 ("category", category))
         return {k: v for k, v in pairs if v}
 
     def url(self, **changes: Any) -> str:
