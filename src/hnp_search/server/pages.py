@@ -104,7 +104,8 @@ class SearchForm:
 
     @classmethod
     def from_query(cls, params: Mapping[str, str]) -> "SearchForm":
-        text = {name: " ".join((params.get(name) or "").split())[:limit] for name, limit in MAX_TEXT.items()}
+        text = {name: " ".join(_CONTROL.sub(" ", params.get(name) or "").split())[:limit]
+                for name, limit in MAX_TEXT.items()}
         try:
             page = min(max(int(params.get("page") or 1), 1), MAX_PAGE)
         except ValueError:
