@@ -226,6 +226,8 @@ class SearchEngine:
             lexicon = self._lexicons.get(generation)
             if lexicon is None:
                 lexicon = self._lexicons[generation] = vocabulary.load_lexicon(self.path, searcher.reader())
+                for old in sorted(self._lexicons)[:-2]:  # a long-lived engine sees many commits
+                    del self._lexicons[old]
             return lexicon
 
     def __len__(self) -> int:

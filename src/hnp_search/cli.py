@@ -381,3 +381,37 @@ def show_command(article_id, as_json, index_dir):
         click.echo(json.dumps(render.article_json(article), ensure_ascii=False, indent=1))
         return
     click.echo(render.article_text(article, persons))
+
+
+@main.command("serve")
+@_index_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Server processes (each opens the index; the kernel spreads connections).")
+@click.option("--allow-writes", is_flag=True,
+              help="Accept POST /articles and DELETE /articles/ID with `Authorization: Bearer $HNP_SEARCH_TOKEN`.")
+@click.option("--timeout", type=click.FloatRange(min=0.001), default=10.0, show_default=True,
+              help="Seconds a request may take before it is answered 504.")
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Search threads per worker (they share one engine).")
+def serve_command(index_dir, host, port, workers, allow_writes, timeout, threads):
+    """Serve the JSON API and a search page over HTTP until Ctrl-C.
+
+    Searches see articles another process commits within a second. The index need
+    not exist yet: until it does, requests are answered 503.
+
+    \b
+    hnp-search serve --port 8080
+    curl 'http://127.0.0.1:8080/search?q=ha+noi&limit=3&facets=category,year'
+    HNP_SEARCH_TOKEN=secret hnp-search serve --allow-writes
+    """
+    import os
+
+    from .server import run
+    from .server.app import ENV_TOKEN
+
+    if allow_writes and not os.environ.get(ENV_TOKEN):
+        raise click.UsageError(f"--allow-writes needs a token: set ${ENV_TOKEN}")
+    run(index_dir or default_index_dir(), host=host, port=port, workers=workers, allow_writes=allow_writes,
+        timeout=timeout, threads=threads)
