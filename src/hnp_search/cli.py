@@ -1,4 +1,7 @@
-"""Command line: ``hnp-search`` commands: arguments → ``SearchEngine`` → ``render``."""
+"""Command line: ``hnp-search index | search | similar | persons | show | delete | stats``.
+
+Arguments → ``SearchEngine`` calls → ``render``ed output.
+"""
 
 from __future__ import annotations
 
@@ -93,11 +96,9 @@ def _duration(seconds: float) -> str:
               help="Analysis processes (default: number of cores).")
 @click.option("--errors-json", type=click.File("w"), default=None,
               help="Also write the rejected inputs to this file as JSON.")
-@click.option(
-    "--prune",
-    is_flag=True,
-    help="Then delete the indexed articles whose ids PATHS no longer hold (not done if some input is rejected).",
-)
+@click.option("--prune", is_flag=True,
+              help="Then delete the indexed articles whose ids PATHS no longer hold "
+                   "(not done if some input is rejected).")
 @_index_dir_option
 def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
     """Add or replace the articles in PATHS (HNP page text, JSONL, JSONL.gz, folders).
@@ -187,15 +188,12 @@ def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Hits per page.")
 @click.option("--offset", type=click.IntRange(min=0), default=None, help="Skip this many hits (0: from the best).")
 @click.option("--page", type=click.IntRange(min=1), default=None, help="Show page N of --limit hits (1: the first).")
-@click.option(
-    "--from", "date_from", default=None, help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024)."
-)
+@click.option("--from", "date_from", default=None,
+              help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024).")
 @click.option("--to", "date_to", default=None, help="Published on or before (same forms).")
-@click.option(
-    "--person",
-    default=None,
-    help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding to it).',
-)
+@click.option("--person", default=None,
+              help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding '
+                   'to it).')
 @click.option("--category", default=None, help="Only articles of this category (as category:).")
 @click.option("--source", default=None, help="Only articles read from this file (as source:; its name will do).")
 @click.option(
@@ -292,9 +290,8 @@ def search_command(
 
 @main.command("similar")
 @click.argument("article_id")
-@click.option(
-    "--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="How many related articles."
-)
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many related articles.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the article's id and the related hits.")
 @_index_dir_option
 def similar_command(article_id, limit, as_json, index_dir):
@@ -384,3 +381,37 @@ def show_command(article_id, as_json, index_dir):
         click.echo(json.dumps(render.article_json(article), ensure_ascii=False, indent=1))
         return
     click.echo(render.article_text(article, persons))
+
+
+@main.command("serve")
+@_index_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Server processes (each opens the index; the kernel spreads connections).")
+@click.option("--allow-writes", is_flag=True,
+              help="Accept POST /articles and DELETE /articles/ID with `Authorization: Bearer $HNP_SEARCH_TOKEN`.")
+@click.option("--timeout", type=click.FloatRange(min=0.001), default=10.0, show_default=True,
+              help="Seconds a request may take before it is answered 504.")
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Search threads per worker (they share one engine).")
+def serve_command(index_dir, host, port, workers, allow_writes, timeout, threads):
+    """Serve the JSON API and a search page over HTTP until Ctrl-C.
+
+    Searches see articles another process commits within a second. The index need
+    not exist yet: until it does, requests are answered 503.
+
+    \b
+    hnp-search serve --port 8080
+    curl 'http://127.0.0.1:8080/search?q=ha+noi&limit=3&facets=category,year'
+    HNP_SEARCH_TOKEN=secret hnp-search serve --allow-writes
+    """
+    import os
+
+    from .server import run
+    from .server.app import ENV_TOKEN
+
+    if allow_writes and not os.environ.get(ENV_TOKEN):
+        raise click.UsageError(f"--allow-writes needs a token: set ${ENV_TOKEN}")
+    run(index_dir or default_index_dir(), host=host, port=port, workers=workers, allow_writes=allow_writes,
+        timeout=timeout, threads=threads)
