@@ -1,16 +1,18 @@
-"""The index's vocabulary: a lexicon (folded words → accented readings) and "did you mean" suggestions.
+"""The index's vocabulary: a lexicon (folded words → accented readings) and "did you mean" suggestions from context.
 
 The lexicon restores diacritics to queries typed without them.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import unicodedata
 from itertools import islice
 
 from ..store import directory
+from ..store.columns import iter_positions
 from ..store.schema import TEXT_FIELDS
 from ..text import analyze
 from ..text.analyze import WORD_JOINER
@@ -69,8 +71,8 @@ PAIR_CHECKS = 50
 #: Cost, in the log pair counts readings earn, of reading a syllable otherwise than typed:
 #: a correction, or other diacritics than those typed.
 CORRECTION_COST = 1.0
-#: A spelling typed with diacritics is read as typed unless another reading of the same letters
-#: is in this many times as many articles ("sống" for "sông" is not; "nọ" beside "nội" is).
+#: A spelling typed with diacritics that the index holds is read as typed unless another reading
+#: of the same letters is in this many times as many articles.
 RARE_TYPED = 20
 #: Readings in fewer than 1/this of the articles of the commonest reading are not weighed.
 RARE_READING = 30
@@ -192,8 +194,6 @@ def _best_path(options, view, adjacent: list[bool]):
     """The readings, one per word, maximizing their own commonness, the log count of
     articles where neighbours stand side by side and of those where three do, less their
     costs (a beam search); and the articles found holding each chosen pair."""
-    import math
-
     counts: dict[tuple[str, str], tuple[int, list[int]]] = {}
 
     def pair(a: str, b: str) -> tuple[int, list[int]]:
@@ -225,9 +225,7 @@ def _best_path(options, view, adjacent: list[bool]):
 
 def _side_by_side(view, a: str, b: str) -> tuple[int, list[int]]:
     """About how many articles hold syllable ``a`` right before ``b`` (checking at most
-    ``PAIR_CHECKS`` of those holding both), and a few of them."""
-    from ..store.columns import iter_positions
-
+    ``PAIR_CHECKS`` of those holding both), and those found."""
     if not (a.isalnum() and b.isalnum()):
         return 0, []
     found: set[int] = set()
