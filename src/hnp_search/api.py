@@ -213,9 +213,9 @@ class SearchEngine:
 
     def _retriever(self, searcher: Searcher) -> Retriever:
         """Retrieval on the index state ``searcher`` (this thread's) reads."""
-        return Retriever(self._local.view, lambda: self._lexicon(searcher), self.synonyms())
+        return Retriever(self._local.view, lambda: self._lexicon(searcher), self._synonyms())
 
-    def synonyms(self) -> Synonyms:
+    def _synonyms(self) -> Synonyms:
         """The synonyms queries are expanded with: the built-in list and the user's."""
         return load_synonyms(self._synonyms_path)
 
