@@ -219,7 +219,8 @@ def test_bad_input_is_reported_once_and_the_rest_indexed(tmp_path, monkeypatch, 
     assert result.exit_code == (EXIT_REJECTED if expect.errors else 0), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     indexed = len(GOOD_IDS) + len(expect.titles)
-    assert result.stdout.startswith(f"{indexed} added, 0 updated, 0 unchanged, {len(expect.errors)} errors in ")
+    errors = f"{len(expect.errors)} error" + ("" if len(expect.errors) == 1 else "s")
+    assert result.stdout.startswith(f"{indexed} added, 0 updated, 0 unchanged, {errors} in ")
     summary = ["Rejected input:", *(f"  {error}" for error in expect.errors)] if expect.errors else []
     assert result.stderr.splitlines() == [f"warning: {error}" for error in expect.errors] + summary
     assert json.loads(errors_json.read_text(encoding="utf-8")) == expect.errors

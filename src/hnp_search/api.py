@@ -70,8 +70,8 @@ class SearchEngine:
         except IndexVersionError as exc:  # usable only to rebuild: index(..., rebuild=True)
             self._outdated = exc
         except IndexNotFoundError as exc:  # usable only to index: that creates it
-            if not create or _unreadable(self.path):
-                raise
+            if not create or index_exists(self.path) and str(exc).startswith("cannot open"):
+                raise  # a damaged index is an error at once, not one to create over
             self._outdated = exc
         self._lock = threading.Lock()
         # Whoosh readers share file positions, so each thread gets its own searcher.
@@ -417,17 +417,6 @@ class SearchEngine:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _unreadable(path: Path) -> bool:
-    """Whether ``path`` holds index files that cannot be opened: an error at once, not an index to create over."""
-    try:
-        open_index(path, create=False)
-    except IndexNotFoundError as exc:
-        return index_exists(path) and "cannot open" in str(exc)
-    except IndexVersionError:
-        pass
-    return False
 
 
 def _persons_in(node: Node | None) -> list[Person]:
