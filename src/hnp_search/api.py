@@ -382,7 +382,7 @@ class SearchEngine:
         category, source), as (name, number of articles), most first.
 
         >>> engine.persons("metro", top=3)
-        [('Phan Thế Bảo', 2), ('Lê Thu Trang', 1), ('Nguyễn Quốc Toàn', 1)]
+        [('Phan Thế Bảo', 3), ('Bạch Ngọc Diệp', 1), ('Lê Thu Trang', 1)]
         """
         searcher = self._search_with()
         view = self._local.view
