@@ -371,12 +371,8 @@ def test_phrases_checked_lazily_rank_as_checked_up_front(monkeypatch, phrase_ind
 
     def rankings():
         with SearchEngine(phrase_index, create=False) as engine:
-            return {
-                (q, n, sort): best(engine, q, n, sort)
-                for q in queries
-                for n in (1, 3, 40)
-                for sort in ("relevance", "-date")
-            }
+            sorts = ("relevance", "-date")
+            return {(q, n, sort): best(engine, q, n, sort) for q in queries for n in (1, 3, 40) for sort in sorts}
 
     def checks_for_the_best_one():
         checks.clear()

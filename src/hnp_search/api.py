@@ -276,9 +276,8 @@ class SearchEngine:
         page = retriever.page(tree, filters, offset, limit, sort)
         matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight and page.ranked else None
         keys = {person_key(p.name) for p in wanted}
-        hits = tuple(
-            self._hit(searcher, docnum, score, matcher, keys, all_words) for docnum, score, all_words in page.ranked
-        )
+        hits = tuple(self._hit(searcher, docnum, score, matcher, keys, all_words)
+                     for docnum, score, all_words in page.ranked)  # fmt: skip
         counted = facet_counts(retriever.view, page.docs, facets) if facets else {}
         suggestion = self._suggest(searcher, query) if len(page.docs) < SUGGEST_BELOW and query.strip() else None
         return Results(hits=hits, total=len(page.docs), total_all_words=page.all_words, offset=offset, limit=limit,
@@ -379,9 +378,8 @@ class SearchEngine:
         return tree, filters, wanted
 
     @staticmethod
-    def _hit(
-        searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str], all_words: bool = True
-    ) -> Hit:
+    def _hit(searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str],
+             all_words: bool = True) -> Hit:  # fmt: skip
         fields = searcher.stored_fields(docnum)
         article = _article(fields)
         names = tuple(fields.get("persons") or ())

@@ -1,4 +1,7 @@
-"""Command line: ``hnp-search`` commands: arguments → ``SearchEngine`` → ``render``."""
+"""Command line: ``hnp-search index | search | similar | persons | show | delete | stats``.
+
+Arguments → ``SearchEngine`` calls → ``render``ed output.
+"""
 
 from __future__ import annotations
 
@@ -93,11 +96,9 @@ def _duration(seconds: float) -> str:
               help="Analysis processes (default: number of cores).")
 @click.option("--errors-json", type=click.File("w"), default=None,
               help="Also write the rejected inputs to this file as JSON.")
-@click.option(
-    "--prune",
-    is_flag=True,
-    help="Then delete the indexed articles whose ids PATHS no longer hold (not done if some input is rejected).",
-)
+@click.option("--prune", is_flag=True,
+              help="Then delete the indexed articles whose ids PATHS no longer hold "
+                   "(not done if some input is rejected).")
 @_index_dir_option
 def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
     """Add or replace the articles in PATHS (HNP page text, JSONL, JSONL.gz, folders).
@@ -162,15 +163,12 @@ def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Hits per page.")
 @click.option("--offset", type=click.IntRange(min=0), default=None, help="Skip this many hits (0: from the best).")
 @click.option("--page", type=click.IntRange(min=1), default=None, help="Show page N of --limit hits (1: the first).")
-@click.option(
-    "--from", "date_from", default=None, help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024)."
-)
+@click.option("--from", "date_from", default=None,
+              help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024).")
 @click.option("--to", "date_to", default=None, help="Published on or before (same forms).")
-@click.option(
-    "--person",
-    default=None,
-    help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding to it).',
-)
+@click.option("--person", default=None,
+              help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding '
+                   'to it).')
 @click.option("--category", default=None, help="Only articles of this category (as category:).")
 @click.option("--source", default=None, help="Only articles read from this file (as source:; its name will do).")
 @click.option(
@@ -256,9 +254,8 @@ def search_command(
 
 @main.command("similar")
 @click.argument("article_id")
-@click.option(
-    "--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="How many related articles."
-)
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many related articles.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the article's id and the related hits.")
 @_index_dir_option
 def similar_command(article_id, limit, as_json, index_dir):

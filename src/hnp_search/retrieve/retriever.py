@@ -74,20 +74,18 @@ class Retriever:
         if sort == "relevance" and not strict.terms:
             sort = "-date"
         want = offset + limit
-        worded = any(isinstance(n, Words) for n in required)
         if sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required):
-            loose_docs = self._loose_docs(required, filters) | strict_docs
-            loose = Match(loose_docs, strict.terms, strict.pairs, strict.unverified)
-            ranked = [(d, s, d in strict_docs) for d, s in self._rank(loose, want, sort)]
-            return Page(ranked[offset:], loose_docs, len(strict_docs))
+            loose = self._loose_docs(required, filters) | strict_docs
+            scored = self._rank(Match(loose, strict.terms, strict.pairs), want, sort)
+            return Page([(d, s, d in strict_docs) for d, s in scored][offset:], loose, len(strict_docs))
         ranked = [(d, s, True) for d, s in self._rank(strict, want, sort)]
         docs = strict_docs
-        if worded:
-            loose_docs = self._loose_docs(required, filters) - strict_docs
+        if any(isinstance(n, Words) for n in required):
+            loose = self._loose_docs(required, filters) - strict_docs
             if len(ranked) < want:
-                loose = Match(loose_docs, strict.terms, strict.pairs, strict.unverified)
-                ranked += [(d, s, False) for d, s in self._rank(loose, want - len(ranked), sort)]
-            docs = strict_docs | loose_docs
+                scored = self._rank(Match(loose, strict.terms, strict.pairs), want - len(ranked), sort)
+                ranked += [(d, s, False) for d, s in scored]
+            docs = strict_docs | loose
         return Page(ranked[offset:], docs, len(strict_docs))
 
     def matching(self, node: Node | None, filters: list[Node]) -> set[int]:
