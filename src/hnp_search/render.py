@@ -6,11 +6,18 @@ The CLI's output, for any front end.
 from __future__ import annotations
 
 import html
+import json
 from typing import Callable
 
 from .results import Hit
 from .highlight import Snippet
 from .ingest import Article
+from .query.explain import Explanation
+
+
+def explanation(explained: Explanation, as_json: bool = False) -> str:
+    """How a query was understood (``engine.explain``), as text or one JSON object."""
+    return json.dumps(explained.to_dict(), ensure_ascii=False) if as_json else str(explained)
 
 
 def plural(count: int, noun: str) -> str:
