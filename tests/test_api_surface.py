@@ -110,6 +110,15 @@ def test_the_documented_methods_take_the_documented_arguments():
         ("article_id", "POSITIONAL_OR_KEYWORD", EMPTY),
         ("limit", "POSITIONAL_OR_KEYWORD", 10),
     ]
+    assert _parameters(engine.explain) == [
+        ("query", "POSITIONAL_OR_KEYWORD", EMPTY),
+        ("date_from", "KEYWORD_ONLY", None),
+        ("date_to", "KEYWORD_ONLY", None),
+        ("person", "KEYWORD_ONLY", None),
+        ("category", "KEYWORD_ONLY", None),
+        ("source", "KEYWORD_ONLY", None),
+        ("sort", "KEYWORD_ONLY", "relevance"),
+    ]
     assert _parameters(engine.get) == [("article_id", "POSITIONAL_OR_KEYWORD", EMPTY)]
     assert _parameters(engine.suggest) == [("query", "POSITIONAL_OR_KEYWORD", EMPTY)]
     assert _parameters(engine.persons) == [
