@@ -6,11 +6,18 @@ The CLI's output, for any front end.
 from __future__ import annotations
 
 import html
+import json
 from typing import Callable
 
 from .results import Hit
 from .highlight import Snippet
 from .ingest import Article
+from .query.explain import Explanation
+
+
+def explanation(explained: Explanation, as_json: bool = False) -> str:
+    """How a query was understood (``engine.explain``), as text or one JSON object."""
+    return json.dumps(explained.to_dict(), ensure_ascii=False) if as_json else str(explained)
 
 
 def plural(count: int, noun: str) -> str:
@@ -125,7 +132,9 @@ def results_html(results: dict, query: str) -> str:
         f"<style>{_PAGE_STYLE}</style>\n</head>\n<body>\n"
         f"<h1>{esc(query)}</h1>\n<p class=\"count\">{esc(results_header(results, query))}</p>\n{suggestion}"
         + (f'<div class="facets">{facets}</div>\n' if facets else "")
-        + f'<ol start="{results["offset"] + 1}">\n' + "\n".join(items) + "\n</ol>\n</body>\n</html>"
+        + f'<ol start="{results["offset"] + 1}">\n'
+        + "\n".join(items)
+        + "\n</ol>\n</body>\n</html>"
     )
 
 

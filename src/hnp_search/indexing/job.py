@@ -211,7 +211,6 @@ class IndexSummary:
         return self.added + self.updated
 
 
-
 class _KnownDigests:
     """id -> digest of the articles in the index when indexing started."""
 
