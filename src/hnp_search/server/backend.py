@@ -107,11 +107,15 @@ class Backend:
 
     async def watch(self) -> None:
         """Check the index every ``check_every`` seconds, for as long as the server runs."""
+        last_problem = None
         while True:
             try:
                 await asyncio.to_thread(self.check)
-            except Exception:  # a damaged or half-replaced index: keep serving what is open
-                log.exception("checking the index at %s failed", self.index_dir)
+                last_problem = None
+            except Exception as exc:  # noqa: BLE001 - a damaged or half-replaced index: serve what is open
+                if str(exc) != last_problem:  # once, not five times a second
+                    log.warning("checking the index at %s failed: %s", self.index_dir, exc)
+                last_problem = str(exc)
             await asyncio.sleep(self.check_every)
 
     def start(self) -> None:
