@@ -1,4 +1,7 @@
-"""Command line: ``hnp-search`` commands: arguments → ``SearchEngine`` → ``render``."""
+"""Command line: ``hnp-search index | search | similar | persons | show | delete | stats``.
+
+Arguments → ``SearchEngine`` calls → ``render``ed output.
+"""
 
 from __future__ import annotations
 
@@ -93,11 +96,9 @@ def _duration(seconds: float) -> str:
               help="Analysis processes (default: number of cores).")
 @click.option("--errors-json", type=click.File("w"), default=None,
               help="Also write the rejected inputs to this file as JSON.")
-@click.option(
-    "--prune",
-    is_flag=True,
-    help="Then delete the indexed articles whose ids PATHS no longer hold (not done if some input is rejected).",
-)
+@click.option("--prune", is_flag=True,
+              help="Then delete the indexed articles whose ids PATHS no longer hold "
+                   "(not done if some input is rejected).")
 @_index_dir_option
 def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
     """Add or replace the articles in PATHS (HNP page text, JSONL, JSONL.gz, folders).
@@ -149,6 +150,31 @@ def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
         sys.exit(EXIT_REJECTED)
 
 
+class _QueryFirst(click.Command):
+    """Reads ``-word`` (an exclusion) as part of the query wherever it stands, even first:
+    only the command's own options are options."""
+
+    def parse_args(self, ctx, args):
+        takes_value = {name: not (p.is_flag or p.count) for p in self.get_params(ctx) if isinstance(p, click.Option)
+                       for name in (*p.opts, *p.secondary_opts)}
+        options, words = [], []
+        rest = iter(args)
+        for arg in rest:
+            name = arg.split("=", 1)[0]
+            if arg == "--":
+                words += rest
+            elif arg.startswith("-") and name in takes_value:
+                options.append(arg)
+                following = next(rest, None) if takes_value[name] and "=" not in arg else None
+                if following is not None:
+                    options.append(following)
+            elif arg.startswith("-") and takes_value.get(arg[:2]) and arg[2:].isdigit():
+                options.append(arg)  # -n5
+            else:
+                words.append(arg)
+        return super().parse_args(ctx, options + (["--", *words] if words else []))
+
+
 def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
     names = tuple(n.strip() for n in (value or "").split(",") if n.strip())
     unknown = [n for n in names if n not in FACETS]
@@ -157,20 +183,17 @@ def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
     return names
 
 
-@main.command("search")
+@main.command("search", cls=_QueryFirst)
 @click.argument("query", nargs=-1, required=False)
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Hits per page.")
 @click.option("--offset", type=click.IntRange(min=0), default=None, help="Skip this many hits (0: from the best).")
 @click.option("--page", type=click.IntRange(min=1), default=None, help="Show page N of --limit hits (1: the first).")
-@click.option(
-    "--from", "date_from", default=None, help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024)."
-)
+@click.option("--from", "date_from", default=None,
+              help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024).")
 @click.option("--to", "date_to", default=None, help="Published on or before (same forms).")
-@click.option(
-    "--person",
-    default=None,
-    help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding to it).',
-)
+@click.option("--person", default=None,
+              help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding '
+                   'to it).')
 @click.option("--category", default=None, help="Only articles of this category (as category:).")
 @click.option("--source", default=None, help="Only articles read from this file (as source:; its name will do).")
 @click.option(
@@ -190,6 +213,11 @@ def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
 @click.option("--json", "as_json", is_flag=True, help="The page as one JSON object: total, hits, facets.")
 @click.option("--html", "as_html", is_flag=True, help="The page as a complete HTML document.")
 @click.option("--color/--no-color", default=None, help="Highlight with colour (default: on a terminal).")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Show how the query is understood (readings, corrections, synonyms, tiers, filters) instead of hits.",
+)
 @_index_dir_option
 def search_command(
     query,
@@ -206,6 +234,7 @@ def search_command(
     as_json,
     as_html,
     color,
+    explain,
     index_dir,
 ):
     """Search the index. Words match with or without diacritics; "quotes" make a phrase.
@@ -235,6 +264,11 @@ def search_command(
         raise click.UsageError("--offset and --page cannot be used together")
     offset = (page - 1) * limit if page is not None else offset or 0
     with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+        if explain:
+            explained = engine.explain(text, date_from=date_from, date_to=date_to, person=person, category=category,
+                                       source=source, sort=sort)  # fmt: skip
+            click.echo(render.explanation(explained, as_json))
+            return
         results = engine.search(text, offset=offset, limit=limit, date_from=date_from, date_to=date_to, person=person,
                                 category=category, source=source, sort=sort, facets=facets)  # fmt: skip
     out = results.to_dict()
@@ -256,9 +290,8 @@ def search_command(
 
 @main.command("similar")
 @click.argument("article_id")
-@click.option(
-    "--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="How many related articles."
-)
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many related articles.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the article's id and the related hits.")
 @_index_dir_option
 def similar_command(article_id, limit, as_json, index_dir):
