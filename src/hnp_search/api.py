@@ -251,9 +251,11 @@ class SearchEngine:
         stamp = lexicon_stamp(self.path)
         waiting = self._lexicon_waits.get(generation)
         if waiting is None:
+            if not self._lexicons:  # nothing to read queries with meanwhile
+                return vocabulary.load_lexicon(self.path, searcher.reader())
             saved = vocabulary.saved_lexicon(self.path, generation)
-            if saved is not None or not self._lexicons:
-                return saved or vocabulary.load_lexicon(self.path, searcher.reader())
+            if saved is not None:
+                return saved
             self._lexicon_waits[generation] = (time.monotonic(), stamp)
             return None
         since, seen = waiting
