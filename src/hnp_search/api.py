@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Iterable, Union
@@ -36,11 +37,14 @@ from .results import Hit, Results
 from .retrieve import IndexView, PostingCache, Retriever
 from .retrieve.facets import check_facets, date_range, facet_counts
 from .retrieve.similar import related
-from .store.directory import create_index, index_exists, index_size, open_index
+from .store.directory import create_index, index_exists, index_size, lexicon_stamp, open_index
 from .text.analyze import ANALYZER_VERSION
 from .text.normalize import clean_text, fold
 
 DEFAULT_INDEX_DIR = "index"
+#: Longest a search reads queries with the previous commit's lexicon while another process
+#: saves the lexicon of its commit (``hnp-search index`` does so right after committing).
+LEXICON_WAIT = 5.0
 SORTS = ("relevance", "date", "-date")
 #: ``Results.suggestion`` is looked for when a search finds fewer articles than this.
 SUGGEST_BELOW = 3
@@ -90,6 +94,7 @@ class SearchEngine:
         self._searchers: list[Searcher] = []
         self._generation = 0  # bumped by refresh(); older thread searchers refresh
         self._lexicons: dict[int, Lexicon] = {}
+        self._lexicon_waits: dict[int, tuple[float, int | None]] = {}  # generation -> (since, file stamp then)
         self._cache = PostingCache()  # decoded postings, shared by the threads' searchers
 
     # -- writing -----------------------------------------------------------
@@ -220,15 +225,44 @@ class SearchEngine:
         return load_synonyms(self._synonyms_path)
 
     def _lexicon(self, searcher: Searcher) -> Lexicon:
-        """The diacritic-restoring lexicon of the index state ``searcher`` reads."""
+        """The diacritic-restoring lexicon of the index state ``searcher`` reads.
+
+        Another process that commits saves the lexicon of its commit right after; until it
+        has (at most ``LEXICON_WAIT`` s), queries are read with the lexicon of the state read
+        before, rather than holding every thread while this one builds it (a second on dantri).
+        """
         generation = searcher.reader().generation()
         with self._lock:
             lexicon = self._lexicons.get(generation)
             if lexicon is None:
-                lexicon = self._lexicons[generation] = vocabulary.load_lexicon(self.path, searcher.reader())
+                lexicon = self._new_lexicon(generation, searcher)
+                if lexicon is None:
+                    return self._lexicons[max(self._lexicons)]
+                self._lexicons[generation] = lexicon
                 for old in sorted(self._lexicons)[:-2]:  # a long-lived engine sees many commits
                     del self._lexicons[old]
+                for old in [g for g in self._lexicon_waits if g <= generation]:
+                    del self._lexicon_waits[old]
             return lexicon
+
+    def _new_lexicon(self, generation: int, searcher: Searcher) -> Lexicon | None:
+        """The lexicon of ``generation`` (saved, or else built), or None while the writer of
+        that commit may still be saving it and an older lexicon is at hand. Under ``_lock``."""
+        stamp = lexicon_stamp(self.path)
+        waiting = self._lexicon_waits.get(generation)
+        if waiting is None:
+            if not self._lexicons:  # nothing to read queries with meanwhile
+                return vocabulary.load_lexicon(self.path, searcher.reader())
+            saved = vocabulary.saved_lexicon(self.path, generation)
+            if saved is not None:
+                return saved
+            self._lexicon_waits[generation] = (time.monotonic(), stamp)
+            return None
+        since, seen = waiting
+        if stamp == seen and time.monotonic() - since < LEXICON_WAIT:
+            return None
+        del self._lexicon_waits[generation]
+        return vocabulary.load_lexicon(self.path, searcher.reader())
 
     def __len__(self) -> int:
         return self._search_with().doc_count()
