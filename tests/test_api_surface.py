@@ -72,7 +72,7 @@ def test_search_engine_has_exactly_the_documented_methods():
     methods = sorted(name for name, _ in inspect.getmembers(hnp_search.SearchEngine, inspect.isfunction))
     assert [m for m in methods if not m.startswith("_")] == [
         "close", "delete", "explain", "get", "index", "persons", "persons_of", "reader", "refresh", "search", "similar",
-        "stats", "suggest",
+        "stats", "suggest", "synonyms",
     ]  # fmt: skip
     assert {"__enter__", "__exit__", "__init__", "__len__"} <= set(methods)
 

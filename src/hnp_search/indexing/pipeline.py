@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 from .. import persons
 from ..ingest import Article
 from ..store.codec import PackedPositions, WeightOnly
-from ..store.schema import SCHEMA, TEXT_FIELDS, Postings
+from ..store.schema import SCHEMA, TEXT_FIELDS, FieldPostings
 from ..text import analyze
 from ..text.normalize import fold
 
@@ -50,7 +50,7 @@ def _add_postings(out: dict, name: str, terms: analyze.Terms, variants: tuple[st
         out[fieldname] = postings(getattr(terms, variant), SCHEMA[fieldname].format)
 
 
-def postings(terms: list[str], format_: PackedPositions | WeightOnly) -> Postings:
+def postings(terms: list[str], format_: PackedPositions | WeightOnly) -> FieldPostings:
     """What Whoosh's ``field.index`` makes of a list of terms, without its per-token
     generators: each term's frequency, weight and (positional formats) encoded positions."""
     where: dict[str, list[int]] = {}
@@ -63,8 +63,8 @@ def postings(terms: list[str], format_: PackedPositions | WeightOnly) -> Posting
     boost = format_.field_boost
     if isinstance(format_, PackedPositions):
         encode = format_.encode
-        return Postings((t.encode(), len(p), len(p) * boost, encode(p)) for t, p in where.items())
-    return Postings((t.encode(), len(p), len(p) * boost, b"") for t, p in where.items())
+        return FieldPostings((t.encode(), len(p), len(p) * boost, encode(p)) for t, p in where.items())
+    return FieldPostings((t.encode(), len(p), len(p) * boost, b"") for t, p in where.items())
 
 
 def _analyze_batch(batch: list[Article]) -> list[tuple[Article, dict[str, object]]]:
