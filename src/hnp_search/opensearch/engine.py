@@ -1,0 +1,515 @@
+"""``OpenSearchEngine``: the ``SearchEngine`` methods over an index on an OpenSearch cluster (same parsing, plans, tiers, proximity and snippets; matching and scoring by the cluster)."""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from collections import Counter
+from typing import Callable, Iterable, Union
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionError as Unreachable
+from opensearchpy.exceptions import NotFoundError, TransportError
+
+from ..api import SORTS, DateLike, Hit, SearchEngine, _person_matches
+from ..errors import HnpSearchError, IngestError, QuerySyntaxError
+from ..highlight import Matcher, Snippet, highlight_article
+from ..indexing.job import IndexSummary
+from ..ingest import Article, read_articles
+from ..persons import person_key
+from ..query import plan as planning
+from ..query.parse import All, Node, Words, parse
+from ..query.vocabulary import Lexicon
+from ..query.vocabulary import suggest as suggest_query
+from ..retrieve.rank import PROXIMITY_DEPTH
+from ..text.normalize import clean_text, fold
+from . import vocabulary
+from .document import stored_article
+from .query import Compiled, Compiler, proximity_clauses, scored, term
+from .writer import open_index, write_articles
+
+DEFAULT_INDEX = "hnp-search"
+DEFAULT_URL = "http://127.0.0.1:9200"
+#: The environment variable naming the cluster the CLI uses.
+URL_VARIABLE = "HNP_SEARCH_OPENSEARCH"
+#: Hits read by from/size in one request (the index's max_result_window); deeper pages are
+#: read with search_after, a page of this many at a time.
+WINDOW = 10_000
+#: Values each facet lists.
+FACET_SIZE = 20
+#: The stored fields a hit reads (the term streams stay on the cluster).
+HIT_SOURCE = ["id", "published", "article"]
+
+
+def default_url() -> str | None:
+    """``$HNP_SEARCH_OPENSEARCH``, or None."""
+    return os.environ.get(URL_VARIABLE) or None
+
+
+def _reported(method):
+    """Cluster failures as one-line ``HnpSearchError``s."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Unreachable as exc:
+            raise HnpSearchError(f"no OpenSearch node answers at {self.url}: {exc.error}") from None
+        except TransportError as exc:
+            raise HnpSearchError(f"OpenSearch at {self.url} refused a request ({exc.status_code}): {exc.error}") from None
+
+    return wrapper
+
+
+class OpenSearchEngine:
+    """A Vietnamese full-text index on an OpenSearch cluster, with ``SearchEngine``'s methods.
+
+    >>> engine = OpenSearchEngine("http://127.0.0.1:9200", index="hnp-search")  # doctest: +SKIP
+    >>> engine.index(["corpus/"]).added                                          # doctest: +SKIP
+    24
+    """
+
+    def __init__(self, url: str | None = None, index: str = DEFAULT_INDEX, *, create: bool = True, timeout: float = 60):
+        self.url = url or default_url() or DEFAULT_URL
+        self.index_name = index
+        self.create = create
+        self.client = OpenSearch(hosts=[self.url], timeout=timeout)
+        self._open()
+
+    @_reported
+    def _open(self) -> None:
+        self.client.info()
+        self._exists = self.client.indices.exists(index=self.index_name)
+        if self._exists or not self.create:
+            open_index(self.client, self.index_name, create=False)
+            self._exists = True
+        self.refresh()
+
+    def refresh(self) -> None:
+        """See what other processes changed since (the lexicon and shard layout are re-read)."""
+        self._lexicon: Lexicon | None = None
+        self._params: dict = {}
+        if self._exists:
+            settings = self.client.indices.get_settings(index=self.index_name, name="index.number_of_shards")
+            shards = int(next(iter(settings.values()))["settings"]["index"]["number_of_shards"])
+            # Several shards score with the whole index's term statistics, as one index does.
+            self._params = {"search_type": "dfs_query_then_fetch"} if shards > 1 else {}
+
+    # -- writing -----------------------------------------------------------
+
+    @_reported
+    def index(
+        self,
+        sources: Iterable[Union[str, os.PathLike, Article]] | str | os.PathLike,
+        *,
+        rebuild: bool = False,
+        jobs: int | None = None,
+        progress: Callable[[int], None] | None = None,
+        on_error: Callable[[IngestError], None] | None = None,
+        shards: int = 1,
+        replicas: int = 0,
+    ) -> IndexSummary:
+        """Add or replace articles by id, as ``SearchEngine.index`` does; the index is created
+        on first use with ``shards`` and ``replicas`` (``rebuild`` deletes it first)."""
+        if isinstance(sources, (str, os.PathLike, Article)):
+            sources = [sources]
+        sources = list(sources)
+        errors: list[IngestError] = []
+
+        def report(error: IngestError):
+            errors.append(error)
+            if on_error is not None:
+                on_error(error)
+
+        def articles():
+            for source in sources:
+                if isinstance(source, Article):
+                    yield source
+                else:
+                    yield from read_articles(source, on_error=report)
+
+        if rebuild:
+            self.client.indices.delete(index=[self.index_name, vocabulary.lexicon_index(self.index_name)], ignore_unavailable=True)
+        open_index(self.client, self.index_name, create=True, shards=shards, replicas=replicas)
+        self._exists = True
+        try:
+            summary = write_articles(self.client, self.index_name, articles(), jobs=jobs or os.cpu_count() or 1,
+                                     progress=progress, on_error=on_error)  # fmt: skip
+        finally:
+            self.refresh()
+        summary.errors[:0] = [str(e) for e in errors]
+        if summary.indexed:
+            self._lexicon = vocabulary.save_lexicon(self.client, self.index_name)
+        return summary
+
+    @_reported
+    def delete(self, article_id: str) -> bool:
+        """Remove one article; whether it was there."""
+        if not self._exists:
+            return False
+        try:
+            self.client.delete(index=self.index_name, id=article_id, refresh="true")
+        except NotFoundError:
+            return False
+        vocabulary.drop_lexicon(self.client, self.index_name)
+        self._lexicon = None
+        return True
+
+    # -- reading -----------------------------------------------------------
+
+    @_reported
+    def __len__(self) -> int:
+        if not self._exists:
+            return 0
+        return self.client.count(index=self.index_name)["count"]
+
+    def _source(self, article_id: str) -> dict | None:
+        if not self._exists:
+            return None
+        try:
+            return self.client.get(index=self.index_name, id=article_id, params={"_source_includes": ",".join(HIT_SOURCE)})["_source"]
+        except NotFoundError:
+            return None
+
+    @_reported
+    def get(self, article_id: str) -> Article | None:
+        """The stored article with this id, or None."""
+        source = self._source(article_id)
+        return stored_article(source) if source else None
+
+    @_reported
+    def persons_of(self, article_id: str) -> list[str]:
+        """The persons an indexed article names (empty if none, or no such article)."""
+        source = self._source(article_id)
+        return list((source.get("article") or {}).get("persons") or ()) if source else []
+
+    def _lexicon_now(self) -> Lexicon:
+        if self._lexicon is None:
+            self._lexicon = vocabulary.load_lexicon(self.client, self.index_name)
+        return self._lexicon
+
+    def _compiler(self) -> tuple[Compiler, vocabulary.TermStatistics]:
+        stats = vocabulary.TermStatistics(self.client, self.index_name, self._params)
+        return Compiler(self._lexicon_now, stats.known), stats
+
+    @_reported
+    def suggest(self, query: str) -> str | None:
+        """A better query to offer when ``query`` finds little ("Did you mean …?"), or None."""
+        parse(query)
+        if not self._exists:
+            return None
+        _, stats = self._compiler()
+        better = suggest_query(clean_text(query), stats, self._lexicon_now())
+        if better is None:
+            return None
+        page = self._page(better, 0, 1, relax=False, highlight=False)
+        return better if page.hits else None
+
+    @_reported
+    def search(
+        self,
+        query: str,
+        *,
+        offset: int = 0,
+        limit: int = 10,
+        date_from: DateLike = None,
+        date_to: DateLike = None,
+        person: str | None = None,
+        category: str | None = None,
+        source: str | None = None,
+        sort: str = "relevance",
+        facets: Iterable[str] = (),
+        highlight: bool = True,
+    ) -> list[Hit]:
+        """Articles matching ``query``, best first, as ``SearchEngine.search`` finds them."""
+        return self._page(query, offset, limit, date_from=date_from, date_to=date_to, person=person,
+                          category=category, source=source, sort=sort, facets=tuple(facets), highlight=highlight).hits  # fmt: skip
+
+    def _page(self, query: str, offset: int, limit: int, *, date_from: DateLike = None, date_to: DateLike = None,
+              person: str | None = None, category: str | None = None, source: str | None = None,
+              sort: str = "relevance", facets: tuple[str, ...] = (), highlight: bool = True, relax: bool = True) -> Page:
+        if sort not in SORTS:
+            raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
+        tree, filters, wanted = SearchEngine._filters(query, date_from, date_to, person)
+        unknown = [f for f in facets if f not in FACETS]
+        if unknown:
+            raise HnpSearchError(f"unknown facet {unknown[0]!r} (use any of {', '.join(FACETS)})")
+        if not self._exists or limit < 1 or (tree is None and not filters and not (category or source)):
+            return Page([], 0, 0, {})
+        compiler, stats = self._compiler()
+        stats.prefetch(_syllable_lookups(tree))
+        required = list(tree.nodes) if isinstance(tree, All) else [tree] if tree is not None else []
+        keyword_filters = [term(name, value) for name, value in (("category", category), ("source", source)) if value]
+        strict = compiler.compile(All(tuple(required + filters)))
+        strict.filter = _all(strict.filter, keyword_filters)
+        has_words = relax and any(isinstance(n, Words) for n in required)
+        question = has_words and sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required)
+        loose = _all(compiler.loose(required, filters), keyword_filters) if has_words else None
+        matching = strict.filter if loose is None else {"bool": {"should": [strict.filter or {"match_all": {}}, loose], "minimum_should_match": 1}}
+        summary = {"size": 0, "track_total_hits": True, "query": matching or {"match_all": {}},
+                   "aggs": {"all_words": {"filter": strict.filter or {"match_all": {}}}, **_facet_aggs(facets)}}  # fmt: skip
+        stop = offset + limit
+        if question:
+            tiers = [loose]
+        elif loose is not None:
+            tiers = [strict.filter, {"bool": {"filter": [loose], "must_not": [strict.filter or {"match_all": {}}]}}]
+        else:
+            tiers = [strict.filter]
+        found = self._search(summary)
+        total = found["hits"]["total"]["value"]
+        all_words = found["aggregations"]["all_words"]["doc_count"]
+        ranked: list[tuple[str, float, bool]] = []
+        done = 0  # hits of earlier tiers
+        for i, tier in enumerate(tiers):
+            size = all_words if i == 0 and not question else None
+            if size is not None and done + size <= offset:
+                done += size
+                continue
+            tier_hits, size = self._tier(tier, strict, max(0, offset - done), stop - done, sort)
+            in_strict = not question and i == 0
+            ranked += [(d, s, in_strict) for d, s in tier_hits]
+            done += size
+            if done >= stop:
+                break
+        if question and ranked:
+            strict_ids = self._ids_within(strict.filter, [d for d, _, _ in ranked])
+            ranked = [(d, s, d in strict_ids) for d, s, _ in ranked]
+        matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight else None
+        keys = {person_key(p.name) for p in wanted}
+        sources = self._sources([d for d, _, _ in ranked])
+        hits = [_hit(sources[d], s, matcher, keys) for d, s, _ in ranked if d in sources]
+        return Page(hits, total, all_words, _facets(found.get("aggregations", {}), facets), [a for _, _, a in ranked])
+
+    def _search(self, body: dict, **params) -> dict:
+        return self.client.search(index=self.index_name, body=body, params={**self._params, **params})
+
+    def _tier(self, matched: dict | None, compiled: Compiled, start: int, stop: int, sort: str) -> tuple[list[tuple[str, float]], int]:
+        """Hits ``start``..``stop`` of one tier (articles matching ``matched``, scored by
+        ``compiled``'s clauses, the proximity bonus among the best ``PROXIMITY_DEPTH``) as
+        (id, score), and how many articles the tier holds."""
+        if sort != "relevance":
+            order = "asc" if sort == "date" else "desc"
+            body = {"query": {"constant_score": {"filter": matched or {"match_all": {}}}},
+                    "sort": [{"published": {"order": order, "missing": "_last"}}, {"id": "asc"}]}  # fmt: skip
+            hits, size = self._read(body, start, stop)
+            return [(d, 0.0) for d, _ in hits], size
+        body = {"query": scored(matched, compiled.scoring), "sort": [{"_score": "desc"}, {"id": "asc"}], "track_scores": True}
+        if not compiled.pairs or start >= PROXIMITY_DEPTH:
+            return self._read(body, start, stop)
+        hits, size = self._read(body, 0, max(stop, PROXIMITY_DEPTH))
+        top = hits[:PROXIMITY_DEPTH]
+        bonus = self._proximity([d for d, _ in top], compiled.pairs)
+        top = sorted(((d, s + bonus.get(d, 0.0)) for d, s in top), key=lambda x: (-x[1], x[0]))
+        return (top + hits[PROXIMITY_DEPTH:])[start:stop], size
+
+    def _read(self, body: dict, start: int, stop: int) -> tuple[list[tuple[str, float]], int]:
+        """(id, score) of hits ``start``..``stop`` in ``body``'s sort order, and the total:
+        from/size within the first ``WINDOW``, search_after beyond it."""
+        body = {**body, "_source": False, "track_total_hits": True, "docvalue_fields": ["id"]}
+        if stop <= WINDOW:
+            found = self._search({**body, "from": start, "size": stop - start})
+            return [(h["_id"], h["_score"] or 0.0) for h in found["hits"]["hits"]], found["hits"]["total"]["value"]
+        out: list[tuple[str, float]] = []
+        after, seen, total = None, 0, 0
+        while seen < stop:
+            page = {**body, "size": WINDOW}
+            if after is not None:
+                page["search_after"] = after
+            found = self._search(page)
+            total = found["hits"]["total"]["value"]
+            hits = found["hits"]["hits"]
+            out += [(h["_id"], h["_score"] or 0.0) for h in hits[max(0, start - seen) : stop - seen]]
+            seen += len(hits)
+            if len(hits) < WINDOW:
+                break
+            after = hits[-1]["sort"]
+        return out, total
+
+    def _proximity(self, ids: list[str], pairs) -> dict[str, float]:
+        """Per article of ``ids``, ``retrieve.rank``'s bonus for query syllables side by side:
+        each pair found so scores its two syllables again, times how telling that is among
+        ``ids`` (``retrieve.rank._telling``)."""
+        if not ids:
+            return {}
+        body = {"query": {"bool": {"filter": [{"ids": {"values": ids}}], "should": proximity_clauses(list(pairs))}},
+                "size": len(ids), "_source": False}  # fmt: skip
+        found = self._search(body, include_named_queries_score="true")["hits"]["hits"]
+        both: Counter[int] = Counter()
+        near: dict[int, dict[str, float]] = {}
+        for hit in found:
+            for name, score in (hit.get("matched_queries") or {}).items():
+                kind, i = ("both", int(name[4:])) if name.startswith("both") else ("near", int(name[4:]))
+                if kind == "both":
+                    both[i] += 1
+                else:
+                    near.setdefault(i, {})[hit["_id"]] = score
+        bonus: dict[str, float] = {}
+        for i, scores in near.items():
+            telling = math.log((both[i] + 1) / len(scores)) / math.log(both[i] + 1)
+            for d, score in scores.items():
+                bonus[d] = bonus.get(d, 0.0) + telling * score
+        return bonus
+
+    def _ids_within(self, matched: dict | None, ids: list[str]) -> set[str]:
+        body = {"query": {"bool": {"filter": [{"ids": {"values": ids}}, matched or {"match_all": {}}]}}, "size": len(ids), "_source": False}
+        return {h["_id"] for h in self._search(body)["hits"]["hits"]}
+
+    def _sources(self, ids: list[str]) -> dict[str, dict]:
+        if not ids:
+            return {}
+        found = self.client.mget(index=self.index_name, body={"ids": ids}, params={"_source_includes": ",".join(HIT_SOURCE)})
+        return {d["_id"]: d["_source"] for d in found["docs"] if d.get("found")}
+
+    @_reported
+    def persons(self, query: str | None = None, top: int = 20, **filters) -> list[tuple[str, int]]:
+        """The persons named in the most articles, overall or among the matches of ``query``
+        (``filters`` as for ``search``), as (name, number of articles), most first."""
+        if not self._exists:
+            return []
+        if query is None and not filters:
+            matched: dict | None = {"match_all": {}}
+        else:
+            matched = self._matching(query or "", **filters)
+            if matched is None:
+                return []
+        counts: Counter[str] = Counter()
+        spellings: dict[str, Counter[str]] = {}
+        for value, count in self._composite(matched, "person_spellings"):
+            key, _, name = value.partition("\t")
+            counts[key] += count
+            spellings.setdefault(key, Counter())[name] += count
+        ranked = sorted(counts, key=lambda k: (-counts[k], k))[:top]
+        return [(spellings[k].most_common(1)[0][0], counts[k]) for k in ranked]
+
+    def _matching(self, query: str, date_from: DateLike = None, date_to: DateLike = None, person: str | None = None) -> dict | None:
+        """The filter of every article ``search`` could return for these (None: none)."""
+        tree, filters, _ = SearchEngine._filters(query, date_from, date_to, person)
+        if tree is None and not filters:
+            return None
+        compiler, stats = self._compiler()
+        stats.prefetch(_syllable_lookups(tree))
+        required = list(tree.nodes) if isinstance(tree, All) else [tree] if tree is not None else []
+        strict = compiler.compile(All(tuple(required + filters))).filter or {"match_all": {}}
+        if not any(isinstance(n, Words) for n in required):
+            return strict
+        return {"bool": {"should": [strict, compiler.loose(required, filters)], "minimum_should_match": 1}}
+
+    def _composite(self, matched: dict, fieldname: str) -> Iterable[tuple[str, int]]:
+        """Every value of a keyword field among the articles ``matched``, with its count."""
+        after = None
+        while True:
+            composite: dict = {"size": WINDOW, "sources": [{"v": {"terms": {"field": fieldname}}}]}
+            if after is not None:
+                composite["after"] = after
+            agg = self._search({"size": 0, "query": matched, "aggs": {"c": {"composite": composite}}})["aggregations"]["c"]
+            for bucket in agg["buckets"]:
+                yield bucket["key"]["v"], bucket["doc_count"]
+            after = agg.get("after_key")
+            if not agg["buckets"] or after is None:
+                return
+
+    @_reported
+    def similar(self, article_id: str, *, limit: int = 10) -> list[Hit]:
+        """Articles most like this one (more_like_this over its folded words and syllables)."""
+        if not self._exists or self._source(article_id) is None:
+            return []
+        like = {"more_like_this": {"fields": ["title_wf", "body_wf", "title_sf", "body_sf"],
+                                   "like": [{"_index": self.index_name, "_id": article_id}],
+                                   "min_term_freq": 1, "min_doc_freq": 2, "max_query_terms": 40}}  # fmt: skip
+        found = self._search({"query": like, "size": limit, "_source": HIT_SOURCE})["hits"]["hits"]
+        return [_hit(h["_source"], h["_score"], None, set()) for h in found if h["_id"] != article_id]
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> "OpenSearchEngine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Page:
+    """One page of a search: hits, totals (all matches, those with every word), facets, and per hit whether it has every word."""
+
+    def __init__(self, hits: list[Hit], total: int, total_all_words: int, facets: dict, all_words: list[bool] | None = None):
+        self.hits = hits
+        self.total = total
+        self.total_all_words = total_all_words
+        self.facets = facets
+        self.all_words = all_words or []
+
+
+FACETS = ("category", "source", "year", "month", "person")
+
+
+def _facet_aggs(facets: tuple[str, ...]) -> dict:
+    aggs = {}
+    for name in facets:
+        if name in ("category", "source"):
+            aggs[name] = {"terms": {"field": name, "size": FACET_SIZE}}
+        elif name in ("year", "month"):
+            aggs[name] = {"date_histogram": {"field": "published", "calendar_interval": name,
+                                             "format": "yyyy" if name == "year" else "yyyy-MM", "min_doc_count": 1}}  # fmt: skip
+        elif name == "person":
+            aggs[name] = {"terms": {"field": "person_spellings", "size": FACET_SIZE}}
+    return aggs
+
+
+def _facets(aggs: dict, facets: tuple[str, ...]) -> dict[str, list[tuple[str, int]]]:
+    out = {}
+    for name in facets:
+        buckets = aggs.get(name, {}).get("buckets", [])
+        if name in ("year", "month"):
+            out[name] = [(b["key_as_string"], b["doc_count"]) for b in buckets]
+        elif name == "person":
+            out[name] = [(b["key"].partition("\t")[2], b["doc_count"]) for b in buckets]
+        else:
+            out[name] = [(b["key"], b["doc_count"]) for b in buckets]
+    return out
+
+
+def _all(matched: dict | None, more: list[dict]) -> dict | None:
+    clauses = ([matched] if matched is not None else []) + more
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"bool": {"filter": clauses}}
+
+
+def _syllable_lookups(tree: Node | None) -> list[tuple[str, str]]:
+    """The (field, folded syllable) counts a plan of ``tree``'s words asks for first."""
+    out = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Words):
+            out += [(f"{f}_sf", fold(s)) for s in planning.syllables(node.text) for f in ("title", "lead", "body")]
+        elif node is not None and hasattr(node, "nodes"):
+            stack += list(node.nodes)
+        elif node is not None and hasattr(node, "node"):
+            stack.append(node.node)
+    return out
+
+
+def _hit(source: dict, score: float, matcher: Matcher | None, person_keys: set[str]) -> Hit:
+    article = stored_article(source)
+    names = tuple((source.get("article") or {}).get("persons") or ())
+    if matcher is None:
+        title_snippet, snippets = Snippet(article.title), []
+    else:
+        text = f"{article.lead}\n{article.body}" if article.lead else article.body
+        title_snippet, snippets = highlight_article(article.title, text, matcher)
+    return Hit(
+        id=article.id,
+        title=article.title,
+        published=article.published,
+        score=round(float(score), 4),
+        snippets=tuple(snippets),
+        article=article,
+        title_snippet=title_snippet,
+        persons=names,
+        matched_persons=tuple(n for n in names if _person_matches(n, person_keys)),
+    )

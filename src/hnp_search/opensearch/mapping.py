@@ -1,0 +1,85 @@
+"""The OpenSearch index: settings and mapping (pre-analysed term streams split on whitespace, scored as the embedded index scores them) and its recorded analyzer version."""
+
+from __future__ import annotations
+
+from ..query.plan import FIELD_WEIGHTS
+from ..retrieve.view import BM25_B, BM25_K1, IDF_POWER
+from ..store.schema import TEXT_FIELDS
+from ..text import analyze
+
+#: Bump when the mapping changes in a way an existing index cannot serve; indexes record it
+#: beside the analyzer version.
+MAPPING_VERSION = 1
+
+#: The embedded index's BM25 (``retrieve.view``): idf log(N / (df + 1)) + 1 raised to
+#: IDF_POWER, times (K1 + 1) tf / (tf + K1 (1 - B + B length / average length)), the query
+#: clause's boost carrying the plan's weight. N is the field's document count (every article
+#: has a title and a body; an empty lead counts for less).
+SIMILARITY_SCRIPT = f"""
+double n = field.docCount;
+double idf = Math.pow(Math.log(n / (term.docFreq + 1.0)) + 1.0, {IDF_POWER});
+double average = field.sumTotalTermFreq / n;
+double norm = {BM25_K1} * ({1 - BM25_B} + {BM25_B} * doc.length / average);
+return query.boost * idf * {BM25_K1 + 1} * doc.freq / (doc.freq + norm);
+"""
+
+#: Positional fields (syllables) and frequency-only fields (segmented words), as ``store.schema``.
+SYLLABLE_FIELDS = tuple(f"{f}_{v}" for f in TEXT_FIELDS + ("author",) for v in ("s", "sf"))
+WORD_FIELDS = tuple(f"{f}_{v}" for f in TEXT_FIELDS for v in ("w", "wf"))
+#: The stored article, kept in ``_source`` only.
+ARTICLE_FIELDS = ("title", "lead", "body", "author", "url", "source", "category", "persons")
+
+assert set(FIELD_WEIGHTS) >= set(TEXT_FIELDS)
+
+
+def index_body(shards: int = 1, replicas: int = 0) -> dict:
+    """Settings and mappings of a new index."""
+    syllables = {"type": "text", "analyzer": "spaces", "similarity": "hnp_bm25", "index_phrases": True}
+    words = {"type": "text", "analyzer": "spaces", "similarity": "hnp_bm25", "index_options": "freqs"}
+    keyword = {"type": "keyword"}
+    properties: dict[str, dict] = {
+        "id": keyword,
+        "digest": {"type": "keyword", "index": False, "doc_values": False},
+        "published": {"type": "date"},
+        "category": keyword,
+        "source": keyword,
+        "person_k": keyword,
+        "person_kf": keyword,
+        # "key<TAB>name as written": the spellings of each person, counted by ``persons``.
+        "person_spellings": {"type": "keyword", "index": False},
+        # Per article, its distinct terms by field and variant (``vocabulary_terms``): the
+        # vocabulary the lexicon and "did you mean" read, as aggregations over every article.
+        "vocabulary": {"type": "keyword", "index": False},
+        "article": {"type": "object", "enabled": False},
+    }
+    properties.update({name: syllables for name in SYLLABLE_FIELDS})
+    properties.update({name: words for name in WORD_FIELDS})
+    return {
+        "settings": {
+            "number_of_shards": shards,
+            "number_of_replicas": replicas,
+            "analysis": {"analyzer": {"spaces": {"type": "custom", "tokenizer": "whitespace"}}},
+            "similarity": {"hnp_bm25": {"type": "scripted", "script": {"source": SIMILARITY_SCRIPT}}},
+        },
+        "mappings": {"dynamic": "strict", "_meta": meta(), "properties": properties},
+    }
+
+
+def meta() -> dict:
+    """What an index records of the code that built it."""
+    return {"analyzer_version": analyze.ANALYZER_VERSION, "mapping_version": MAPPING_VERSION}
+
+
+#: The variants whose terms are an article's vocabulary values.
+VOCABULARY_VARIANTS = ("s", "w")
+
+
+def vocabulary_terms(terms_by_field: dict[str, analyze.Terms]) -> list[str]:
+    """An article's distinct ``field_variant:term`` values (syllables and words of each text
+    field, as the lexicon reads them): counted over articles, each term's document frequency
+    per field."""
+    out: set[str] = set()
+    for name, terms in terms_by_field.items():
+        for variant in VOCABULARY_VARIANTS:
+            out.update(f"{name}_{variant}:{t}" for t in getattr(terms, variant))
+    return sorted(out)
