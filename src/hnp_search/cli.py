@@ -44,12 +44,25 @@ def main():
 
 
 def _index_dir_option(f):
+    f = click.option("--os-index", default=None, metavar="NAME",
+                     help="With --opensearch: the index name (default: hnp-search).")(f)
+    f = click.option("--opensearch", metavar="URL", envvar="HNP_SEARCH_OPENSEARCH", default=None,
+                     help="Use the index on this OpenSearch cluster (default: $HNP_SEARCH_OPENSEARCH) instead of a directory.")(f)
     return click.option(
         "--index-dir",
         type=click.Path(file_okay=False),
         default=None,
         help="Index directory (default: $HNP_SEARCH_INDEX or ./index).",
     )(f)
+
+
+def _engine(index_dir, opensearch, os_index, create: bool = False):
+    """The engine the options name: an index on an OpenSearch cluster, or in a directory."""
+    if opensearch:
+        from .opensearch import DEFAULT_INDEX, OpenSearchEngine
+
+        return OpenSearchEngine(opensearch, index=os_index or DEFAULT_INDEX, create=create)
+    return SearchEngine(index_dir or default_index_dir(), create=create)
 
 
 class _Progress:
@@ -88,8 +101,12 @@ def _duration(seconds: float) -> str:
               help="Analysis processes (default: number of cores).")
 @click.option("--errors-json", type=click.File("w"), default=None,
               help="Also write the rejected inputs to this file as JSON.")
+@click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --opensearch: primary shards of a new index.")
+@click.option("--replicas", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --opensearch: replicas of each shard of a new index.")
 @_index_dir_option
-def index_command(paths, rebuild, jobs, errors_json, index_dir):
+def index_command(paths, rebuild, jobs, errors_json, shards, replicas, index_dir, opensearch, os_index):
     """Add or replace the articles in PATHS (HNP page text, JSONL, JSONL.gz, folders).
 
     Articles are matched by id, so indexing the same files again adds nothing.
@@ -100,7 +117,8 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
     \b
     hnp-search index corpus/ ../archive/2024.jsonl.gz --jobs 2
     """
-    engine = SearchEngine(index_dir or default_index_dir())
+    engine = _engine(index_dir, opensearch, os_index, create=True)
+    layout = {"shards": shards, "replicas": replicas} if opensearch else {}
     progress = _Progress(None) if sys.stderr.isatty() else None
 
     def on_error(error):
@@ -110,7 +128,7 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
 
     with engine:
         try:
-            summary = engine.index(list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error)
+            summary = engine.index(list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error, **layout)
         except KeyboardInterrupt:
             if progress:
                 progress.done()
@@ -150,7 +168,7 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
 @click.option("--html", "as_html", is_flag=True, help="An HTML list of hits, matches in <mark>.")
 @click.option("--color/--no-color", default=None, help="Highlight with colour (default: on a terminal).")
 @_index_dir_option
-def search_command(query, limit, date_from, date_to, person, sort, as_json, as_html, color, index_dir):
+def search_command(query, limit, date_from, date_to, person, sort, as_json, as_html, color, index_dir, opensearch, os_index):
     """Search the index. Words match with or without diacritics; "quotes" make a phrase.
 
     \b
@@ -170,7 +188,7 @@ def search_command(query, limit, date_from, date_to, person, sort, as_json, as_h
     text = " ".join(query)
     if not text.strip() and not (person or date_from or date_to):
         raise click.UsageError("give a query, --person, --from or --to")
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         hits = engine.search(text, limit=limit, date_from=date_from, date_to=date_to, person=person, sort=sort)
     if as_json:
         for hit in hits:
@@ -182,7 +200,7 @@ def search_command(query, limit, date_from, date_to, person, sort, as_json, as_h
     if not hits:
         click.echo(f"No articles match {text!r}.")
     if len(hits) < min(limit, SUGGEST_BELOW) and text.strip():
-        with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+        with _engine(index_dir, opensearch, os_index) as engine:
             better = engine.suggest(text)
         if better:
             click.echo(f"Did you mean: {better}?\n")
@@ -201,7 +219,7 @@ def search_command(query, limit, date_from, date_to, person, sort, as_json, as_h
 @click.option("--to", "date_to", default=None, help="Only articles published on or before this date.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per person.")
 @_index_dir_option
-def persons_command(query, top, date_from, date_to, as_json, index_dir):
+def persons_command(query, top, date_from, date_to, as_json, index_dir, opensearch, os_index):
     """List the persons named in the most articles, overall or among a query's matches.
 
     \b
@@ -210,7 +228,7 @@ def persons_command(query, top, date_from, date_to, as_json, index_dir):
     """
     text = " ".join(query) or None
     filters = {k: v for k, v in (("date_from", date_from), ("date_to", date_to)) if v}
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         ranked = engine.persons(text, top=top, **filters)
     for name, count in ranked:
         click.echo(json.dumps({"name": name, "articles": count}, ensure_ascii=False) if as_json else f"{count:6d}  {name}")
@@ -222,9 +240,9 @@ def persons_command(query, top, date_from, date_to, as_json, index_dir):
 @click.argument("article_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the article as JSON.")
 @_index_dir_option
-def show_command(article_id, as_json, index_dir):
+def show_command(article_id, as_json, index_dir, opensearch, os_index):
     """Print one stored article by id."""
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         article = engine.get(article_id)
         persons = engine.persons_of(article_id)
     if article is None:

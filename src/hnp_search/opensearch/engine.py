@@ -77,6 +77,11 @@ class OpenSearchEngine:
         self.client = OpenSearch(hosts=[self.url], timeout=timeout)
         self._open()
 
+    @property
+    def path(self) -> str:
+        """Where the index lives: the cluster's URL and the index name."""
+        return f"{self.url.rstrip('/')}/{self.index_name}"
+
     @_reported
     def _open(self) -> None:
         self.client.info()
