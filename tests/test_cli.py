@@ -65,7 +65,7 @@ def test_search_json_prints_one_object_per_hit(runner, tiny_index):
     assert result.exit_code == 0, result.output
     hits = [json.loads(line) for line in result.output.splitlines()]
     assert len(hits) == 3
-    assert set(hits[0]) == {"id", "title", "published", "url", "score", "snippets", "persons", "matched_persons"}
+    assert {"id", "title", "published", "url", "score", "snippets", "persons", "matched_persons", "all_words", "category"} <= set(hits[0])
     assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
     snippet = hits[0]["snippets"][0]
     start, end = snippet["matches"][0]

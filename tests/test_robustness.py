@@ -110,7 +110,8 @@ def test_sigkill_at_any_moment_loses_at_most_one_batch_and_a_rerun_completes(tmp
 
 
 def test_a_first_run_killed_before_recording_the_version_leaves_no_dead_end(tmp_path):
-    with SearchEngine(tmp_path / "empty"), SearchEngine(tmp_path / "full") as full:
+    directory.create_index(tmp_path / "empty")
+    with SearchEngine(tmp_path / "full") as full:
         full.index([ARTICLES], jobs=1)
     for name in ("empty", "full"):
         (tmp_path / name / directory.META_FILE).unlink()  # as if killed just before writing it
@@ -189,6 +190,7 @@ def test_a_long_lived_engine_sees_commits_of_another_process_after_refresh(tmp_p
     total = 1000
     source = short_articles(tmp_path / "bai.jsonl", total)
     index_dir = tmp_path / "ix"
+    directory.create_index(index_dir)
     with SearchEngine(index_dir) as engine:
         assert len(engine) == 0
         writer = start_indexing(source, index_dir)

@@ -4,6 +4,7 @@
      ├── IndexNotFoundError   no index at the given directory (or not readable)
      ├── IndexVersionError    index built by an incompatible analyzer version
      ├── IndexBusyError       another process holds the index's write lock
+     ├── EngineClosedError    a SearchEngine used after close()
      ├── IngestError          a file or line that cannot be read as an article
      └── QuerySyntaxError     a malformed query
 """
@@ -25,6 +26,10 @@ class IndexVersionError(HnpSearchError):
 
 class IndexBusyError(HnpSearchError):
     """Another writer holds the index lock."""
+
+
+class EngineClosedError(HnpSearchError):
+    """A ``SearchEngine`` used after ``close()``."""
 
 
 class IngestError(HnpSearchError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Callable
 
-from .api import Hit
+from .results import Hit
 from .highlight import Snippet
 from .ingest import Article
 
@@ -24,17 +24,8 @@ def hits_html(hits: list[Hit]) -> str:
 
 
 def hit_json(hit: Hit) -> dict:
-    """A hit as a JSON-ready dict (one line of ``search --json``)."""
-    return {
-        "id": hit.id,
-        "title": hit.title,
-        "published": hit.published.isoformat() if hit.published else None,
-        "url": hit.article.url,
-        "score": hit.score,
-        "snippets": [s.to_json() for s in hit.snippets],
-        "persons": list(hit.persons),
-        "matched_persons": list(hit.matched_persons),
-    }
+    """A hit as a JSON-ready dict (one line of ``search --json``): ``Hit.to_dict``."""
+    return hit.to_dict()
 
 
 def hit_text(rank: int, hit: Hit, mark: Callable[[Snippet], str], scored: bool = True) -> str:

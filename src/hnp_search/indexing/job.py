@@ -149,6 +149,8 @@ def _document(article: Article, terms: dict[str, object], fingerprint: str) -> d
     doc.update(id=article.id, digest=fingerprint, **terms)
     if article.published is not None:
         doc["published"] = article.published
+    doc.update(facet_category=(article.category or "").encode("utf-8"), facet_source=(article.source or "").encode("utf-8"),
+               facet_person="\n".join(terms.get("persons") or ()).encode("utf-8"))  # fmt: skip
     return doc
 
 

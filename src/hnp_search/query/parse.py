@@ -9,6 +9,7 @@ Syntax (see README "Query language"):
     title:x  author:"..."   restrict to a field
     person:"Doãn Trung Tuấn"   articles naming that person (not a street named after them)
     date:2024-05  date:07/05/2024  date:2024-05-01..2024-05-31  date:>=2024-05-01
+    category:business  source:dantri   articles of that category or source (case and diacritics aside)
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Facet:
+    """Articles whose ``name`` (category or source) is ``value``, case and diacritics aside."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
 class Not:
     node: "Node"
 
@@ -70,7 +79,7 @@ class Any:
     nodes: tuple["Node", ...]
 
 
-Node = Union[Words, Phrase, DateFilter, Person, Not, All, Any]
+Node = Union[Words, Phrase, DateFilter, Person, Facet, Not, All, Any]
 
 FIELDS = {"title": ("title",), "lead": ("lead",), "body": ("body",), "author": ("author",)}
 
@@ -78,7 +87,9 @@ FIELDS = {"title": ("title",), "lead": ("lead",), "body": ("body",), "author": (
 # Parsing
 
 #: Field names a query may use as ``name:value``; any other ``word:`` is plain text.
-FIELD_NAMES = ("title", "lead", "body", "author", "date", "person")
+FIELD_NAMES = ("title", "lead", "body", "author", "date", "person", "category", "source")
+#: Fields that filter by a stored value rather than by words.
+FACET_FIELDS = ("category", "source")
 #: Parentheses nested deeper than this are read as plain text.
 MAX_DEPTH = 16
 #: Longest query accepted, in characters.
@@ -260,6 +271,8 @@ class _Parser:
                 return None
         if tok.text == "person":
             return person_filter(text, self.query, value.pos) if any(c.isalpha() for c in text) else Words(text)
+        if tok.text in FACET_FIELDS:
+            return facet_filter(tok.text, text)
         fields = FIELDS[tok.text]
         return Phrase(text, fields) if value.kind == "phrase" else Words(text, fields)
 
@@ -289,6 +302,11 @@ def person_filter(name: str, query: str = "", pos: int = 0) -> Person:
     if not any(c.isalpha() for c in name):
         raise QuerySyntaxError(query or name, "person: needs a name", pos)
     return Person(name)
+
+
+def facet_filter(name: str, value: str) -> Facet:
+    """``category:business`` (or the API's ``category=``) as a tree node."""
+    return Facet(name, " ".join(clean_text(value).split()))
 
 
 # ---------------------------------------------------------------------------

@@ -9,12 +9,13 @@ from typing import Callable
 
 from ..persons import person_key
 from ..query import plan as planning
-from ..query.parse import All, Any, DateFilter, Node, Not, Person, Phrase, Words
+from ..query.parse import All, Any, DateFilter, Facet, Node, Not, Person, Phrase, Words
 from ..query.plan import FIELD_WEIGHTS
 from ..query.vocabulary import Lexicon
 from ..store.schema import TEXT_FIELDS
 from ..store.columns import iter_positions
 from ..text.normalize import fold, has_diacritics
+from .facets import value_docs
 from .view import IndexView, Positions, Postings
 
 
@@ -97,6 +98,8 @@ class NodeMatcher:
             return self._phrase(node, lazy)
         if isinstance(node, DateFilter):
             return Match(self.view.date_docs(node.start, node.end))
+        if isinstance(node, Facet):
+            return Match(value_docs(self.view, node.name, node.value))
         if isinstance(node, Person):
             key = person_key(node.name)
             return Match(set(self.view.docs("person_k" if has_diacritics(key) else "person_kf", key)))

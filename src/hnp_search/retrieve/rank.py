@@ -56,10 +56,14 @@ def rank(view: IndexView, match: Match, limit: int, sort: str) -> list[tuple[int
     if match.unverified:
         scores = _verified(scores, match.unverified, depth, terms)
     if match.pairs:
+        # The bonus goes to the best PROXIMITY_DEPTH by score whatever the limit, so that
+        # a page's order does not depend on its size: bonuses only add, so they stay first.
         top = [d for d, _ in nlargest(depth, scores.items(), key=lambda x: (x[1], -x[0]))]
-        for d, bonus in _proximity(top, match.pairs).items():
+        near = top[:PROXIMITY_DEPTH]
+        for d, bonus in _proximity(near, match.pairs).items():
             scores[d] += bonus
-        return sorted(((d, scores[d]) for d in top), key=lambda x: (-x[1], x[0]))[:limit]
+        return (sorted(((d, scores[d]) for d in near), key=lambda x: (-x[1], x[0]))
+                + [(d, scores[d]) for d in top[PROXIMITY_DEPTH:]])[:limit]
     return sorted(nlargest(limit, scores.items(), key=lambda x: (x[1], -x[0])), key=lambda x: (-x[1], x[0]))
 
 

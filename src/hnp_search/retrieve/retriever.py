@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from itertools import chain
 from typing import Callable
 
@@ -16,6 +17,16 @@ from .view import IndexView
 
 #: A loose hit needs at least this share of the query's syllables (queries of 3+).
 MIN_SHARE = 0.34
+
+
+@dataclass
+class Page:
+    """One page of a query's ranked list: (docnum, score, holds every word) in order,
+    every matching docnum (``docs``), and how many of them hold every word."""
+
+    ranked: list[tuple[int, float, bool]]
+    docs: set[int]
+    all_words: int
 
 
 class Retriever:
@@ -45,6 +56,36 @@ class Retriever:
             loose.docs -= {d for d, _ in ranked}
             ranked += self._rank(loose, limit - len(ranked), sort)
         return ranked
+
+    def page(self, node: Node | None, filters: list[Node], offset: int, limit: int, sort: str = "relevance") -> Page:
+        """Items ``offset`` … ``offset + limit - 1`` of one ranked list of every match:
+        articles with every word (diacritics as typed) first, then those with most of the
+        query's syllables; a question by score alone. The set of matches, and so each
+        item's place, does not depend on ``offset`` or ``limit``. A query without scoring
+        words (only filters, persons, dates, exclusions) lists newest first."""
+        if node is None and not filters:
+            return Page([], set(), 0)
+        required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        strict = self.match(All(tuple(required + filters)))
+        strict_docs = self.view.all_docs() if strict.docs is None else strict.docs
+        if sort == "relevance" and not strict.terms:
+            sort = "-date"
+        want = offset + limit
+        worded = any(isinstance(n, Words) for n in required)
+        if sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required):
+            loose = self._loose(required, filters, strict)
+            loose.docs |= strict_docs
+            ranked = [(d, s, d in strict_docs) for d, s in self._rank(loose, want, sort)]
+            return Page(ranked[offset:], loose.docs, len(strict_docs))
+        ranked = [(d, s, True) for d, s in self._rank(strict, want, sort)]
+        docs = strict_docs
+        if worded:
+            loose = self._loose(required, filters, strict)
+            loose.docs -= strict_docs
+            if len(ranked) < want:
+                ranked += [(d, s, False) for d, s in self._rank(loose, want - len(ranked), sort)]
+            docs = strict_docs | loose.docs
+        return Page(ranked[offset:], docs, len(strict_docs))
 
     def matching(self, node: Node | None, filters: list[Node]) -> set[int]:
         """Every docnum ``search`` could return, unordered."""

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 
 from ..store.codec import read_postings
-from ..store.columns import LENGTH_OF_BYTE, column_bytes, column_values
+from ..store.columns import LENGTH_OF_BYTE, column_bytes, column_strings, column_values
 from ..store.schema import NO_PAIR_FILTER
 from ..text import analyze
 
@@ -233,6 +233,22 @@ class IndexView:
             return out, len(out)
 
         return self._cached(("pairs",), make, pinned=True)
+
+    def strings(self, column: str) -> list[bytes]:
+        """Per document: its value of a bytes column (``facet_category``…)."""
+
+        def make():
+            out = []
+            for lr, _ in self.leaves:
+                reader = lr.column_reader(column, translate=False) if lr.has_column(column) else None
+                out += column_strings(reader, lr.doc_count_all())
+            return out, len(out)
+
+        return self._cached(("strings", column), make, pinned=True)
+
+    def coded(self, key: str, make):
+        """A per-document code column derived once per index state by ``make()`` (-> value, size)."""
+        return self._cached(("coded", key), make, pinned=True)
 
     def may_hold(self, folded: list[str]) -> bytes | None:
         """Per document, 1 when its pair filter lets it hold a phrase of ``folded`` syllables,

@@ -30,6 +30,11 @@ def _read_meta(path: Path) -> dict:
         return {}
 
 
+def index_exists(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds an index's files (readable or not)."""
+    return whoosh_index.exists_in(str(path))
+
+
 def open_index(path: str | os.PathLike, create: bool = True):
     """Open the Whoosh index at ``path``, creating it when ``create`` and absent.
 

@@ -26,8 +26,8 @@ from whoosh.analysis import Token, Tokenizer
 from .normalize import fold, normalize_term
 from .segment import Word, segment
 
-#: Bump when the terms produced for a given text change; indexes record it.
-ANALYZER_VERSION = 5
+#: Bump when the terms produced for a given text, or the fields an index holds, change; indexes record it.
+ANALYZER_VERSION = 6
 
 VARIANTS = ("s", "sf", "w", "wf")
 WORD_JOINER = "_"
