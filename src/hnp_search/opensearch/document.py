@@ -6,6 +6,7 @@ from datetime import datetime
 
 from .. import persons
 from ..ingest import Article
+from ..retrieve.facets import _keys as facet_keys
 from ..store.schema import TEXT_FIELDS
 from ..text import analyze
 from ..text.normalize import fold
@@ -35,6 +36,8 @@ def article_document(article: Article) -> dict:
         published=article.published.isoformat() if article.published else None,
         category=article.category,
         source=article.source,
+        category_keys=sorted(facet_keys("category", article.category)) if article.category else [],
+        source_keys=sorted(facet_keys("source", article.source)) if article.source else [],
         article={name: getattr(article, name) for name in ARTICLE_FIELDS if name != "persons"} | {"persons": names},
     )
     return doc

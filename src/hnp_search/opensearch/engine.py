@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 import math
 import os
 from collections import Counter
@@ -12,7 +13,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as Unreachable
 from opensearchpy.exceptions import NotFoundError, TransportError
 
-from ..api import SORTS, DateLike, Hit, SearchEngine, _person_matches
+from ..api import SORTS, SUGGEST_BELOW, DateLike, SearchEngine, _person_matches
 from ..errors import HnpSearchError, IngestError, QuerySyntaxError
 from ..highlight import Matcher, Snippet, highlight_article
 from ..indexing.job import IndexSummary
@@ -22,6 +23,8 @@ from ..query import plan as planning
 from ..query.parse import All, Node, Words, parse
 from ..query.vocabulary import Lexicon
 from ..query.vocabulary import suggest as suggest_query
+from ..results import Hit, Results
+from ..retrieve.facets import FACET_TOP, check_facets
 from ..retrieve.rank import PROXIMITY_DEPTH
 from ..text.normalize import clean_text, fold
 from . import vocabulary
@@ -36,8 +39,6 @@ URL_VARIABLE = "HNP_SEARCH_OPENSEARCH"
 #: Hits read by from/size in one request (the index's max_result_window); deeper pages are
 #: read with search_after, a page of this many at a time.
 WINDOW = 10_000
-#: Values each facet lists.
-FACET_SIZE = 20
 #: The stored fields a hit reads (the term streams stay on the cluster).
 HIT_SOURCE = ["id", "published", "article"]
 
@@ -202,14 +203,19 @@ class OpenSearchEngine:
     def suggest(self, query: str) -> str | None:
         """A better query to offer when ``query`` finds little ("Did you mean …?"), or None."""
         parse(query)
+        return self._suggest(query)
+
+    def _suggest(self, query: str) -> str | None:
         if not self._exists:
             return None
         _, stats = self._compiler()
         better = suggest_query(clean_text(query), stats, self._lexicon_now())
         if better is None:
             return None
-        page = self._page(better, 0, 1, relax=False, highlight=False)
-        return better if page.hits else None
+        try:  # offered only if it finds articles with all its words
+            return better if self._page(better, 0, 1, relax=False, highlight=False).hits else None
+        except QuerySyntaxError:
+            return None
 
     @_reported
     def search(
@@ -226,110 +232,111 @@ class OpenSearchEngine:
         sort: str = "relevance",
         facets: Iterable[str] = (),
         highlight: bool = True,
-    ) -> list[Hit]:
-        """Articles matching ``query``, best first, as ``SearchEngine.search`` finds them."""
-        return self._page(query, offset, limit, date_from=date_from, date_to=date_to, person=person,
-                          category=category, source=source, sort=sort, facets=tuple(facets), highlight=highlight).hits  # fmt: skip
+    ) -> Results:
+        """Articles matching ``query``: items ``offset`` … ``offset + limit - 1`` of one ranked
+        list of all ``Results.total`` matches, as ``SearchEngine.search`` ranks them."""
+        try:
+            facets = check_facets(facets)
+        except ValueError as exc:
+            raise QuerySyntaxError(query, str(exc)) from None
+        offset, limit = max(int(offset), 0), max(int(limit), 0)
+        results = self._page(query, offset, limit, date_from=date_from, date_to=date_to, person=person,
+                             category=category, source=source, sort=sort, facets=facets, highlight=highlight)  # fmt: skip
+        if results.total < SUGGEST_BELOW and query.strip():
+            results = replace(results, suggestion=self._suggest(query))
+        return results
 
     def _page(self, query: str, offset: int, limit: int, *, date_from: DateLike = None, date_to: DateLike = None,
               person: str | None = None, category: str | None = None, source: str | None = None,
-              sort: str = "relevance", facets: tuple[str, ...] = (), highlight: bool = True, relax: bool = True) -> Page:
+              sort: str = "relevance", facets: tuple[str, ...] = (), highlight: bool = True, relax: bool = True) -> Results:
         if sort not in SORTS:
             raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
-        tree, filters, wanted = SearchEngine._filters(query, date_from, date_to, person)
-        unknown = [f for f in facets if f not in FACETS]
-        if unknown:
-            raise HnpSearchError(f"unknown facet {unknown[0]!r} (use any of {', '.join(FACETS)})")
-        if not self._exists or limit < 1 or (tree is None and not filters and not (category or source)):
-            return Page([], 0, 0, {})
+        tree, filters, wanted = SearchEngine._filters(query, date_from, date_to, person, category, source)
+        empty = Results(offset=offset, limit=limit, facets={name: [] for name in facets})
+        if not self._exists or (tree is None and not filters):
+            return empty
         compiler, stats = self._compiler()
         stats.prefetch(_syllable_lookups(tree))
         required = list(tree.nodes) if isinstance(tree, All) else [tree] if tree is not None else []
-        keyword_filters = [term(name, value) for name, value in (("category", category), ("source", source)) if value]
         strict = compiler.compile(All(tuple(required + filters)))
-        strict.filter = _all(strict.filter, keyword_filters)
-        has_words = relax and any(isinstance(n, Words) for n in required)
-        question = has_words and sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required)
-        loose = _all(compiler.loose(required, filters), keyword_filters) if has_words else None
-        matching = strict.filter if loose is None else {"bool": {"should": [strict.filter or {"match_all": {}}, loose], "minimum_should_match": 1}}
-        summary = {"size": 0, "track_total_hits": True, "query": matching or {"match_all": {}},
-                   "aggs": {"all_words": {"filter": strict.filter or {"match_all": {}}}, **_facet_aggs(facets)}}  # fmt: skip
-        stop = offset + limit
-        if question:
-            tiers = [loose]
-        elif loose is not None:
-            tiers = [strict.filter, {"bool": {"filter": [loose], "must_not": [strict.filter or {"match_all": {}}]}}]
-        else:
-            tiers = [strict.filter]
+        if sort == "relevance" and not strict.scoring:
+            sort = "-date"  # nothing to score: newest first
+        everything = {"match_all": {}}
+        worded = relax and any(isinstance(n, Words) for n in required)
+        loose = compiler.loose(required, filters) if worded else None
+        matching = strict.filter if loose is None else {"bool": {"should": [strict.filter or everything, loose], "minimum_should_match": 1}}
+        question = worded and sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required)
+        summary = {"size": 0, "track_total_hits": True, "query": matching or everything,
+                   "aggs": {"all_words": {"filter": strict.filter or everything}, **_facet_aggs(facets)}}  # fmt: skip
         found = self._search(summary)
         total = found["hits"]["total"]["value"]
         all_words = found["aggregations"]["all_words"]["doc_count"]
-        ranked: list[tuple[str, float, bool]] = []
-        done = 0  # hits of earlier tiers
-        for i, tier in enumerate(tiers):
-            size = all_words if i == 0 and not question else None
-            if size is not None and done + size <= offset:
-                done += size
-                continue
-            tier_hits, size = self._tier(tier, strict, max(0, offset - done), stop - done, sort)
-            in_strict = not question and i == 0
-            ranked += [(d, s, in_strict) for d, s in tier_hits]
+        if question:  # by score alone, over every match
+            tiers = [(matching, total)]
+        else:
+            tiers = [(strict.filter, all_words)]
+            if loose is not None:
+                tiers.append(({"bool": {"filter": [loose], "must_not": [strict.filter or everything]}}, total - all_words))
+        stop = offset + limit
+        ranked: list[tuple[str, float]] = []
+        done = 0  # articles of earlier tiers
+        for matched, size in tiers:
+            if done < stop and done + size > offset:
+                ranked += self._tier(matched, strict, max(0, offset - done), min(stop, done + size) - done, sort)
             done += size
-            if done >= stop:
-                break
-        if question and ranked:
-            strict_ids = self._ids_within(strict.filter, [d for d, _, _ in ranked])
-            ranked = [(d, s, d in strict_ids) for d, s, _ in ranked]
-        matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight else None
+        flags = self._ids_within(strict.filter, [d for d, _ in ranked]) if question else None
+        matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight and ranked else None
         keys = {person_key(p.name) for p in wanted}
-        sources = self._sources([d for d, _, _ in ranked])
-        hits = [_hit(sources[d], s, matcher, keys) for d, s, _ in ranked if d in sources]
-        return Page(hits, total, all_words, _facets(found.get("aggregations", {}), facets), [a for _, _, a in ranked])
+        sources = self._sources([d for d, _ in ranked])
+        hits = tuple(_hit(sources[d], s, matcher, keys, d in flags if flags is not None else i + offset < all_words)
+                     for i, (d, s) in enumerate(ranked) if d in sources)  # fmt: skip
+        counted = _facets(found.get("aggregations", {}), facets)
+        if "person" in facets:
+            counted["person"] = self._person_counts(matching or everything, FACET_TOP)
+        return Results(hits=hits, total=total, total_all_words=all_words, offset=offset, limit=limit,
+                       facets={name: counted[name] for name in facets})  # fmt: skip
 
     def _search(self, body: dict, **params) -> dict:
         return self.client.search(index=self.index_name, body=body, params={**self._params, **params})
 
-    def _tier(self, matched: dict | None, compiled: Compiled, start: int, stop: int, sort: str) -> tuple[list[tuple[str, float]], int]:
+    def _tier(self, matched: dict | None, compiled: Compiled, start: int, stop: int, sort: str) -> list[tuple[str, float]]:
         """Hits ``start``..``stop`` of one tier (articles matching ``matched``, scored by
         ``compiled``'s clauses, the proximity bonus among the best ``PROXIMITY_DEPTH``) as
-        (id, score), and how many articles the tier holds."""
+        (id, score)."""
         if sort != "relevance":
             order = "asc" if sort == "date" else "desc"
             body = {"query": {"constant_score": {"filter": matched or {"match_all": {}}}},
                     "sort": [{"published": {"order": order, "missing": "_last"}}, {"id": "asc"}]}  # fmt: skip
-            hits, size = self._read(body, start, stop)
-            return [(d, 0.0) for d, _ in hits], size
+            return [(d, 0.0) for d, _ in self._read(body, start, stop)]
         body = {"query": scored(matched, compiled.scoring), "sort": [{"_score": "desc"}, {"id": "asc"}], "track_scores": True}
         if not compiled.pairs or start >= PROXIMITY_DEPTH:
             return self._read(body, start, stop)
-        hits, size = self._read(body, 0, max(stop, PROXIMITY_DEPTH))
+        hits = self._read(body, 0, max(stop, PROXIMITY_DEPTH))
         top = hits[:PROXIMITY_DEPTH]
         bonus = self._proximity([d for d, _ in top], compiled.pairs)
         top = sorted(((d, s + bonus.get(d, 0.0)) for d, s in top), key=lambda x: (-x[1], x[0]))
-        return (top + hits[PROXIMITY_DEPTH:])[start:stop], size
+        return (top + hits[PROXIMITY_DEPTH:])[start:stop]
 
-    def _read(self, body: dict, start: int, stop: int) -> tuple[list[tuple[str, float]], int]:
-        """(id, score) of hits ``start``..``stop`` in ``body``'s sort order, and the total:
-        from/size within the first ``WINDOW``, search_after beyond it."""
-        body = {**body, "_source": False, "track_total_hits": True, "docvalue_fields": ["id"]}
+    def _read(self, body: dict, start: int, stop: int) -> list[tuple[str, float]]:
+        """(id, score) of hits ``start``..``stop`` in ``body``'s sort order: from/size within
+        the first ``WINDOW``, search_after beyond it."""
+        body = {**body, "_source": False, "track_total_hits": False}
         if stop <= WINDOW:
             found = self._search({**body, "from": start, "size": stop - start})
-            return [(h["_id"], h["_score"] or 0.0) for h in found["hits"]["hits"]], found["hits"]["total"]["value"]
+            return [(h["_id"], h["_score"] or 0.0) for h in found["hits"]["hits"]]
         out: list[tuple[str, float]] = []
-        after, seen, total = None, 0, 0
+        after, seen = None, 0
         while seen < stop:
             page = {**body, "size": WINDOW}
             if after is not None:
                 page["search_after"] = after
-            found = self._search(page)
-            total = found["hits"]["total"]["value"]
-            hits = found["hits"]["hits"]
+            hits = self._search(page)["hits"]["hits"]
             out += [(h["_id"], h["_score"] or 0.0) for h in hits[max(0, start - seen) : stop - seen]]
             seen += len(hits)
             if len(hits) < WINDOW:
                 break
             after = hits[-1]["sort"]
-        return out, total
+        return out
 
     def _proximity(self, ids: list[str], pairs) -> dict[str, float]:
         """Per article of ``ids``, ``retrieve.rank``'s bonus for query syllables side by side:
@@ -378,18 +385,28 @@ class OpenSearchEngine:
             matched = self._matching(query or "", **filters)
             if matched is None:
                 return []
-        counts: Counter[str] = Counter()
-        spellings: dict[str, Counter[str]] = {}
-        for value, count in self._composite(matched, "person_spellings"):
-            key, _, name = value.partition("\t")
-            counts[key] += count
-            spellings.setdefault(key, Counter())[name] += count
-        ranked = sorted(counts, key=lambda k: (-counts[k], k))[:top]
-        return [(spellings[k].most_common(1)[0][0], counts[k]) for k in ranked]
+        return self._person_counts(matched, top)
 
-    def _matching(self, query: str, date_from: DateLike = None, date_to: DateLike = None, person: str | None = None) -> dict | None:
+    def _person_counts(self, matched: dict, top: int) -> list[tuple[str, int]]:
+        """The persons named in the most articles ``matched``, as ``retrieve.facets`` counts
+        them: one per person key, shown as the spelling most articles of the index use."""
+        counts = dict(self._composite(matched, "person_k"))
+        if not counts:
+            return []
+        least = sorted(counts.values(), reverse=True)[: top][-1]
+        keys = [k for k, n in counts.items() if n >= least]  # the top, and whoever ties the last
+        spellings: dict[str, Counter[str]] = {}
+        for value, n in self._composite({"terms": {"person_k": keys}}, "person_spellings"):
+            key, _, name = value.partition("\t")
+            if key in counts:
+                spellings.setdefault(key, Counter())[name] += n
+        names = {k: max(spellings[k].items(), key=lambda x: (x[1], x[0]))[0] for k in keys}
+        return sorted(((names[k], counts[k]) for k in keys), key=lambda x: (-x[1], x[0]))[:top]
+
+    def _matching(self, query: str, date_from: DateLike = None, date_to: DateLike = None, person: str | None = None,
+                  category: str | None = None, source: str | None = None) -> dict | None:
         """The filter of every article ``search`` could return for these (None: none)."""
-        tree, filters, _ = SearchEngine._filters(query, date_from, date_to, person)
+        tree, filters, _ = SearchEngine._filters(query, date_from, date_to, person, category, source)
         if tree is None and not filters:
             return None
         compiler, stats = self._compiler()
@@ -437,30 +454,15 @@ class OpenSearchEngine:
         self.close()
 
 
-class Page:
-    """One page of a search: hits, totals (all matches, those with every word), facets, and per hit whether it has every word."""
-
-    def __init__(self, hits: list[Hit], total: int, total_all_words: int, facets: dict, all_words: list[bool] | None = None):
-        self.hits = hits
-        self.total = total
-        self.total_all_words = total_all_words
-        self.facets = facets
-        self.all_words = all_words or []
-
-
-FACETS = ("category", "source", "year", "month", "person")
-
-
 def _facet_aggs(facets: tuple[str, ...]) -> dict:
+    """Aggregations counting the facets other than ``person`` (counted apart, by key)."""
     aggs = {}
     for name in facets:
         if name in ("category", "source"):
-            aggs[name] = {"terms": {"field": name, "size": FACET_SIZE}}
+            aggs[name] = {"terms": {"field": name, "size": FACET_TOP, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
         elif name in ("year", "month"):
             aggs[name] = {"date_histogram": {"field": "published", "calendar_interval": name,
                                              "format": "yyyy" if name == "year" else "yyyy-MM", "min_doc_count": 1}}  # fmt: skip
-        elif name == "person":
-            aggs[name] = {"terms": {"field": "person_spellings", "size": FACET_SIZE}}
     return aggs
 
 
@@ -468,12 +470,8 @@ def _facets(aggs: dict, facets: tuple[str, ...]) -> dict[str, list[tuple[str, in
     out = {}
     for name in facets:
         buckets = aggs.get(name, {}).get("buckets", [])
-        if name in ("year", "month"):
-            out[name] = [(b["key_as_string"], b["doc_count"]) for b in buckets]
-        elif name == "person":
-            out[name] = [(b["key"].partition("\t")[2], b["doc_count"]) for b in buckets]
-        else:
-            out[name] = [(b["key"], b["doc_count"]) for b in buckets]
+        key = "key_as_string" if name in ("year", "month") else "key"
+        out[name] = [(b[key], b["doc_count"]) for b in buckets]
     return out
 
 
@@ -499,7 +497,7 @@ def _syllable_lookups(tree: Node | None) -> list[tuple[str, str]]:
     return out
 
 
-def _hit(source: dict, score: float, matcher: Matcher | None, person_keys: set[str]) -> Hit:
+def _hit(source: dict, score: float, matcher: Matcher | None, person_keys: set[str], all_words: bool = True) -> Hit:
     article = stored_article(source)
     names = tuple((source.get("article") or {}).get("persons") or ())
     if matcher is None:
@@ -517,4 +515,5 @@ def _hit(source: dict, score: float, matcher: Matcher | None, person_keys: set[s
         title_snippet=title_snippet,
         persons=names,
         matched_persons=tuple(n for n in names if _person_matches(n, person_keys)),
+        all_words=all_words,
     )

@@ -43,6 +43,10 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict:
         "published": {"type": "date"},
         "category": keyword,
         "source": keyword,
+        # What ``category:`` and ``source:`` may name a value by (``retrieve.facets``: case
+        # and diacritics aside; a source also by its file name).
+        "category_keys": keyword,
+        "source_keys": keyword,
         "person_k": keyword,
         "person_kf": keyword,
         # "key<TAB>name as written": the spellings of each person, counted by ``persons``.

@@ -15,12 +15,12 @@ from typing import Callable
 
 from ..persons import person_key
 from ..query import plan as planning
-from ..query.parse import All, Any, DateFilter, Node, Not, Person, Phrase, Words
+from ..query.parse import All, Any, DateFilter, Facet, Node, Not, Person, Phrase, Words
 from ..query.plan import FIELD_WEIGHTS, Pair
 from ..query.vocabulary import Lexicon
 from ..retrieve.retriever import MIN_SHARE
 from ..store.schema import TEXT_FIELDS
-from ..text.normalize import has_diacritics
+from ..text.normalize import fold, has_diacritics
 
 MATCH_NONE: dict = {"match_none": {}}
 
@@ -80,6 +80,8 @@ class Compiler:
             return self._phrase(node)
         if isinstance(node, DateFilter):
             return Compiled(date_range(node.start, node.end))
+        if isinstance(node, Facet):
+            return Compiled(term(f"{node.name}_keys", fold(node.value.strip().lower())))
         if isinstance(node, Person):
             key = person_key(node.name)
             return Compiled(term("person_k" if has_diacritics(key) else "person_kf", key))
