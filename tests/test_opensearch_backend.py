@@ -224,6 +224,12 @@ def test_analyzer_version_is_checked(node, fresh):
     assert rebuilt.added == 10 and OpenSearchEngine(NODE_URL, index=name, create=False).search("Hà Nội")
     with pytest.raises(IndexNotFoundError, match="no index"):
         OpenSearchEngine(NODE_URL, index=fresh(), create=False)
+    empty = OpenSearchEngine(NODE_URL, index=fresh())  # usable to index; reading says there is nothing
+    with pytest.raises(IndexNotFoundError, match="no index"):
+        empty.search("Hà Nội")
+    empty.close()
+    with pytest.raises(HnpSearchError, match="closed"):
+        empty.search("Hà Nội")
 
 
 def test_an_unreachable_cluster_is_one_clear_error():

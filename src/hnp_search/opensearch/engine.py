@@ -14,7 +14,7 @@ from opensearchpy.exceptions import ConnectionError as Unreachable
 from opensearchpy.exceptions import NotFoundError, TransportError
 
 from ..api import SORTS, SUGGEST_BELOW, DateLike, SearchEngine, _person_matches
-from ..errors import HnpSearchError, IngestError, QuerySyntaxError
+from ..errors import EngineClosedError, HnpSearchError, IndexNotFoundError, IngestError, QuerySyntaxError
 from ..highlight import Matcher, Snippet, highlight_article
 from ..indexing.job import IndexSummary
 from ..ingest import Article, read_articles
@@ -53,6 +53,8 @@ def _reported(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
+        if self._closed:
+            raise EngineClosedError(f"the search engine of {self.path} is closed: open a new OpenSearchEngine")
         try:
             return method(self, *args, **kwargs)
         except Unreachable as exc:
@@ -75,6 +77,7 @@ class OpenSearchEngine:
         self.url = url or default_url() or DEFAULT_URL
         self.index_name = index
         self.create = create
+        self._closed = False
         self.client = OpenSearch(hosts=[self.url], timeout=timeout)
         self._open()
 
@@ -86,16 +89,20 @@ class OpenSearchEngine:
     @_reported
     def _open(self) -> None:
         self.client.info()
-        self._exists = self.client.indices.exists(index=self.index_name)
-        if self._exists or not self.create:
+        self._exists = False
+        if not self.create:
             open_index(self.client, self.index_name, create=False)
-            self._exists = True
         self.refresh()
 
+    @_reported
     def refresh(self) -> None:
-        """See what other processes changed since (the lexicon and shard layout are re-read)."""
+        """See what other processes changed since (the index made since, the lexicon and the
+        shard layout are re-read)."""
         self._lexicon: Lexicon | None = None
         self._params: dict = {}
+        if not self._exists and self.client.indices.exists(index=self.index_name):
+            open_index(self.client, self.index_name, create=False)
+            self._exists = True
         if self._exists:
             settings = self.client.indices.get_settings(index=self.index_name, name="index.number_of_shards")
             shards = int(next(iter(settings.values()))["settings"]["index"]["number_of_shards"])
@@ -166,13 +173,11 @@ class OpenSearchEngine:
 
     @_reported
     def __len__(self) -> int:
-        if not self._exists:
-            return 0
+        self._check_exists()
         return self.client.count(index=self.index_name)["count"]
 
     def _source(self, article_id: str) -> dict | None:
-        if not self._exists:
-            return None
+        self._check_exists()
         try:
             return self.client.get(index=self.index_name, id=article_id, params={"_source_includes": ",".join(HIT_SOURCE)})["_source"]
         except NotFoundError:
@@ -206,8 +211,7 @@ class OpenSearchEngine:
         return self._suggest(query)
 
     def _suggest(self, query: str) -> str | None:
-        if not self._exists:
-            return None
+        self._check_exists()
         _, stats = self._compiler()
         better = suggest_query(clean_text(query), stats, self._lexicon_now())
         if better is None:
@@ -252,9 +256,9 @@ class OpenSearchEngine:
         if sort not in SORTS:
             raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
         tree, filters, wanted = SearchEngine._filters(query, date_from, date_to, person, category, source)
-        empty = Results(offset=offset, limit=limit, facets={name: [] for name in facets})
-        if not self._exists or (tree is None and not filters):
-            return empty
+        self._check_exists()
+        if tree is None and not filters:
+            return Results(offset=offset, limit=limit, facets={name: [] for name in facets})
         compiler, stats = self._compiler()
         stats.prefetch(_syllable_lookups(tree))
         required = list(tree.nodes) if isinstance(tree, All) else [tree] if tree is not None else []
@@ -377,8 +381,7 @@ class OpenSearchEngine:
     def persons(self, query: str | None = None, top: int = 20, **filters) -> list[tuple[str, int]]:
         """The persons named in the most articles, overall or among the matches of ``query``
         (``filters`` as for ``search``), as (name, number of articles), most first."""
-        if not self._exists:
-            return []
+        self._check_exists()
         if query is None and not filters:
             matched: dict | None = {"match_all": {}}
         else:
@@ -434,7 +437,7 @@ class OpenSearchEngine:
     @_reported
     def similar(self, article_id: str, *, limit: int = 10) -> list[Hit]:
         """Articles most like this one (more_like_this over its folded words and syllables)."""
-        if not self._exists or self._source(article_id) is None:
+        if self._source(article_id) is None:
             return []
         like = {"more_like_this": {"fields": ["title_wf", "body_wf", "title_sf", "body_sf"],
                                    "like": [{"_index": self.index_name, "_id": article_id}],
@@ -445,7 +448,15 @@ class OpenSearchEngine:
     # -- lifecycle ---------------------------------------------------------
 
     def close(self) -> None:
+        """Release the connections; any later call raises ``EngineClosedError``."""
         self.client.close()
+        self._closed = True
+
+    def _check_exists(self) -> None:
+        """Reading an index that is not there (an engine made with ``create``, before indexing)."""
+        if not self._exists:
+            raise IndexNotFoundError(f"no index {self.index_name!r} on the OpenSearch cluster at {self.url}: "
+                                     "build one with `hnp-search index --opensearch URL PATH...`")  # fmt: skip
 
     def __enter__(self) -> "OpenSearchEngine":
         return self

@@ -13,6 +13,7 @@ from ..indexing.pipeline import Pipeline, ctrl_c_kept
 from ..ingest import Article
 from .document import article_document
 from .mapping import index_body, meta
+from .vocabulary import drop_lexicon
 
 #: Articles whose digests are looked up in one request (unchanged ones are skipped before analysis).
 LOOKUP_ARTICLES = 500
@@ -71,6 +72,7 @@ class _Job:
         self.seen: dict[str, str] = {}  # id -> where it was first read in this run
         self.pending: dict[str, tuple[str, bool]] = {}  # id -> (digest, already indexed), sent to analysis
         self.handled = 0
+        self.sent = False
 
     def run(self, articles: Iterable[Article], jobs: int) -> IndexSummary:
         started = time.perf_counter()
@@ -106,6 +108,9 @@ class _Job:
     def send(self, actions: list[dict]) -> None:
         if not actions:
             return
+        if not self.sent:  # the saved lexicon no longer describes the index (saved again after the job)
+            drop_lexicon(self.client, self.index)
+            self.sent = True
         _, failed = helpers.bulk(self.client, actions, raise_on_error=False, max_retries=3, request_timeout=120)
         if failed:
             item = next(iter(failed[0].values()))
