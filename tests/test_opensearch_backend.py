@@ -102,10 +102,10 @@ def test_same_totals_and_top_ten_as_the_embedded_index(remote, local):
         assert [h.all_words for h in mine] == [h.all_words for h in theirs], query
         if theirs:
             overlaps.append(len(set(_ids(mine)) & set(_ids(theirs))) / len(theirs))
-        # Scores are the same BM25, but for the rounding of field lengths (Lucene keeps lengths to 4
-        # significant bits, Whoosh to its own steps, rounded up).
+        # Scores are the same BM25, but for field lengths past 39 terms, which Lucene keeps to 4
+        # significant bits before the similarity rounds them to Whoosh's steps.
         for a, b in zip(sorted(h.score for h in mine), sorted(h.score for h in theirs)):
-            assert a == pytest.approx(b, rel=0.1), query
+            assert a == pytest.approx(b, rel=0.06), query
     assert sum(overlaps) / len(overlaps) >= 0.95
 
 
@@ -217,7 +217,7 @@ def test_analyzer_version_is_checked(node, fresh):
     engine.index([ARTICLES], jobs=1)
     node.indices.put_mapping(index=name, body={"_meta": {"analyzer_version": 1, "mapping_version": 1}})
     with pytest.raises(IndexVersionError, match="rebuild it"):
-        OpenSearchEngine(NODE_URL, index=name, create=False)
+        OpenSearchEngine(NODE_URL, index=name, create=False).search("Hà Nội")
     with pytest.raises(IndexVersionError):
         engine.index([ARTICLES], jobs=1)
     rebuilt = engine.index([ARTICLES], jobs=1, rebuild=True)

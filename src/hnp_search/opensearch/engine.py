@@ -14,7 +14,7 @@ from opensearchpy.exceptions import ConnectionError as Unreachable
 from opensearchpy.exceptions import NotFoundError, TransportError
 
 from ..api import SORTS, SUGGEST_BELOW, DateLike, SearchEngine, _person_matches
-from ..errors import EngineClosedError, HnpSearchError, IndexNotFoundError, IngestError, QuerySyntaxError
+from ..errors import EngineClosedError, HnpSearchError, IndexNotFoundError, IndexVersionError, IngestError, QuerySyntaxError
 from ..highlight import Matcher, Snippet, highlight_article
 from ..indexing.job import IndexSummary
 from ..ingest import Article, read_articles
@@ -89,10 +89,9 @@ class OpenSearchEngine:
     @_reported
     def _open(self) -> None:
         self.client.info()
-        self._exists = False
-        if not self.create:
-            open_index(self.client, self.index_name, create=False)
         self.refresh()
+        if not self.create and not self._exists:
+            open_index(self.client, self.index_name, create=False)  # raises IndexNotFoundError
 
     @_reported
     def refresh(self) -> None:
@@ -100,9 +99,13 @@ class OpenSearchEngine:
         shard layout are re-read)."""
         self._lexicon: Lexicon | None = None
         self._params: dict = {}
-        if not self._exists and self.client.indices.exists(index=self.index_name):
-            open_index(self.client, self.index_name, create=False)
-            self._exists = True
+        self._outdated: IndexVersionError | None = None
+        self._exists = self.client.indices.exists(index=self.index_name)
+        if self._exists:
+            try:
+                open_index(self.client, self.index_name, create=False)
+            except IndexVersionError as exc:  # usable only to rebuild: index(..., rebuild=True)
+                self._outdated = exc
         if self._exists:
             settings = self.client.indices.get_settings(index=self.index_name, name="index.number_of_shards")
             shards = int(next(iter(settings.values()))["settings"]["index"]["number_of_shards"])
@@ -454,6 +457,8 @@ class OpenSearchEngine:
 
     def _check_exists(self) -> None:
         """Reading an index that is not there (an engine made with ``create``, before indexing)."""
+        if self._outdated is not None:
+            raise self._outdated
         if not self._exists:
             raise IndexNotFoundError(f"no index {self.index_name!r} on the OpenSearch cluster at {self.url}: "
                                      "build one with `hnp-search index --opensearch URL PATH...`")  # fmt: skip

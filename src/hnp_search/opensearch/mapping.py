@@ -9,17 +9,29 @@ from ..text import analyze
 
 #: Bump when the mapping changes in a way an existing index cannot serve; indexes record it
 #: beside the analyzer version.
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2
 
 #: The embedded index's BM25 (``retrieve.view``): idf log(N / (df + 1)) + 1 raised to
 #: IDF_POWER, times (K1 + 1) tf / (tf + K1 (1 - B + B length / average length)), the query
 #: clause's boost carrying the plan's weight. N is the field's document count (every article
-#: has a title and a body; an empty lead counts for less).
+#: has a title and a body; an empty lead counts for less). The length is rounded up as Whoosh
+#: stores it (its byte b stands for round(27 (1.033^b - 1))), from Lucene's, which is exact up to
+#: 39 terms and kept to 4 significant bits beyond.
 SIMILARITY_SCRIPT = f"""
 double n = field.docCount;
 double idf = Math.pow(Math.log(n / (term.docFreq + 1.0)) + 1.0, {IDF_POWER});
 double average = field.sumTotalTermFreq / n;
-double norm = {BM25_K1} * ({1 - BM25_B} + {BM25_B} * doc.length / average);
+double length = doc.length;
+double b = Math.ceil(Math.log(length / 27.0 + 1.0) / Math.log(1.033)) - 1.0;
+if (b < 0.0) {{
+  b = 0.0;
+}}
+double rounded = Math.floor(27.0 * (Math.pow(1.033, b) - 1.0) + 0.5);
+while (rounded < length) {{
+  b += 1.0;
+  rounded = Math.floor(27.0 * (Math.pow(1.033, b) - 1.0) + 0.5);
+}}
+double norm = {BM25_K1} * ({round(1 - BM25_B, 6)} + {BM25_B} * rounded / average);
 return query.boost * idf * {BM25_K1 + 1} * doc.freq / (doc.freq + norm);
 """
 
