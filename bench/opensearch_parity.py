@@ -74,6 +74,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", default="http://127.0.0.1:9200")
     parser.add_argument("--work", type=Path, default=Path("/tmp/hnp-os-bench"), help="embedded indexes (reused when there)")
+    parser.add_argument("--whoosh-dir", type=Path, default=None, help="the embedded dantri index (default WORK/whoosh-dantri)")
+    parser.add_argument("--os-index", default="bench-dantri-1", help="the OpenSearch dantri index")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--drawn", type=int, default=75, help="drawn queries per class (4 classes)")
     parser.add_argument("--xquad", type=int, default=None, help="XQuAD-vi questions (default all)")
@@ -83,10 +85,10 @@ def main() -> None:
     corpus = corpus or (eval_xquad.SHARED / "corpora" / "dantri-unc.jsonl.gz")
     rows = []
     started = time.perf_counter()
-    local = SearchEngine(args.work / "whoosh-dantri")
+    local = SearchEngine(args.whoosh_dir or args.work / "whoosh-dantri")
     local.index([corpus], jobs=args.jobs)
-    remote = OpenSearchEngine(args.url, index="bench-dantri-1")
-    remote.index([corpus], jobs=args.jobs)
+    remote = OpenSearchEngine(args.url, index=args.os_index)
+    remote.index([corpus], jobs=args.jobs, rebuild=remote._outdated is not None)
     print(f"dantri on both: {len(local)} / {len(remote)} articles ({time.perf_counter() - started:.0f} s)", flush=True)
 
     articles = list(read_articles(corpus))
@@ -102,7 +104,7 @@ def main() -> None:
     xlocal = SearchEngine(args.work / "whoosh-xquad")
     xlocal.index(passages, jobs=args.jobs)
     xremote = OpenSearchEngine(args.url, index="bench-xquad")
-    xremote.index(passages, jobs=args.jobs)
+    xremote.index(passages, jobs=args.jobs, rebuild=xremote._outdated is not None)
     questions = eval_xquad.load_questions(args.xquad)
     for form in ("accented", "unaccented"):
         qs = [{"text": q.text if form == "accented" else fold(q.text), "relevant": sorted(q.relevant)} for q in questions]

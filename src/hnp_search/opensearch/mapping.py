@@ -16,12 +16,17 @@ MAPPING_VERSION = 2
 #: clause's boost carrying the plan's weight. N is the field's document count (every article
 #: has a title and a body; an empty lead counts for less). The length is rounded up as Whoosh
 #: stores it (its byte b stands for round(27 (1.033^b - 1))), from Lucene's, which is exact up to
-#: 39 terms and kept to 4 significant bits beyond.
+#: 39 terms and beyond that the lowest of a run of 2^k lengths (4 significant bits of length - 24):
+#: read as the middle of its run.
 SIMILARITY_SCRIPT = f"""
 double n = field.docCount;
 double idf = Math.pow(Math.log(n / (term.docFreq + 1.0)) + 1.0, {IDF_POWER});
 double average = field.sumTotalTermFreq / n;
 double length = doc.length;
+if (length >= 40.0) {{
+  double step = Math.pow(2.0, Math.floor(Math.log(length - 24.0) / Math.log(2.0)) - 3.0);
+  length += (step - 1.0) / 2.0;
+}}
 double b = Math.ceil(Math.log(length / 27.0 + 1.0) / Math.log(1.033)) - 1.0;
 if (b < 0.0) {{
   b = 0.0;
