@@ -29,7 +29,7 @@ from ..retrieve.rank import PROXIMITY_DEPTH
 from ..text.normalize import clean_text, fold
 from . import vocabulary
 from .document import stored_article
-from .query import Compiled, Compiler, proximity_clauses, scored, term
+from .query import Compiled, Compiler, pair_counts, proximity_bonus, scored, term
 from .writer import open_index, write_articles
 
 DEFAULT_INDEX = "hnp-search"
@@ -351,24 +351,18 @@ class OpenSearchEngine:
         ``ids`` (``retrieve.rank._telling``)."""
         if not ids:
             return {}
-        body = {"query": {"bool": {"filter": [{"ids": {"values": ids}}], "should": proximity_clauses(list(pairs))}},
-                "size": len(ids), "_source": False}  # fmt: skip
-        found = self._search(body, include_named_queries_score="true")["hits"]["hits"]
-        both: Counter[int] = Counter()
-        near: dict[int, dict[str, float]] = {}
-        for hit in found:
-            for name, score in (hit.get("matched_queries") or {}).items():
-                kind, i = ("both", int(name[4:])) if name.startswith("both") else ("near", int(name[4:]))
-                if kind == "both":
-                    both[i] += 1
-                else:
-                    near.setdefault(i, {})[hit["_id"]] = score
-        bonus: dict[str, float] = {}
-        for i, scores in near.items():
-            telling = math.log((both[i] + 1) / len(scores)) / math.log(both[i] + 1)
-            for d, score in scores.items():
-                bonus[d] = bonus.get(d, 0.0) + telling * score
-        return bonus
+        among = {"ids": {"values": ids}}
+        counts = self._search({"size": 0, "query": among, "aggs": {"pairs": pair_counts(pairs)}})["aggregations"]["pairs"]["buckets"]
+        telling = {}
+        for i in range(len(pairs)):
+            both, near = counts[f"both{i}"]["doc_count"], counts[f"near{i}"]["doc_count"]
+            if near:
+                telling[i] = math.log((both + 1) / near) / math.log(both + 1)
+        clauses = proximity_bonus(list(pairs), telling)
+        if not clauses:
+            return {}
+        body = {"query": {"bool": {"filter": [among], "should": clauses, "minimum_should_match": 1}}, "size": len(ids), "_source": False}
+        return {h["_id"]: h["_score"] for h in self._search(body)["hits"]["hits"]}
 
     def _ids_within(self, matched: dict | None, ids: list[str]) -> set[str]:
         body = {"query": {"bool": {"filter": [{"ids": {"values": ids}}, matched or {"match_all": {}}]}}, "size": len(ids), "_source": False}

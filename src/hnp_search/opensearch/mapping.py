@@ -9,19 +9,22 @@ from ..text import analyze
 
 #: Bump when the mapping changes in a way an existing index cannot serve; indexes record it
 #: beside the analyzer version.
-MAPPING_VERSION = 2
+MAPPING_VERSION = 3
 
 #: The embedded index's BM25 (``retrieve.view``): idf log(N / (df + 1)) + 1 raised to
 #: IDF_POWER, times (K1 + 1) tf / (tf + K1 (1 - B + B length / average length)), the query
-#: clause's boost carrying the plan's weight. N is the field's document count (every article
+#: clause's boost carrying the plan's weight; what does not depend on the article is the
+#: weight script's, computed once per term. N is the field's document count (every article
 #: has a title and a body; an empty lead counts for less). The length is rounded up as Whoosh
 #: stores it (its byte b stands for round(27 (1.033^b - 1))), from Lucene's, which is exact up to
 #: 39 terms and beyond that the lowest of a run of 2^k lengths (4 significant bits of length - 24):
 #: read as the middle of its run.
+WEIGHT_SCRIPT = f"""
+double idf = Math.pow(Math.log(field.docCount / (term.docFreq + 1.0)) + 1.0, {IDF_POWER});
+return query.boost * idf * {BM25_K1 + 1};
+"""
 SIMILARITY_SCRIPT = f"""
-double n = field.docCount;
-double idf = Math.pow(Math.log(n / (term.docFreq + 1.0)) + 1.0, {IDF_POWER});
-double average = field.sumTotalTermFreq / n;
+double average = field.sumTotalTermFreq / (double) field.docCount;
 double length = doc.length;
 if (length >= 40.0) {{
   double step = Math.pow(2.0, Math.floor(Math.log(length - 24.0) / Math.log(2.0)) - 3.0);
@@ -37,7 +40,7 @@ while (rounded < length) {{
   rounded = Math.floor(27.0 * (Math.pow(1.033, b) - 1.0) + 0.5);
 }}
 double norm = {BM25_K1} * ({round(1 - BM25_B, 6)} + {BM25_B} * rounded / average);
-return query.boost * idf * {BM25_K1 + 1} * doc.freq / (doc.freq + norm);
+return weight * doc.freq / (doc.freq + norm);
 """
 
 #: Positional fields (syllables) and frequency-only fields (segmented words), as ``store.schema``.
@@ -80,7 +83,8 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict:
             "number_of_shards": shards,
             "number_of_replicas": replicas,
             "analysis": {"analyzer": {"spaces": {"type": "custom", "tokenizer": "whitespace"}}},
-            "similarity": {"hnp_bm25": {"type": "scripted", "script": {"source": SIMILARITY_SCRIPT}}},
+            "similarity": {"hnp_bm25": {"type": "scripted", "weight_script": {"source": WEIGHT_SCRIPT},
+                                         "script": {"source": SIMILARITY_SCRIPT}}},
         },
         "mappings": {"dynamic": "strict", "_meta": meta(), "properties": properties},
     }

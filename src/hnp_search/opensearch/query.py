@@ -155,13 +155,18 @@ def scored(filter_: dict | None, scoring: list[dict]) -> dict:
     return {"bool": body}
 
 
-def proximity_clauses(pairs: list[Pair]) -> list[dict]:
-    """Per pair, two named clauses: ``both{i}`` (its two syllables in the field, scoring
-    nothing) and ``near{i}`` (side by side, scoring the pair's weight times the two
-    syllables' BM25 impacts): from them ``engine`` computes ``retrieve.rank``'s bonus."""
-    out = []
-    for i, (f, a, b, weight) in enumerate(pairs):
-        out.append({"bool": {"filter": [term(f, a), term(f, b)], "_name": f"both{i}"}})
-        out.append({"bool": {"filter": [phrase(f, [a, b])], "should": [term(f, a), term(f, b)],
-                             "boost": weight, "_name": f"near{i}"}})
-    return out
+def pair_counts(pairs: list[Pair]) -> dict:
+    """Per pair, two filters whose counts among the candidates ``retrieve.rank._telling``
+    reads: ``both{i}`` (its two syllables in the field) and ``near{i}`` (side by side)."""
+    filters = {}
+    for i, (f, a, b, _) in enumerate(pairs):
+        filters[f"both{i}"] = {"bool": {"filter": [term(f, a), term(f, b)]}}
+        filters[f"near{i}"] = phrase(f, [a, b])
+    return {"filters": {"filters": filters}}
+
+
+def proximity_bonus(pairs: list[Pair], telling: dict[int, float]) -> list[dict]:
+    """Clauses scoring ``retrieve.rank``'s proximity bonus: where pair ``i`` stands side by
+    side, its two syllables' BM25 impacts times its weight and how telling it is."""
+    return [{"bool": {"filter": [phrase(f, [a, b])], "should": [term(f, a), term(f, b)], "boost": weight * telling[i]}}
+            for i, (f, a, b, weight) in enumerate(pairs) if telling.get(i)]  # fmt: skip
