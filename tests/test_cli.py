@@ -49,9 +49,11 @@ def test_search_prints_ranked_hits_with_plain_highlights(runner, tiny_index):
     result = runner.invoke(main, ["search", "ho", "tay", "--limit", "1", "--index-dir", str(tiny_index)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "1. [[Hồ Tây]] những ngày đầu thu"
-    assert lines[1].startswith("   20/09/2023 · ho-tay-mua-thu · score ")
-    assert lines[2].startswith("   … ") and "[[Hồ Tây]]" in lines[2]
+    assert lines[0] == "Did you mean: hồ tây?"  # fewer than 3 articles found
+    assert lines[2] == "Found 1 article for 'ho tay'."
+    assert lines[4] == "1. [[Hồ Tây]] những ngày đầu thu"
+    assert lines[5].startswith("   20/09/2023 · ho-tay-mua-thu · score ")
+    assert lines[6].startswith("   … ") and "[[Hồ Tây]]" in lines[6]
     assert "\x1b[" not in result.output
 
 
@@ -60,12 +62,16 @@ def test_search_colours_matches_when_asked(runner, tiny_index):
     assert "\x1b[1;33mHồ Tây\x1b[0m" in result.output
 
 
-def test_search_json_prints_one_object_per_hit(runner, tiny_index):
+def test_search_json_prints_the_page_as_one_object(runner, tiny_index):
     result = runner.invoke(main, ["search", "bàn", "--json", "--limit", "3", "--index-dir", str(tiny_index)])
     assert result.exit_code == 0, result.output
-    hits = [json.loads(line) for line in result.output.splitlines()]
+    page = json.loads(result.output)
+    assert (page["query"], page["total"], page["offset"], page["limit"], page["facets"]) == ("bàn", 5, 0, 3, {})
+    hits = page["hits"]
     assert len(hits) == 3
-    assert {"id", "title", "published", "url", "score", "snippets", "persons", "matched_persons", "all_words", "category"} <= set(hits[0])
+    keys = {"id", "title", "published", "url", "score", "snippets", "persons", "matched_persons", "all_words",
+            "category"}
+    assert keys <= set(hits[0])
     assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
     snippet = hits[0]["snippets"][0]
     start, end = snippet["matches"][0]
@@ -77,9 +83,8 @@ def test_search_filters_by_date_range(runner, tiny_index):
     result = runner.invoke(
         main, ["search", "ha noi", "--from", "01/01/2024", "--to", "2024-03", "--json", "--index-dir", str(tiny_index)]
     )
-    assert [json.loads(line)["id"] for line in result.output.splitlines()] == ["thuy-loi-hoa-binh", "vanh-dai-4-ban-giao"] or sorted(
-        json.loads(line)["id"] for line in result.output.splitlines()
-    ) == ["thuy-loi-hoa-binh", "vanh-dai-4-ban-giao"]
+    ids = [hit["id"] for hit in json.loads(result.stdout)["hits"]]
+    assert sorted(ids) == ["thuy-loi-hoa-binh", "vanh-dai-4-ban-giao"]
 
 
 def test_search_with_no_hits_says_so(runner, tiny_index):
@@ -91,13 +96,18 @@ def test_search_with_no_hits_says_so(runner, tiny_index):
 def test_show_prints_the_stored_article(runner, tiny_index):
     result = runner.invoke(main, ["show", "van-mieu-dem", "--index-dir", str(tiny_index)])
     assert result.exit_code == 0
-    assert result.output.startswith("Văn Miếu - Quốc Tử Giám mở cửa ban đêm (20:10 02/11/2023)\nid: van-mieu-dem · author: Thu Trang\n")
+    assert result.output.startswith(
+        "Văn Miếu - Quốc Tử Giám mở cửa ban đêm (20:10 02/11/2023)\nid: van-mieu-dem · author: Thu Trang\n"
+    )
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["search", "date:31/02/2024"], "Error: bad query 'date:31/02/2024' at position 6: '31/02/2024' is not a real date"),
+        (
+            ["search", "date:31/02/2024"],
+            "Error: bad query 'date:31/02/2024' at position 6: '31/02/2024' is not a real date",
+        ),
         (["show", "nope"], "Error: no article with id 'nope'"),
     ],
     ids=["impossible-date", "unknown-id"],
@@ -119,7 +129,8 @@ def test_index_reports_bad_input_and_indexes_the_rest(runner, tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "good.jsonl").write_text(ARTICLES.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "in" / "bad.jsonl").write_text('{"id": "x", "title": "Thiếu nội dung"}\nnot json\n', encoding="utf-8")
-    result = runner.invoke(main, ["index", str(tmp_path / "in"), str(tmp_path / "missing"), "--index-dir", str(tmp_path / "ix"), "--jobs", "1"])
+    paths = [str(tmp_path / "in"), str(tmp_path / "missing")]
+    result = runner.invoke(main, ["index", *paths, "--index-dir", str(tmp_path / "ix"), "--jobs", "1"])
     assert result.exit_code == EXIT_REJECTED
     assert "10 added" in result.output and "3 errors" in result.output
     assert "bad.jsonl:1:" in result.output and "bad.jsonl:2:" in result.output and "missing" in result.output
@@ -129,8 +140,9 @@ def test_search_by_person_shows_the_matched_person(runner, tiny_index):
     result = runner.invoke(main, ["search", "--person", "nguyen van toan", "--index-dir", str(tiny_index)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "1. Hà Nội bàn giao mặt bằng đường Vành đai 4"
-    assert lines[2] == "   persons: Nguyễn Văn Toàn"
+    assert lines[0] == "Found 1 article."
+    assert lines[2] == "1. Hà Nội bàn giao mặt bằng đường Vành đai 4"
+    assert lines[4] == "   persons: Nguyễn Văn Toàn"
     assert "[[Nguyễn Văn Toàn]]" in result.output
 
 
@@ -144,5 +156,9 @@ def test_persons_command_lists_the_most_named(runner, tiny_index):
 def test_search_html_escapes_text_and_marks_matches(runner, tiny_index):
     result = runner.invoke(main, ["search", "Văn Miếu", "--html", "--limit", "1", "--index-dir", str(tiny_index)])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith('<ol>\n<li id="van-mieu-dem"><h3><mark>Văn Miếu</mark> - Quốc Tử Giám')
-    assert "<small>02/11/2023 · van-mieu-dem</small>" in result.output
+    page = result.output
+    assert page.startswith('<!DOCTYPE html>\n<html lang="vi">\n<head>\n<meta charset="utf-8">')
+    assert "<title>Văn Miếu · hnp-search</title>" in page and page.rstrip().endswith("</html>")
+    assert "<p class=\"count\">Found 1 article for &#x27;Văn Miếu&#x27;.</p>" in page
+    assert '<ol start="1">\n<li id="van-mieu-dem"><h3><mark>Văn Miếu</mark> - Quốc Tử Giám' in page
+    assert '<small><time datetime="2023-11-02T20:10:00">02/11/2023</time> · van-mieu-dem</small>' in page

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from conftest import ARTICLES
 from hnp_search import SearchEngine
+from hnp_search.render import plural
 from hnp_search.cli import EXIT_REJECTED, main
 from hnp_search.errors import IngestError
 from hnp_search.ingest import MAX_ARTICLE_BYTES, read_articles
@@ -53,7 +54,8 @@ def png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0\xff\0\0")) + chunk(b"IEND", b"")
+    pixels = zlib.compress(b"\0\xff\0\0")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
 def single_line(path: Path, size: int, start: bytes = b"", end: bytes = b"") -> Path:
@@ -170,7 +172,8 @@ def huge_single_line_jsonl(d, monkeypatch):
     path = single_line(d / "to.jsonl", 50_000_000, b'{"id": "to", "title": "To", "body": "', b'"}\n')
     with path.open("a", encoding="utf-8") as out:
         out.write(record(id="sau", title="Sau dòng dài") + "\n")
-    return Expect([f"{path}:1: line too long for a news article (50.0 MB; the limit is 10.0 MB)"], {"sau": "Sau dòng dài"})
+    error = f"{path}:1: line too long for a news article (50.0 MB; the limit is 10.0 MB)"
+    return Expect([error], {"sau": "Sau dòng dài"})
 
 
 def missing_path(d, monkeypatch):
@@ -217,7 +220,8 @@ def test_bad_input_is_reported_once_and_the_rest_indexed(tmp_path, monkeypatch, 
     assert result.exit_code == (EXIT_REJECTED if expect.errors else 0), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     indexed = len(GOOD_IDS) + len(expect.titles)
-    assert result.stdout.startswith(f"{indexed} added, 0 updated, 0 unchanged, {len(expect.errors)} errors in ")
+    errors = plural(len(expect.errors), "error")
+    assert result.stdout.startswith(f"{indexed} added, 0 updated, 0 unchanged, {errors} in ")
     summary = ["Rejected input:", *(f"  {error}" for error in expect.errors)] if expect.errors else []
     assert result.stderr.splitlines() == [f"warning: {error}" for error in expect.errors] + summary
     assert json.loads(errors_json.read_text(encoding="utf-8")) == expect.errors
@@ -233,9 +237,11 @@ def test_truncated_jsonl_gz_indexes_the_articles_before_the_damage(tmp_path):
     path = tmp_path / "cut.jsonl.gz"
     path.write_bytes(data[: len(data) // 2])
 
-    result = CliRunner().invoke(main, ["index", str(ARTICLES), str(path), "--index-dir", str(tmp_path / "ix"), "--jobs", "1"])
+    args = ["index", str(ARTICLES), str(path), "--index-dir", str(tmp_path / "ix"), "--jobs", "1"]
+    result = CliRunner().invoke(main, args)
 
-    error = f"{path}: damaged or truncated gzip file (Compressed file ended before the end-of-stream marker was reached)"
+    cause = "Compressed file ended before the end-of-stream marker was reached"
+    error = f"{path}: damaged or truncated gzip file ({cause})"
     assert result.exit_code == EXIT_REJECTED
     assert result.stderr.splitlines() == [f"warning: {error}", "Rejected input:", f"  {error}"]
     with SearchEngine(tmp_path / "ix", create=False) as engine:
@@ -285,7 +291,8 @@ def test_jsonl_that_json_cannot_read_is_an_ingest_error(tmp_path):
     errors = []
 
     assert list(read_articles(path, on_error=errors.append)) == []
-    assert [str(error)[: str(error).index(" (")] for error in errors] == [f"{path}:{n}: unreadable JSON" for n in (1, 2)]
+    reasons = [str(error)[: str(error).index(" (")] for error in errors]
+    assert reasons == [f"{path}:{n}: unreadable JSON" for n in (1, 2)]
 
 
 # --- fuzz: mutated real articles never raise anything but IngestError ------------------------
@@ -338,7 +345,9 @@ def test_mutated_sample_page_parses_or_raises_ingest_error(tmp_path, sample_page
 
 
 @FUZZ
-@given(mutations=MUTATIONS, title=st.sampled_from(["Hà Nội mở rộng phố đi bộ", "Giá rau xanh tăng"]), legacy=st.booleans())
+@given(
+    mutations=MUTATIONS, title=st.sampled_from(["Hà Nội mở rộng phố đi bộ", "Giá rau xanh tăng"]), legacy=st.booleans()
+)
 def test_mutated_test_page_parses_or_raises_ingest_error(tmp_path, mutations, title, legacy):
     text = page(title)
     path = tmp_path / "bai.txt"

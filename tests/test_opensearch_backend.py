@@ -172,10 +172,18 @@ def test_similar_articles(remote):
     similar = remote.similar("ho-tay-mua-thu", limit=3)
     assert similar and "ho-tay-mua-thu" not in _ids(similar)
     assert any("Hồ Tây" in h.title or "Hồ Tây" in h.article.body for h in similar)
-    assert remote.similar("no-such-article") == []
+    with pytest.raises(HnpSearchError, match="no article with id 'no-such-article'"):
+        remote.similar("no-such-article")
 
 
-def test_delete_reindex_and_unchanged_articles(node, fresh):
+def test_stats_say_what_the_index_holds(remote, local):
+    mine, theirs = remote.stats(), local.stats()
+    for key in ("articles", "first_published", "last_published", "undated", "categories", "persons", "analyzer_version"):
+        assert mine[key] == theirs[key], key
+    assert mine["path"].endswith(remote.index_name) and mine["index_bytes"] > 0 and mine["segments"] >= 1
+
+
+def test_delete_reindex_prune_and_unchanged_articles(node, fresh, tmp_path):
     from hnp_search.opensearch import OpenSearchEngine
 
     engine = OpenSearchEngine(NODE_URL, index=fresh())
@@ -183,12 +191,16 @@ def test_delete_reindex_and_unchanged_articles(node, fresh):
     assert (first.added, first.skipped, len(engine)) == (10, 0, 10)
     again = engine.index([ARTICLES], jobs=1)
     assert (again.added, again.updated, again.skipped, len(engine)) == (0, 0, 10, 10)
-    assert engine.delete("gia-rau-xanh") and not engine.delete("gia-rau-xanh")
+    assert engine.delete("gia-rau-xanh") == 1 and engine.delete(["gia-rau-xanh", "no-such-id"]) == 0
     assert engine.get("gia-rau-xanh") is None and len(engine) == 9
     assert "gia-rau-xanh" not in _ids(engine.search("giá rau xanh", limit=10))
     back = engine.index([ARTICLES], jobs=2)
     assert (back.added, back.updated, back.skipped, len(engine)) == (1, 0, 9, 10)
     assert engine.search("giá rau xanh", limit=1)[0].id == "gia-rau-xanh"
+    some = tmp_path / "some.jsonl"
+    some.write_text("".join(ARTICLES.read_text(encoding="utf-8").splitlines(keepends=True)[:4]), encoding="utf-8")
+    pruned = engine.index([some], jobs=1, prune=True)
+    assert (pruned.skipped, pruned.pruned, len(engine)) == (4, 6, 4)
 
 
 def test_changed_articles_replace_theirs_and_bad_lines_are_reported(fresh, tmp_path):
@@ -302,7 +314,10 @@ def test_cli_searches_the_cluster(remote, local):
     mine = runner.invoke(main, ["search", "--opensearch", NODE_URL, "--os-index", remote.index_name, "--json", "hồ", "tây"])
     theirs = runner.invoke(main, ["search", "--index-dir", str(local.path), "--json", "hồ", "tây"])
     assert mine.exit_code == 0, mine.output
-    assert [json.loads(line)["id"] for line in mine.output.splitlines()] == [json.loads(line)["id"] for line in theirs.output.splitlines()]
+    mine, theirs = json.loads(mine.output), json.loads(theirs.output)
+    assert [h["id"] for h in mine["hits"]] == [h["id"] for h in theirs["hits"]] and mine["total"] == theirs["total"]
+    stats = runner.invoke(main, ["stats", "--opensearch", NODE_URL, "--os-index", remote.index_name])
+    assert stats.exit_code == 0 and "articles: 36" in stats.output
     shown = runner.invoke(main, ["show", "ho-tay-mua-thu"], env={"HNP_SEARCH_OPENSEARCH": NODE_URL}, catch_exceptions=False)
     assert shown.exit_code == 1 and "no index 'hnp-search'" in shown.output or "Hồ Tây" in shown.output
     persons = runner.invoke(main, ["persons", "--opensearch", NODE_URL, "--os-index", remote.index_name, "--top", "3"])

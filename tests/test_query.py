@@ -105,7 +105,9 @@ def test_unaccented_query_gets_a_suggested_reading(engine):
     assert engine.suggest("Hồ Tây") is None
 
 
-_ALPHABET = st.sampled_from(list('"()-:*?_ ORdateitlpersonauthr0123456789/.<>=ạàáảãăằắâầđèéêềìíòóôồơờùúưừỳýHNĐ\t\n\x00\x1b'))
+_ALPHABET = st.sampled_from(
+    list('"()-:*?_ ORdateitlpersonauthr0123456789/.<>=ạàáảãăằắâầđèéêềìíòóôồơờùúưừỳýHNĐ\t\n\x00\x1b')
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

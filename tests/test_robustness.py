@@ -38,7 +38,8 @@ def short_articles(path: Path, count: int) -> Path:
 
 
 def start_indexing(source: Path, index_dir: Path, jobs: int = 1, **popen) -> subprocess.Popen:
-    command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(index_dir), "--jobs", str(jobs)]
+    command = [sys.executable, "-m", "hnp_search", "index", str(source)]
+    command += ["--index-dir", str(index_dir), "--jobs", str(jobs)]
     env = {**os.environ, "HNP_SEARCH_BATCH_SIZE": str(BATCH)}
     # Ctrl-C as at a terminal even when the tests run as a background job, which starts
     # with SIGINT ignored and would pass that on.
@@ -83,7 +84,7 @@ def test_sigkill_at_any_moment_loses_at_most_one_batch_and_a_rerun_completes(tmp
         index_dir = tmp_path / f"ix{attempt}"
         process = start_indexing(source, index_dir)
         if attempt % 2:  # every other try: amid the batches, else anywhere from start-up on
-            wait_until(lambda: committed_ids(index_dir))
+            wait_until(lambda index_dir=index_dir: committed_ids(index_dir))
         time.sleep(rng.uniform(0.05, 1.5))
         process.kill()
         process.communicate()

@@ -275,7 +275,9 @@ def xquad(shared, tmp_path_factory):
         with (shared / "eval" / name).open(encoding="utf-8") as lines:
             return [json.loads(line) for line in lines if line.strip()]
 
-    passages = [Article(id=r["id"], title=r["title"].replace("_", " "), body=r["body"]) for r in rows("xquad-vi-passages.jsonl")]
+    passages = [
+        Article(id=r["id"], title=r["title"].replace("_", " "), body=r["body"]) for r in rows("xquad-vi-passages.jsonl")
+    ]
     questions = [(r["query"].replace('"', " "), set(r["relevant"])) for r in rows("xquad-vi-queries.jsonl")[::3]]
     engine = SearchEngine(tmp_path_factory.mktemp("xquad") / "ix")
     engine.index(passages, jobs=1)

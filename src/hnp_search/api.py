@@ -10,9 +10,16 @@ from typing import Callable, Iterable, Union
 
 from whoosh.searching import Searcher
 
-from .errors import EngineClosedError, IndexNotFoundError, IndexVersionError, IngestError, QuerySyntaxError
+from .errors import (
+    EngineClosedError,
+    HnpSearchError,
+    IndexNotFoundError,
+    IndexVersionError,
+    IngestError,
+    QuerySyntaxError,
+)
 from .highlight import Matcher, Snippet, highlight_article
-from .indexing.job import IndexSummary, write_articles
+from .indexing.job import IndexSummary, delete_articles, write_articles
 from .ingest import Article, read_articles
 from .persons import person_key
 from .query import vocabulary
@@ -21,8 +28,10 @@ from .query.vocabulary import Lexicon
 from .query.vocabulary import suggest as suggest_query
 from .results import Hit, Results
 from .retrieve import IndexView, PostingCache, Retriever
-from .retrieve.facets import check_facets, facet_counts
-from .store.directory import create_index, index_exists, open_index
+from .retrieve.facets import check_facets, date_range, facet_counts
+from .retrieve.similar import related
+from .store.directory import create_index, index_exists, index_size, open_index
+from .text.analyze import ANALYZER_VERSION
 from .text.normalize import clean_text, fold
 
 DEFAULT_INDEX_DIR = "index"
@@ -82,12 +91,15 @@ class SearchEngine:
         jobs: int | None = None,
         progress: Callable[[int], None] | None = None,
         on_error: Callable[[IngestError], None] | None = None,
+        prune: bool = False,
     ) -> IndexSummary:
         """Add or replace articles (from paths, or ``Article`` objects) by id.
 
         Bad files and lines are reported to ``on_error`` (and listed in the
         summary's ``errors``); the rest is indexed. ``jobs`` analysis processes
-        (default: all cores). ``rebuild`` empties the index first.
+        (default: all cores). ``rebuild`` empties the index first. ``prune`` then
+        deletes the articles whose ids none of ``sources`` holds (not done when some
+        input could not be read: its articles' ids are unknown).
         """
         if isinstance(sources, (str, os.PathLike, Article)):
             sources = [sources]
@@ -99,12 +111,13 @@ class SearchEngine:
             if on_error is not None:
                 on_error(error)
 
+        seen: set[str] = set()
+
         def articles():
             for source in sources:
-                if isinstance(source, Article):
-                    yield source
-                else:
-                    yield from read_articles(source, on_error=report)
+                for article in [source] if isinstance(source, Article) else read_articles(source, on_error=report):
+                    seen.add(article.id)
+                    yield article
 
         self._check_open()
         if rebuild or isinstance(self._outdated, IndexNotFoundError):
@@ -117,8 +130,26 @@ class SearchEngine:
             self._ix, articles(), jobs=jobs or os.cpu_count() or 1, progress=progress, on_error=on_error
         )
         summary.errors[:0] = [str(e) for e in summary_errors]
+        if prune and not summary.errors:
+            summary.pruned = delete_articles(self._ix, (), keep=seen.__contains__)
         self.refresh()
         return summary
+
+    def delete(self, ids: Iterable[str] | str) -> int:
+        """Delete the articles with these ids, in one commit (crash-safe, under the job lock
+        as indexing is); returns how many were in the index. They leave search, ``get``,
+        facets, persons and ``len`` at once (for this engine; other engines after
+        ``refresh()``); indexing the same id again adds it anew.
+
+        >>> engine.delete(["gia-xang-giam-2020-03-31"])  # doctest: +SKIP
+        1
+        """
+        if isinstance(ids, str):
+            ids = [ids]
+        self._check_version()
+        deleted = delete_articles(self._ix, ids)
+        self.refresh()
+        return deleted
 
     # -- reading -----------------------------------------------------------
 
@@ -149,6 +180,7 @@ class SearchEngine:
             searcher.close()  # only this thread used it
             searcher = None
         if searcher is None:
+            assert self._ix is not None  # else _check_version raised
             searcher = self._ix.searcher()
             with self._lock:
                 self._searchers.append(searcher)
@@ -243,11 +275,58 @@ class SearchEngine:
         page = retriever.page(tree, filters, offset, limit, sort)
         matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight and page.ranked else None
         keys = {person_key(p.name) for p in wanted}
-        hits = tuple(self._hit(searcher, docnum, score, matcher, keys, all_words) for docnum, score, all_words in page.ranked)
+        hits = tuple(
+            self._hit(searcher, docnum, score, matcher, keys, all_words) for docnum, score, all_words in page.ranked
+        )
         counted = facet_counts(retriever.view, page.docs, facets) if facets else {}
         suggestion = self._suggest(searcher, query) if len(page.docs) < SUGGEST_BELOW and query.strip() else None
         return Results(hits=hits, total=len(page.docs), total_all_words=page.all_words, offset=offset, limit=limit,
                        facets=counted, suggestion=suggestion)  # fmt: skip
+
+    def similar(self, article_id: str, limit: int = 10) -> list[Hit]:
+        """Articles related to the one with this id (a "more like this"), best first: those
+        scoring best on its most telling terms (folded words and syllables of its title,
+        lead and body, by tf·idf), without itself or exact duplicates of it (the same
+        indexed content, or the same title and text under another id). Raises
+        HnpSearchError when there is no such article.
+
+        >>> [h.id for h in engine.similar("metro-nhon-ga-ha-noi-2024-08-09", limit=3)]  # doctest: +SKIP
+        """
+        searcher = self._search_with()
+        docnum = searcher.document_number(id=article_id)
+        if docnum is None:
+            raise HnpSearchError(f"no article with id {article_id!r}")
+        fields = searcher.stored_fields(docnum)
+        same = (fields.get("title") or "", fields.get("body") or "")
+        hits = []
+        for candidate, score in related(self._local.view, docnum, fields, limit + 5):
+            hit = self._hit(searcher, candidate, score, None, set())
+            if (hit.title, hit.article.body) != same:
+                hits.append(hit)
+        return hits[:limit]
+
+    def stats(self) -> dict:
+        """What the index holds, JSON-ready: path, articles, first and last publication
+        dates (ISO) and how many are undated, articles per category and per source, how
+        many persons are named, size on disk and segments, analyzer version."""
+        self._search_with()
+        view = self._local.view
+        docs = view.all_docs()
+        first, last, undated = date_range(view, docs)
+        counted = facet_counts(view, docs, ["category", "source", "person"], top=len(docs) + 1)
+        return {
+            "path": str(self.path),
+            "articles": len(docs),
+            "first_published": first.isoformat() if first else None,
+            "last_published": last.isoformat() if last else None,
+            "undated": undated,
+            "categories": counted["category"],
+            "sources": counted["source"],
+            "persons": len(counted["person"]),
+            "index_bytes": index_size(self.path),
+            "segments": len(view.leaves),
+            "analyzer_version": ANALYZER_VERSION,
+        }
 
     def persons(self, query: str | None = None, top: int = 20, **filters) -> list[tuple[str, int]]:
         """The persons named in the most articles, overall or among the matches of
@@ -277,8 +356,14 @@ class SearchEngine:
             return None
 
     @staticmethod
-    def _filters(query: str, date_from: DateLike = None, date_to: DateLike = None, person: str | None = None,
-                 category: str | None = None, source: str | None = None):
+    def _filters(
+        query: str,
+        date_from: DateLike = None,
+        date_to: DateLike = None,
+        person: str | None = None,
+        category: str | None = None,
+        source: str | None = None,
+    ):
         """The parsed query, the filters the options add, and every person filter."""
         tree = parse(query)
         filters: list[Node] = []
@@ -293,10 +378,13 @@ class SearchEngine:
         return tree, filters, wanted
 
     @staticmethod
-    def _hit(searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str], all_words: bool = True) -> Hit:
+    def _hit(
+        searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str], all_words: bool = True
+    ) -> Hit:
         fields = searcher.stored_fields(docnum)
         article = _article(fields)
         names = tuple(fields.get("persons") or ())
+        snippets: list[Snippet]
         if matcher is None:
             title_snippet, snippets = Snippet(article.title), []
         else:

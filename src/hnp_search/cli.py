@@ -1,8 +1,9 @@
-"""Command line: ``hnp-search index | search | show``, arguments → ``SearchEngine`` calls → ``render``ed output."""
+"""Command line: ``hnp-search`` commands: arguments → ``SearchEngine`` → ``render``."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -11,10 +12,8 @@ import click
 from . import render
 from .api import SORTS, SearchEngine, default_index_dir
 from .errors import HnpSearchError
-from .highlight import Snippet
-
-#: Offer a better query when a search finds fewer hits than this.
-SUGGEST_BELOW = 3
+from .ingest import estimate_articles
+from .results import FACETS
 #: Exit status when some input files or lines were rejected (the rest is indexed).
 EXIT_REJECTED = 3
 #: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
@@ -26,9 +25,15 @@ class _Group(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # here, so that a closed pipe is caught below
+            return result
         except HnpSearchError as exc:
             raise click.ClickException(str(exc)) from None
+        except BrokenPipeError:  # `hnp-search search … | head -3`: the reader has all it wants
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so that the exit's flush finds no closed pipe
+            sys.exit(0)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,7 +52,7 @@ def _index_dir_option(f):
     f = click.option("--os-index", default=None, metavar="NAME",
                      help="With --opensearch: the index name (default: hnp-search).")(f)
     f = click.option("--opensearch", metavar="URL", envvar="HNP_SEARCH_OPENSEARCH", default=None,
-                     help="Use the index on this OpenSearch cluster (default: $HNP_SEARCH_OPENSEARCH) instead of a directory.")(f)
+                     help="Use the index on this OpenSearch cluster (default: $HNP_SEARCH_OPENSEARCH), not a directory.")(f)
     return click.option(
         "--index-dir",
         type=click.Path(file_okay=False),
@@ -101,12 +106,17 @@ def _duration(seconds: float) -> str:
               help="Analysis processes (default: number of cores).")
 @click.option("--errors-json", type=click.File("w"), default=None,
               help="Also write the rejected inputs to this file as JSON.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Then delete the indexed articles whose ids PATHS no longer hold (not done if some input is rejected).",
+)
 @click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True,
               help="With --opensearch: primary shards of a new index.")
 @click.option("--replicas", type=click.IntRange(min=0), default=0, show_default=True,
               help="With --opensearch: replicas of each shard of a new index.")
 @_index_dir_option
-def index_command(paths, rebuild, jobs, errors_json, shards, replicas, index_dir, opensearch, os_index):
+def index_command(paths, rebuild, jobs, errors_json, prune, shards, replicas, index_dir, opensearch, os_index):
     """Add or replace the articles in PATHS (HNP page text, JSONL, JSONL.gz, folders).
 
     Articles are matched by id, so indexing the same files again adds nothing.
@@ -119,7 +129,7 @@ def index_command(paths, rebuild, jobs, errors_json, shards, replicas, index_dir
     """
     engine = _engine(index_dir, opensearch, os_index, create=True)
     layout = {"shards": shards, "replicas": replicas} if opensearch else {}
-    progress = _Progress(None) if sys.stderr.isatty() else None
+    progress = _Progress(estimate_articles(*paths)) if sys.stderr.isatty() else None
 
     def on_error(error):
         if progress:
@@ -128,25 +138,25 @@ def index_command(paths, rebuild, jobs, errors_json, shards, replicas, index_dir
 
     with engine:
         try:
-            summary = engine.index(list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error, **layout)
+            summary = engine.index(
+                list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error, prune=prune, **layout
+            )
         except KeyboardInterrupt:
             if progress:
                 progress.done()
             click.echo(
-                f"Interrupted: rolled back the batch being written; the index keeps the {len(engine)} "
-                "articles committed before it. Run the same command again to finish.",
+                "Interrupted: rolled back the batch being written; the index keeps the "
+                f"{render.plural(len(engine), 'article')} "
+                "committed before it. Run the same command again to finish.",
                 err=True,
             )
             sys.exit(EXIT_INTERRUPTED)
         total = len(engine)
     if progress:
         progress.done()
-    rate = summary.indexed / summary.seconds if summary.seconds else 0
-    click.echo(
-        f"{summary.added} added, {summary.updated} updated, {summary.skipped} unchanged, "
-        f"{len(summary.errors)} errors in {summary.seconds:.1f}s ({rate:.1f} articles/s); "
-        f"index: {total} articles, {summary.index_bytes / 1e6:.1f} MB at {engine.path}"
-    )
+    click.echo(render.index_summary_text(summary, total, engine.path))
+    if prune and summary.errors:
+        click.echo("Not pruned: some input was rejected, so the ids it holds are unknown.", err=True)
     if summary.errors:
         click.echo("Rejected input:", err=True)
         for error in summary.errors:
@@ -157,59 +167,165 @@ def index_command(paths, rebuild, jobs, errors_json, shards, replicas, index_dir
         sys.exit(EXIT_REJECTED)
 
 
+def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in (value or "").split(",") if n.strip())
+    unknown = [n for n in names if n not in FACETS]
+    if unknown:
+        raise click.BadParameter(f"unknown facet {unknown[0]!r} (use any of {', '.join(FACETS)})")
+    return names
+
+
 @main.command("search")
 @click.argument("query", nargs=-1, required=False)
-@click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Most hits to show.")
-@click.option("--from", "date_from", default=None, help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024).")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Hits per page.")
+@click.option("--offset", type=click.IntRange(min=0), default=None, help="Skip this many hits (0: from the best).")
+@click.option("--page", type=click.IntRange(min=1), default=None, help="Show page N of --limit hits (1: the first).")
+@click.option(
+    "--from", "date_from", default=None, help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024)."
+)
 @click.option("--to", "date_to", default=None, help="Published on or before (same forms).")
-@click.option("--person", default=None, help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding to it).')
-@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
-@click.option("--html", "as_html", is_flag=True, help="An HTML list of hits, matches in <mark>.")
+@click.option(
+    "--person",
+    default=None,
+    help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding to it).',
+)
+@click.option("--category", default=None, help="Only articles of this category (as category:).")
+@click.option("--source", default=None, help="Only articles read from this file (as source:; its name will do).")
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="relevance",
+    show_default=True,
+    help="relevance (a query with no words: newest first), date or -date.",
+)
+@click.option(
+    "--facets",
+    callback=_facet_names,
+    default=None,
+    metavar="NAMES",
+    help=f"Count all matches by these, comma-separated: {','.join(FACETS)}.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The page as one JSON object: total, hits, facets.")
+@click.option("--html", "as_html", is_flag=True, help="The page as a complete HTML document.")
 @click.option("--color/--no-color", default=None, help="Highlight with colour (default: on a terminal).")
 @_index_dir_option
-def search_command(query, limit, date_from, date_to, person, sort, as_json, as_html, color, index_dir, opensearch, os_index):
+def search_command(
+    query,
+    limit,
+    offset,
+    page,
+    date_from,
+    date_to,
+    person,
+    category,
+    source,
+    sort,
+    facets,
+    as_json,
+    as_html,
+    color,
+    index_dir,
+    opensearch,
+    os_index,
+):
     """Search the index. Words match with or without diacritics; "quotes" make a phrase.
 
     \b
     hnp-search search Hà Nội
-    hnp-search search ha noi --limit 5
+    hnp-search search ha noi --limit 5 --page 2
     hnp-search search '"văn hóa thể thao"' --from 2024-01-01
     hnp-search search 'giao thông -"xe buýt" date:2024-05'
     hnp-search search metro --person "Nguyễn Quốc Toàn" --sort -date
+    hnp-search search giá xăng --facets category,month,person
 
     \b
     Query language: words (all of them first, then most; a question, with a
     ? or a question word such as gì or bao nhiêu, by score alone); "a phrase";
     -word / -"phrase" to exclude; a OR b; ( ); title: lead: body: author:;
-    person:"Name"; date:2024-05-07, date:2024-05, date:2024, date:07/05/2024,
-    date:2024-05-01..2024-05-31, date:>=2024-05-01, date:<2024.
+    person:"Name"; category:business; source:dantri; date:2024-05-07,
+    date:2024-05, date:2024, date:07/05/2024, date:2024-05-01..2024-05-31,
+    date:>=2024-05-01, date:<2024.
     """
     text = " ".join(query)
-    if not text.strip() and not (person or date_from or date_to):
-        raise click.UsageError("give a query, --person, --from or --to")
+    if not text.strip() and not (person or date_from or date_to or category or source):
+        raise click.UsageError("give a query, --person, --category, --source, --from or --to")
+    if as_json and as_html:
+        raise click.UsageError("--json and --html cannot be used together")
+    if offset is not None and page is not None:
+        raise click.UsageError("--offset and --page cannot be used together")
+    offset = (page - 1) * limit if page is not None else offset or 0
     with _engine(index_dir, opensearch, os_index) as engine:
-        hits = engine.search(text, limit=limit, date_from=date_from, date_to=date_to, person=person, sort=sort)
+        results = engine.search(text, offset=offset, limit=limit, date_from=date_from, date_to=date_to, person=person,
+                                category=category, source=source, sort=sort, facets=facets)  # fmt: skip
+    out = results.to_dict()
+    if results.suggestion and (as_json or as_html):
+        click.echo(f"Did you mean: {results.suggestion}?", err=True)
     if as_json:
-        for hit in hits:
-            click.echo(json.dumps(render.hit_json(hit), ensure_ascii=False))
+        click.echo(json.dumps({"query": text, **out}, ensure_ascii=False))
         return
     if as_html:
-        click.echo(render.hits_html(hits))
-        return
-    if not hits:
-        click.echo(f"No articles match {text!r}.")
-    if len(hits) < min(limit, SUGGEST_BELOW) and text.strip():
-        with _engine(index_dir, opensearch, os_index) as engine:
-            better = engine.suggest(text)
-        if better:
-            click.echo(f"Did you mean: {better}?\n")
-    if not hits:
+        click.echo(render.results_html(out, text))
         return
     colour = sys.stdout.isatty() if color is None else color
-    mark = Snippet.ansi if colour else Snippet.plain
+    if results.suggestion:
+        click.echo(f"Did you mean: {results.suggestion}?\n")
+    scored = sort == "relevance" and any(hit.score for hit in results)
+    mark = render.ANSI if colour else render.PLAIN
+    click.echo(render.results_text(out, text, mark, scored), color=colour, nl=False)
+
+
+@main.command("similar")
+@click.argument("article_id")
+@click.option(
+    "--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="How many related articles."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the article's id and the related hits.")
+@_index_dir_option
+def similar_command(article_id, limit, as_json, index_dir, opensearch, os_index):
+    """List articles related to one (sharing its most telling words), best first.
+
+    \b
+    hnp-search similar news_business_250 --limit 5
+    """
+    with _engine(index_dir, opensearch, os_index) as engine:
+        hits = engine.similar(article_id, limit=limit)
+    if as_json:
+        click.echo(json.dumps({"id": article_id, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+        return
+    if not hits:
+        click.echo(f"No articles related to {article_id!r}.")
     for rank, hit in enumerate(hits, 1):
-        click.echo(render.hit_text(rank, hit, mark, scored=sort == "relevance"), color=colour)
+        click.echo(render.hit_text(rank, hit.to_dict()))
+
+
+@main.command("delete")
+@click.argument("article_ids", nargs=-1, required=True)
+@_index_dir_option
+def delete_command(article_ids, index_dir, opensearch, os_index):
+    """Delete articles by id, in one commit. Exit status 1 if some id is not in the index.
+
+    \b
+    hnp-search delete news_business_250 news_business_197
+    """
+    with _engine(index_dir, opensearch, os_index) as engine:
+        missing = [i for i in dict.fromkeys(article_ids) if engine.get(i) is None]
+        deleted = engine.delete(article_ids)
+        total = len(engine)
+    click.echo(f"Deleted {render.plural(deleted, 'article')}; index: {render.plural(total, 'article')}.")
+    for article_id in missing:
+        click.echo(f"warning: no article with id {article_id!r}", err=True)
+    if missing:
+        sys.exit(1)
+
+
+@main.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
+@_index_dir_option
+def stats_command(as_json, index_dir, opensearch, os_index):
+    """What the index holds: articles, date range, categories, sources, size, analyzer version."""
+    with _engine(index_dir, opensearch, os_index) as engine:
+        stats = engine.stats()
+    click.echo(json.dumps(stats, ensure_ascii=False) if as_json else render.stats_text(stats), nl=as_json)
 
 
 @main.command("persons")
@@ -231,7 +347,8 @@ def persons_command(query, top, date_from, date_to, as_json, index_dir, opensear
     with _engine(index_dir, opensearch, os_index) as engine:
         ranked = engine.persons(text, top=top, **filters)
     for name, count in ranked:
-        click.echo(json.dumps({"name": name, "articles": count}, ensure_ascii=False) if as_json else f"{count:6d}  {name}")
+        line = json.dumps({"name": name, "articles": count}, ensure_ascii=False) if as_json else f"{count:6d}  {name}"
+        click.echo(line)
     if not ranked and not as_json:
         click.echo("No persons found.")
 

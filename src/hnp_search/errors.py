@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class HnpSearchError(Exception):
     """Base class of every error hnp-search reports to users."""
@@ -39,7 +41,7 @@ class IngestError(HnpSearchError):
     when the whole file is at fault).
     """
 
-    def __init__(self, path: str, message: str, line: int | None = None):
+    def __init__(self, path: str | os.PathLike[str], message: str, line: int | None = None):
         self.path = str(path)
         self.line = line
         self.message = message

@@ -1,4 +1,4 @@
-"""Search results as backend-neutral values: ``Hit`` (one article found) and ``Results`` (one page of hits with the total, facets and suggestion), JSON-ready."""
+"""Backend-neutral, JSON-ready search results: ``Hit`` (one article), ``Results`` (a page, total, facets)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class Hit:
     all_words: bool = True
 
     def to_dict(self) -> dict:
-        """JSON-ready: ids, title, date as ISO, score, snippets with the [start, end) offsets of their matches, url, category, source, persons."""
+        """JSON-ready: id, title, ISO date, score, snippets with match offsets, url, category, source, persons."""
         return {
             "id": self.id,
             "title": self.title,

@@ -1,4 +1,4 @@
-"""An indexing job: articles → committed segments (dedupe by id and digest, batches, commits) and its ``IndexSummary``."""
+"""Indexing jobs: articles → committed segments (deduped by id and digest, in batches) and ``IndexSummary``; deletes."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, cast
 
 from ..errors import HnpSearchError, IngestError
 from ..ingest import Article
-from ..store.directory import index_size, job_lock, save_lexicon
+from ..store.directory import index_size, job_lock, restamp_lexicon, save_lexicon
 from ..store.schema import STORED_FIELDS
 from ..text import analyze
 from .pipeline import Pipeline, ctrl_c_kept
@@ -42,6 +42,35 @@ def write_articles(
             raise HnpSearchError(f"HNP_SEARCH_BATCH_SIZE must be a positive whole number, not {setting!r}")
         batch_size = int(setting)
     return _Job(ix, progress, on_error).run(articles, jobs, batch_size)
+
+
+def delete_articles(ix, ids: Iterable[str], keep: Callable[[str], bool] | None = None) -> int:
+    """Delete the articles with ``ids`` (or, when ``keep`` is given, every article whose id
+    it rejects) in one commit, holding the job lock as indexing does: a crash leaves the
+    index as before or as after. Returns how many articles were deleted."""
+    with job_lock(Path(ix.storage.folder)), ctrl_c_kept() as interrupted:
+        with ix.searcher() as searcher:
+            if keep is None:
+                found = [i for i in dict.fromkeys(ids) if searcher.document_number(id=i) is not None]
+            else:
+                rejected = (t.decode("utf-8") for t in searcher.reader().lexicon("id"))
+                found = [i for i in rejected if not keep(i) and searcher.document_number(id=i) is not None]
+            generation = searcher.reader().generation()
+        if not found:
+            return 0
+        writer = open_writer(ix)
+        try:
+            for article_id in found:
+                writer.delete_by_term("id", article_id)
+            if interrupted():
+                raise KeyboardInterrupt
+            writer.commit(mergetype=merge_small_segments)
+        finally:
+            if not writer.is_closed:
+                writer.cancel()
+        with ix.reader() as reader:
+            restamp_lexicon(ix.storage.folder, generation, reader.generation())
+    return len(found)
 
 
 class _Job:
@@ -107,14 +136,18 @@ class _Job:
 
     def fresh(self, articles: Iterable[Article]) -> Iterator[tuple[Article, str]]:
         """The articles to analyse, with their digests: duplicates and unchanged ones skipped."""
+        known = self.known
+        if known is None:
+            raise RuntimeError("the index's digests are read when the job starts")
         for article in articles:
             if article.id in self.seen:
-                self.report(IngestError(article.source or "<api>", f"duplicate id {article.id!r}, first read from {self.seen[article.id]}: skipped"))
+                message = f"duplicate id {article.id!r}, first read from {self.seen[article.id]}: skipped"
+                self.report(IngestError(article.source or "<api>", message))
                 self.handled += 1
                 continue
             self.seen[article.id] = article.source or "<api>"
             fingerprint = digest(article)
-            if self.known(article.id) == fingerprint:
+            if known(article.id) == fingerprint:
                 self.summary.skipped += 1
                 self.handled += 1
                 if self.progress:
@@ -149,8 +182,11 @@ def _document(article: Article, terms: dict[str, object], fingerprint: str) -> d
     doc.update(id=article.id, digest=fingerprint, **terms)
     if article.published is not None:
         doc["published"] = article.published
-    doc.update(facet_category=(article.category or "").encode("utf-8"), facet_source=(article.source or "").encode("utf-8"),
-               facet_person="\n".join(terms.get("persons") or ()).encode("utf-8"))  # fmt: skip
+    doc.update(
+        facet_category=(article.category or "").encode("utf-8"),
+        facet_source=(article.source or "").encode("utf-8"),
+        facet_person="\n".join(cast("Iterable[str]", terms.get("persons") or ())).encode("utf-8"),
+    )
     return doc
 
 
@@ -164,11 +200,12 @@ class IndexSummary:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     index_bytes: int = 0
+    #: Articles deleted because their ids are no longer in the paths indexed (``prune``).
+    pruned: int = 0
 
     @property
     def indexed(self) -> int:
         return self.added + self.updated
-
 
 
 class _KnownDigests:

@@ -9,7 +9,7 @@ import os
 from collections import Counter
 from typing import Callable, Iterable, Union
 
-from opensearchpy import OpenSearch
+from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConnectionError as Unreachable
 from opensearchpy.exceptions import NotFoundError, TransportError
 
@@ -26,6 +26,7 @@ from ..query.vocabulary import suggest as suggest_query
 from ..results import Hit, Results
 from ..retrieve.facets import FACET_TOP, check_facets
 from ..retrieve.rank import PROXIMITY_DEPTH
+from ..text.analyze import ANALYZER_VERSION
 from ..text.normalize import clean_text, fold
 from . import vocabulary
 from .document import stored_article
@@ -123,11 +124,13 @@ class OpenSearchEngine:
         jobs: int | None = None,
         progress: Callable[[int], None] | None = None,
         on_error: Callable[[IngestError], None] | None = None,
+        prune: bool = False,
         shards: int = 1,
         replicas: int = 0,
     ) -> IndexSummary:
-        """Add or replace articles by id, as ``SearchEngine.index`` does; the index is created
-        on first use with ``shards`` and ``replicas`` (``rebuild`` deletes it first)."""
+        """Add or replace articles by id, as ``SearchEngine.index`` does (``prune`` then deletes
+        the articles whose ids none of ``sources`` holds, unless some input was rejected); the
+        index is created on first use with ``shards`` and ``replicas`` (``rebuild`` deletes it first)."""
         if isinstance(sources, (str, os.PathLike, Article)):
             sources = [sources]
         sources = list(sources)
@@ -138,12 +141,13 @@ class OpenSearchEngine:
             if on_error is not None:
                 on_error(error)
 
+        seen: set[str] = set()
+
         def articles():
             for source in sources:
-                if isinstance(source, Article):
-                    yield source
-                else:
-                    yield from read_articles(source, on_error=report)
+                for article in [source] if isinstance(source, Article) else read_articles(source, on_error=report):
+                    seen.add(article.id)
+                    yield article
 
         if rebuild:
             self.client.indices.delete(index=[self.index_name, vocabulary.lexicon_index(self.index_name)], ignore_unavailable=True)
@@ -155,22 +159,28 @@ class OpenSearchEngine:
         finally:
             self.refresh()
         summary.errors[:0] = [str(e) for e in errors]
+        if prune and not summary.errors:
+            summary.pruned = self.delete([i for i, _ in self._composite({"match_all": {}}, "id") if i not in seen])
         if summary.indexed:
             self._lexicon = vocabulary.save_lexicon(self.client, self.index_name)
         return summary
 
     @_reported
-    def delete(self, article_id: str) -> bool:
-        """Remove one article; whether it was there."""
-        if not self._exists:
-            return False
-        try:
-            self.client.delete(index=self.index_name, id=article_id, refresh="true")
-        except NotFoundError:
-            return False
-        vocabulary.drop_lexicon(self.client, self.index_name)
-        self._lexicon = None
-        return True
+    def delete(self, ids: Iterable[str] | str) -> int:
+        """Delete the articles with these ids; returns how many were in the index. They leave
+        search, ``get``, facets, persons and ``len`` at once."""
+        if isinstance(ids, str):
+            ids = [ids]
+        self._check_exists()
+        actions = [{"_op_type": "delete", "_index": self.index_name, "_id": i} for i in dict.fromkeys(ids)]
+        if not actions:
+            return 0
+        _, failed = helpers.bulk(self.client, actions, raise_on_error=False, refresh="true")
+        deleted = len(actions) - sum(1 for item in failed if next(iter(item.values())).get("status") == 404)
+        if deleted:
+            vocabulary.drop_lexicon(self.client, self.index_name)
+            self._lexicon = None
+        return deleted
 
     # -- reading -----------------------------------------------------------
 
@@ -432,15 +442,46 @@ class OpenSearchEngine:
                 return
 
     @_reported
-    def similar(self, article_id: str, *, limit: int = 10) -> list[Hit]:
-        """Articles most like this one (more_like_this over its folded words and syllables)."""
-        if self._source(article_id) is None:
-            return []
-        like = {"more_like_this": {"fields": ["title_wf", "body_wf", "title_sf", "body_sf"],
+    def similar(self, article_id: str, limit: int = 10) -> list[Hit]:
+        """Articles related to the one with this id, best first (OpenSearch's more_like_this
+        over its folded words and syllables), without itself or exact duplicates of it.
+        Raises HnpSearchError when there is no such article."""
+        source = self._source(article_id)
+        if source is None:
+            raise HnpSearchError(f"no article with id {article_id!r}")
+        same = stored_article(source)
+        like = {"more_like_this": {"fields": ["title_wf", "lead_wf", "body_wf", "title_sf", "lead_sf", "body_sf"],
                                    "like": [{"_index": self.index_name, "_id": article_id}],
                                    "min_term_freq": 1, "min_doc_freq": 2, "max_query_terms": 40}}  # fmt: skip
-        found = self._search({"query": like, "size": limit, "_source": HIT_SOURCE})["hits"]["hits"]
-        return [_hit(h["_source"], h["_score"], None, set()) for h in found if h["_id"] != article_id]
+        found = self._search({"query": like, "size": limit + 5, "_source": HIT_SOURCE})["hits"]["hits"]
+        hits = [_hit(h["_source"], h["_score"], None, set()) for h in found if h["_id"] != article_id]
+        return [h for h in hits if (h.title, h.article.body) != (same.title, same.body)][:limit]
+
+    @_reported
+    def stats(self) -> dict:
+        """What the index holds, JSON-ready, as ``SearchEngine.stats`` says it (path: the
+        index's URL; segments: of the primary shards)."""
+        self._check_exists()
+        aggs = {"first": {"min": {"field": "published"}}, "last": {"max": {"field": "published"}},
+                "undated": {"missing": {"field": "published"}}}  # fmt: skip
+        found = self._search({"size": 0, "track_total_hits": True, "aggs": aggs})
+        everything = {"match_all": {}}
+        counted = {name: sorted(self._composite(everything, name), key=lambda x: (-x[1], x[0])) for name in ("category", "source")}
+        segments = self.client.indices.segments(index=self.index_name)["indices"][self.index_name]["shards"]
+        found_aggs = found["aggregations"]
+        return {
+            "path": self.path,
+            "articles": found["hits"]["total"]["value"],
+            "first_published": found_aggs["first"].get("value_as_string", "").rstrip("Z")[:19] or None,
+            "last_published": found_aggs["last"].get("value_as_string", "").rstrip("Z")[:19] or None,
+            "undated": found_aggs["undated"]["doc_count"],
+            "categories": counted["category"],
+            "sources": counted["source"],
+            "persons": sum(1 for _ in self._composite(everything, "person_k")),
+            "index_bytes": self.client.indices.stats(index=self.index_name, metric="store")["_all"]["primaries"]["store"]["size_in_bytes"],
+            "segments": sum(len(copy["segments"]) for copies in segments.values() for copy in copies if copy["routing"]["primary"]),
+            "analyzer_version": ANALYZER_VERSION,
+        }
 
     # -- lifecycle ---------------------------------------------------------
 

@@ -133,9 +133,9 @@ class Parsed:
 
 
 def _lex(query: str, notes: list[str]) -> list[_Tok]:
-    tokens = []
+    tokens: list[_Tok] = []
     for m in _TOKEN.finditer(query):
-        kind = "field" if m.group("field") else m.lastgroup
+        kind = "field" if m.group("field") else m.lastgroup or "word"
         if kind == "space":
             continue
         if kind == "quote":
@@ -212,11 +212,11 @@ class _Parser:
         return None if not nodes else nodes[0] if len(nodes) == 1 else All(tuple(nodes))
 
     def alternatives(self) -> "Node | None":
-        nodes = [self.sequence()]
+        parts = [self.sequence()]
         while (tok := self.peek()) is not None and tok.kind == "or":
             self.take()
-            nodes.append(self.sequence())
-        nodes = [n for n in nodes if n is not None]
+            parts.append(self.sequence())
+        nodes = [n for n in parts if n is not None]
         return None if not nodes else nodes[0] if len(nodes) == 1 else Any(tuple(nodes))
 
     def sequence(self) -> "Node | None":
@@ -242,6 +242,8 @@ class _Parser:
         tok = self.take()
         if tok.kind == "minus":
             nxt = self.peek()
+            if nxt is None:
+                return None
             if nxt.kind == "word":
                 return Not(Words(self.take().text))
             node = self.unary()
@@ -286,7 +288,8 @@ def understand(query: str) -> Parsed:
     operator used wrongly (``date:31/02/2024``) or a query over ``MAX_QUERY_CHARS``."""
     query = clean_text(query).translate(_QUOTES)
     if len(query) > MAX_QUERY_CHARS:
-        raise QuerySyntaxError(query[:40] + "…", f"query too long: {len(query):,} characters (at most {MAX_QUERY_CHARS:,})")
+        message = f"query too long: {len(query):,} characters (at most {MAX_QUERY_CHARS:,})"
+        raise QuerySyntaxError(query[:40] + "…", message)
     notes: list[str] = []
     return Parsed(_Parser(query, notes).parse(), notes)
 
@@ -350,11 +353,11 @@ def parse_date_filter(text: str, query: str = "", pos: int = 0) -> DateFilter:
             }[op]
     if ".." in text:
         left, right = text.split("..", 1)
-        start = _day_span(left, query, pos)[0] if left else None
-        end = _day_span(right, query, pos + len(left) + 2)[1] if right else None
-        if start and end and start >= end:
+        low = _day_span(left, query, pos)[0] if left else None
+        high = _day_span(right, query, pos + len(left) + 2)[1] if right else None
+        if low and high and low >= high:
             raise QuerySyntaxError(query, f"date range {text!r} ends before it starts", pos)
-        return DateFilter(start, end)
+        return DateFilter(low, high)
     return DateFilter(*_day_span(text, query, pos))
 
 

@@ -1,9 +1,9 @@
-"""Facets: matching docnums → (value, articles) per facet, counted over per-document codes derived once per index state from columns (category, source, persons, dates)."""
+"""Facets: matching docnums → (value, articles) per facet, counted over per-article codes read once from columns."""
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, timedelta
 from itertools import chain
 from typing import Iterable
 
@@ -17,7 +17,9 @@ FACET_TOP = 20
 _DAY_MICROSECONDS = 86_400_000_000
 
 
-def facet_counts(view: IndexView, docs: Iterable[int], names: Iterable[str], top: int = FACET_TOP) -> dict[str, FacetCounts]:
+def facet_counts(
+    view: IndexView, docs: Iterable[int], names: Iterable[str], top: int = FACET_TOP
+) -> dict[str, FacetCounts]:
     """Per facet of ``names``: [(value, articles among ``docs``)], most first (``year``
     and ``month``: a histogram in date order, oldest first). Articles without a value
     (no category, no date) are not counted."""
@@ -103,9 +105,20 @@ def value_docs(view: IndexView, name: str, value: str) -> set[int]:
 
 
 def _keys(name: str, value: str) -> set[str]:
-    """What a filter may name a value by: itself; for a source (a path), also its file name with and without extensions."""
+    """What a filter may name a value by: itself; for a source (a path), its file name with and without extensions."""
     folded = fold(value.lower())
     if name != "source":
         return {folded}
     base = folded.replace("\\", "/").rsplit("/", 1)[-1]
     return {folded, base, base.split(".", 1)[0]}
+
+
+def date_range(view: IndexView, docs: Iterable[int]) -> tuple[datetime | None, datetime | None, int]:
+    """The first and last publication times among ``docs``, and how many of them have none."""
+    published = view.published()
+    times = [published[d] for d in docs]
+    dated = [t for t in times if t < _MISSING_DATE]
+    if not dated:
+        return None, None, len(times)
+    first, last = (datetime.min + timedelta(microseconds=t) for t in (min(dated), max(dated)))
+    return first, last, len(times) - len(dated)

@@ -1,4 +1,7 @@
-"""The retriever: a query tree and filters → ranked (docnum, score) pairs: all the words first, then most of them; a question by score alone."""
+"""The retriever: a query tree and filters → ranked (docnum, score) pairs.
+
+All the words first, then most of them; a question by score alone.
+"""
 
 from __future__ import annotations
 
@@ -45,16 +48,16 @@ class Retriever:
         those, articles with most of the query's syllables."""
         if node is None and not filters:
             return []
-        required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)), lazy=True)
-        if relax and sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required):
+        question = any(isinstance(n, Words) and planning.is_question(n.text) for n in required)
+        if relax and sort == "relevance" and question:
             # A question's answer seldom repeats all its words (its "what", "who"…): by score alone.
             return self._rank(self._loose(required, filters, strict), limit, sort)
         ranked = self._rank(strict, limit, sort)
         if relax and len(ranked) < limit and any(isinstance(n, Words) for n in required):
-            loose = self._loose(required, filters, strict)
-            loose.docs -= {d for d, _ in ranked}
-            ranked += self._rank(loose, limit - len(ranked), sort)
+            loose = self._loose_docs(required, filters) - {d for d, _ in ranked}
+            ranked += self._rank(Match(loose, strict.terms, strict.pairs, strict.unverified), limit - len(ranked), sort)
         return ranked
 
     def page(self, node: Node | None, filters: list[Node], offset: int, limit: int, sort: str = "relevance") -> Page:
@@ -65,7 +68,7 @@ class Retriever:
         words (only filters, persons, dates, exclusions) lists newest first."""
         if node is None and not filters:
             return Page([], set(), 0)
-        required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)))
         strict_docs = self.view.all_docs() if strict.docs is None else strict.docs
         if sort == "relevance" and not strict.terms:
@@ -73,32 +76,36 @@ class Retriever:
         want = offset + limit
         worded = any(isinstance(n, Words) for n in required)
         if sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required):
-            loose = self._loose(required, filters, strict)
-            loose.docs |= strict_docs
+            loose_docs = self._loose_docs(required, filters) | strict_docs
+            loose = Match(loose_docs, strict.terms, strict.pairs, strict.unverified)
             ranked = [(d, s, d in strict_docs) for d, s in self._rank(loose, want, sort)]
-            return Page(ranked[offset:], loose.docs, len(strict_docs))
+            return Page(ranked[offset:], loose_docs, len(strict_docs))
         ranked = [(d, s, True) for d, s in self._rank(strict, want, sort)]
         docs = strict_docs
         if worded:
-            loose = self._loose(required, filters, strict)
-            loose.docs -= strict_docs
+            loose_docs = self._loose_docs(required, filters) - strict_docs
             if len(ranked) < want:
+                loose = Match(loose_docs, strict.terms, strict.pairs, strict.unverified)
                 ranked += [(d, s, False) for d, s in self._rank(loose, want - len(ranked), sort)]
-            docs = strict_docs | loose.docs
+            docs = strict_docs | loose_docs
         return Page(ranked[offset:], docs, len(strict_docs))
 
     def matching(self, node: Node | None, filters: list[Node]) -> set[int]:
         """Every docnum ``search`` could return, unordered."""
         if node is None and not filters:
             return set()
-        required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)))
         docs = self.view.all_docs() if strict.docs is None else strict.docs
         if any(isinstance(n, Words) for n in required):
-            docs = docs | self._loose(required, filters, strict).docs
+            docs = docs | self._loose_docs(required, filters)
         return docs
 
     def _loose(self, required: list[Node], filters: list[Node], strict: Match) -> Match:
+        """``strict``'s scoring terms over ``_loose_docs``."""
+        return Match(self._loose_docs(required, filters), strict.terms, strict.pairs, strict.unverified)
+
+    def _loose_docs(self, required: list[Node], filters: list[Node]) -> set[int]:
         """Articles with at least ``MIN_SHARE`` of the folded syllables of the query's
         bare words (all of them for one or two), and everything else it requires."""
         covering: dict[str, set[int]] = {}
@@ -111,7 +118,7 @@ class Retriever:
         counts = Counter(chain.from_iterable(covering.values()))
         docs = {d for d, c in counts.items() if c >= need}
         others = self.match(All(tuple([n for n in required if not isinstance(n, Words)] + filters)))
-        return Match(docs if others.docs is None else docs & others.docs, strict.terms, strict.pairs, strict.unverified)
+        return docs if others.docs is None else docs & others.docs
 
 
     def _rank(self, match: Match, limit: int, sort: str) -> list[tuple[int, float]]:

@@ -1,4 +1,7 @@
-"""What retrieval reads from one index state: (field, term) → decoded ``Postings`` and ``Positions``, columns (lengths, dates, pair filters), cached across threads."""
+"""What retrieval reads from one index state, cached across threads.
+
+(field, term) → decoded ``Postings`` and ``Positions``; columns (lengths, dates, pair filters).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
@@ -54,7 +58,7 @@ class Postings(NamedTuple):
 
     tfs: dict[int, int]
     scale: float = 0.0
-    norms: list[float] | None = None
+    norms: Sequence[float] = ()
     positions: Positions | None = None
     peak: float = 1.0  # no tf / (tf + norm) of these postings exceeds it
 
@@ -77,7 +81,7 @@ class Positions:
         self._ids = ids  # every posting's docnum, ascending
         self._starts = starts  # index in ids of each block's first posting
         self._blocks = blocks  # each block's values (a tuple or ``store.codec.PackedValues``)
-        self._mapping = None
+        self._mapping: dict[int, bytes] | None = None
 
     def __getitem__(self, doc: int) -> bytes:
         ids = self._ids
@@ -200,7 +204,7 @@ class IndexView:
         def make():
             a, b = self._length_norm(fieldname)
             of_byte = [a + b * n for n in LENGTH_OF_BYTE]  # a stored length byte -> its norm
-            out = []
+            out: list[float] = []
             for lr, _ in self.leaves:
                 perdoc = getattr(lr, "_perdoc", None)  # an empty index's reader has none
                 column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN) if perdoc else None
@@ -213,7 +217,7 @@ class IndexView:
         """Per document: its publication time as Whoosh's sortable integer (missing: huge)."""
 
         def make():
-            out = []
+            out: list[int] = []
             for lr, _ in self.leaves:
                 column = lr.column_reader("published", translate=False) if lr.has_column("published") else None
                 out += column_values(column, lr.doc_count_all(), default=2**64 - 1)

@@ -1,7 +1,8 @@
 """Per-document columns and encoded positions: Whoosh column readers and posting values → Python lists, bytes and ints.
 
 Reads Whoosh column internals (see ``codec``'s docstring): ``Reader._dbfile``, ``_basepos``,
-``_count``, ``_fixedlen``, ``_typecode``, ``_default``, ``_offsets`` and ``_lengths``, to read a whole column in one call.
+``_count``, ``_fixedlen``, ``_typecode``, ``_default``, ``_offsets`` and ``_lengths``,
+to read a whole column in one call.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def positions_of(value: bytes) -> list[int]:
 def iter_positions(value: bytes) -> Iterator[int]:
     """One posting's positions (``PackedPositions``), decoded as they are iterated."""
     code = value[0]
-    return accumulate(value[1:] if code == _BYTE else memoryview(value)[1:].cast(chr(code)))
+    return accumulate(value[1:] if code == _BYTE else memoryview(value)[1:].cast(chr(code)))  # type: ignore[call-overload]  # typeshed wants a literal format
 
 
 _BYTE = ord("B")  # the type code of gaps under 256: the bytes are read as they are

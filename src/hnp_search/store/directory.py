@@ -1,4 +1,7 @@
-"""An index directory: path → an open Whoosh index (created, version-checked), its lexicon file, its size and its job lock."""
+"""An index directory: path → an open Whoosh index, its lexicon file, its size and its job lock.
+
+The index is created or version-checked when opened.
+"""
 
 from __future__ import annotations
 
@@ -69,7 +72,8 @@ def create_index(path: Path):
         path.mkdir(parents=True, exist_ok=True)
         with job_lock(path):
             ix = whoosh_index.create_in(str(path), schema())
-            meta = {"analyzer_version": analyze.ANALYZER_VERSION, "created": datetime.now().isoformat(timespec="seconds")}
+            created = datetime.now().isoformat(timespec="seconds")
+            meta = {"analyzer_version": analyze.ANALYZER_VERSION, "created": created}
             (path / META_FILE).write_text(json.dumps(meta) + "\n", encoding="utf-8")
     except OSError as exc:
         raise IndexNotFoundError(f"cannot create an index at {path}: {exc.strerror}") from exc
@@ -105,6 +109,26 @@ def save_lexicon(path: str | os.PathLike, reader) -> dict[str, str]:
     except OSError:
         tmp.unlink(missing_ok=True)  # a read-only index still works, just slower to open
     return words
+
+
+def restamp_lexicon(path: str | os.PathLike, old_generation: int, new_generation: int) -> None:
+    """Carry the saved lexicon of ``old_generation`` over to ``new_generation`` (after a delete:
+    the words of deleted articles may stay in it, as they stay in the index's vocabulary)."""
+    file = Path(path) / LEXICON_FILE
+    try:
+        with file.open("rb") as f:
+            generation, words = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        return
+    if generation != old_generation:
+        return
+    tmp = Path(path) / f"{LEXICON_FILE}.{os.getpid()}.tmp"
+    try:
+        with tmp.open("wb") as f:
+            pickle.dump((new_generation, words), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, file)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def lexicon_words(reader) -> dict[str, str]:
