@@ -1,4 +1,4 @@
-"""Parity of the OpenSearch backend with the embedded (Whoosh) index: top-10 overlap, MRR@10 and all-words totals on the drawn bench queries, the typed and known-item sets and XQuAD-vi."""
+"""OpenSearch backend vs the embedded index: top-10 overlap, MRR@10 and all-words totals on the bench query sets."""
 
 from __future__ import annotations
 
@@ -51,30 +51,47 @@ def compare(name: str, local: SearchEngine, remote: OpenSearchEngine, queries: l
         totals_equal += mine.total == theirs.total
         all_words_equal += mine.total_all_words == theirs.total_all_words
         if mine.total_all_words != theirs.total_all_words or overlaps[-1] < 0.7:
-            differing.append({"query": q["text"], "whoosh": [mine.total, mine.total_all_words, a[:5]],
-                              "opensearch": [theirs.total, theirs.total_all_words, b[:5]]})  # fmt: skip
+            differing.append(
+                {
+                    "query": q["text"],
+                    "whoosh": [mine.total, mine.total_all_words, a[:5]],
+                    "opensearch": [theirs.total, theirs.total_all_words, b[:5]],
+                }
+            )
         if q.get("relevant"):
             rr_local.append(reciprocal_rank(a, set(q["relevant"])))
             rr_remote.append(reciprocal_rank(b, set(q["relevant"])))
     n = len(queries)
     row = {
-        "set": name, "queries": n, "overlap": statistics.fmean(overlaps),
-        "identical_top10": sum(o == 1.0 for o in overlaps), "all_words_totals_equal": all_words_equal, "totals_equal": totals_equal,
-        "ms_whoosh_p50": statistics.median(ms_local), "ms_opensearch_p50": statistics.median(ms_remote),
+        "set": name,
+        "queries": n,
+        "overlap": statistics.fmean(overlaps),
+        "identical_top10": sum(o == 1.0 for o in overlaps),
+        "all_words_totals_equal": all_words_equal,
+        "totals_equal": totals_equal,
+        "ms_whoosh_p50": statistics.median(ms_local),
+        "ms_opensearch_p50": statistics.median(ms_remote),
         "differing": differing[:10],
-    }  # fmt: skip
+    }
     if rr_local:
         row.update(mrr_whoosh=statistics.fmean(rr_local), mrr_opensearch=statistics.fmean(rr_remote))
-    print(f"{name}: {n} queries, overlap {row['overlap']:.3f}, all-words totals equal {all_words_equal}/{n}"
-          + (f", MRR {row['mrr_whoosh']:.3f} / {row['mrr_opensearch']:.3f}" if rr_local else ""), flush=True)  # fmt: skip
+    print(
+        f"{name}: {n} queries, overlap {row['overlap']:.3f}, all-words totals equal {all_words_equal}/{n}"
+        + (f", MRR {row['mrr_whoosh']:.3f} / {row['mrr_opensearch']:.3f}" if rr_local else ""),
+        flush=True,
+    )
     return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", default="http://127.0.0.1:9200")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/hnp-os-bench"), help="embedded indexes (reused when there)")
-    parser.add_argument("--whoosh-dir", type=Path, default=None, help="the embedded dantri index (default WORK/whoosh-dantri)")
+    parser.add_argument(
+        "--work", type=Path, default=Path("/tmp/hnp-os-bench"), help="embedded indexes (reused when there)"
+    )
+    parser.add_argument(
+        "--whoosh-dir", type=Path, default=None, help="the embedded dantri index (default WORK/whoosh-dantri)"
+    )
     parser.add_argument("--os-index", default="bench-dantri-1", help="the OpenSearch dantri index")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--drawn", type=int, default=75, help="drawn queries per class (4 classes)")
@@ -96,9 +113,13 @@ def main() -> None:
     for cls, qs in drawn.items():
         rows.append(compare(f"drawn {cls}", local, remote, [{"text": q.text, "options": q.options()} for q in qs]))
     typed = queries_of(HERE / "queries" / "typed.jsonl", "dantri")
-    rows.append(compare("typed (as typed)", local, remote, [{"text": q["query"], "relevant": q["relevant"]} for q in typed]))
+    rows.append(
+        compare("typed (as typed)", local, remote, [{"text": q["query"], "relevant": q["relevant"]} for q in typed])
+    )
     known = queries_of(HERE / "queries" / "known_items.jsonl", "dantri")
-    rows.append(compare("known items dantri", local, remote, [{"text": q["query"], "relevant": q["relevant"]} for q in known]))
+    rows.append(
+        compare("known items dantri", local, remote, [{"text": q["query"], "relevant": q["relevant"]} for q in known])
+    )
 
     passages = eval_xquad.load_passages()
     xlocal = SearchEngine(args.work / "whoosh-xquad")
@@ -107,7 +128,9 @@ def main() -> None:
     xremote.index(passages, jobs=args.jobs, rebuild=xremote._outdated is not None)
     questions = eval_xquad.load_questions(args.xquad)
     for form in ("accented", "unaccented"):
-        qs = [{"text": q.text if form == "accented" else fold(q.text), "relevant": sorted(q.relevant)} for q in questions]
+        qs = [
+            {"text": q.text if form == "accented" else fold(q.text), "relevant": sorted(q.relevant)} for q in questions
+        ]
         rows.append(compare(f"XQuAD-vi {form}", xlocal, xremote, qs))
 
     n = sum(r["queries"] for r in rows)
@@ -118,7 +141,9 @@ def main() -> None:
         "mrr_gaps": {r["set"]: r["mrr_opensearch"] - r["mrr_whoosh"] for r in rows if "mrr_whoosh" in r},
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "opensearch_parity.json").write_text(json.dumps({"rows": rows, "overall": overall}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (RESULTS / "opensearch_parity.json").write_text(
+        json.dumps({"rows": rows, "overall": overall}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     lines = [
         "# OpenSearch backend vs the embedded index: parity",
         "",
@@ -132,11 +157,17 @@ def main() -> None:
     ]
     for r in rows:
         mrr = f"{r['mrr_whoosh']:.3f} | {r['mrr_opensearch']:.3f}" if "mrr_whoosh" in r else "– | –"
-        lines.append(f"| {r['set']} | {r['queries']} | {r['overlap']:.3f} | {r['identical_top10']} | {r['all_words_totals_equal']} | "
-                     f"{r['totals_equal']} | {mrr} | {r['ms_whoosh_p50']:.1f} | {r['ms_opensearch_p50']:.1f} |")  # fmt: skip
-    lines += ["", f"Overall: {n} queries, mean top-10 overlap {overall['overlap']:.3f}, all-words totals equal on "
-              f"{overall['all_words_totals_equal']}/{n}; MRR@10 gaps (OpenSearch - Whoosh): "
-              + ", ".join(f"{k} {v:+.3f}" for k, v in overall["mrr_gaps"].items()) + "."]  # fmt: skip
+        lines.append(
+            f"| {r['set']} | {r['queries']} | {r['overlap']:.3f} | {r['identical_top10']} | {r['all_words_totals_equal']} | "
+            f"{r['totals_equal']} | {mrr} | {r['ms_whoosh_p50']:.1f} | {r['ms_opensearch_p50']:.1f} |"
+        )
+    lines += [
+        "",
+        f"Overall: {n} queries, mean top-10 overlap {overall['overlap']:.3f}, all-words totals equal on "
+        f"{overall['all_words_totals_equal']}/{n}; MRR@10 gaps (OpenSearch - Whoosh): "
+        + ", ".join(f"{k} {v:+.3f}" for k, v in overall["mrr_gaps"].items())
+        + ".",
+    ]
     (RESULTS / "opensearch_parity.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 

@@ -1,4 +1,4 @@
-"""Scale of the OpenSearch backend beside the embedded index, in one run: indexing dantri with 1 and 2 shards (time, articles/s, size), query p50/p95 with snippets, and a projection to 1 M and 10 M articles from the measured per-article costs."""
+"""OpenSearch backend vs the embedded index at scale: indexing, query latency, and a projection to 10 M articles."""
 
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ def store_bytes(remote: OpenSearchEngine) -> int:
     return stats["_all"]["primaries"]["store"]["size_in_bytes"]
 
 
-def build_remote(url: str, name: str, corpus: Path, jobs: int, shards: int, replicas: int) -> tuple[OpenSearchEngine, dict]:
+def build_remote(
+    url: str, name: str, corpus: Path, jobs: int, shards: int, replicas: int
+) -> tuple[OpenSearchEngine, dict]:
     remote = OpenSearchEngine(url, index=name)
     started = time.perf_counter()
     summary = remote.index([corpus], jobs=jobs, rebuild=True, shards=shards, replicas=replicas)
@@ -51,8 +53,14 @@ def build_remote(url: str, name: str, corpus: Path, jobs: int, shards: int, repl
     remote.client.indices.forcemerge(index=name, params={"max_num_segments": "1"}, request_timeout=600)
     remote.client.indices.refresh(index=name)
     merged = store_bytes(remote)
-    row = {"backend": f"OpenSearch, {shards} shard{'s' if shards > 1 else ''} x {replicas} replica", "articles": summary.indexed,
-           "seconds": seconds, "articles_per_s": summary.indexed / seconds, "index_bytes": size, "merged_bytes": merged}  # fmt: skip
+    row = {
+        "backend": f"OpenSearch, {shards} shard{'s' if shards > 1 else ''} x {replicas} replica",
+        "articles": summary.indexed,
+        "seconds": seconds,
+        "articles_per_s": summary.indexed / seconds,
+        "index_bytes": size,
+        "merged_bytes": merged,
+    }
     print(row, flush=True)
     return remote, row
 
@@ -67,7 +75,12 @@ def main() -> None:
     args = parser.parse_args()
     corpus = bench_speed.CORPORA[args.corpus]
     articles = list(read_articles(corpus))
-    result: dict = {"corpus": args.corpus, "articles": len(articles), "cores": os.cpu_count(), "load_start": os.getloadavg()}
+    result: dict = {
+        "corpus": args.corpus,
+        "articles": len(articles),
+        "cores": os.cpu_count(),
+        "load_start": os.getloadavg(),
+    }
 
     # Analysis alone, one process: the per-article cost both backends pay.
     sample = random.Random(bench_speed.SEED).sample(articles, min(ANALYSIS_SAMPLE, len(articles)))
@@ -89,8 +102,16 @@ def main() -> None:
     started = time.perf_counter()
     summary = local.index([corpus], jobs=args.jobs)
     seconds = time.perf_counter() - started
-    builds.append({"backend": "Whoosh (embedded)", "articles": summary.indexed, "seconds": seconds,
-                   "articles_per_s": summary.indexed / seconds, "index_bytes": index_size(args.work / "whoosh"), "merged_bytes": None})  # fmt: skip
+    builds.append(
+        {
+            "backend": "Whoosh (embedded)",
+            "articles": summary.indexed,
+            "seconds": seconds,
+            "articles_per_s": summary.indexed / seconds,
+            "index_bytes": index_size(args.work / "whoosh"),
+            "merged_bytes": None,
+        }
+    )
     print(builds[-1], flush=True)
     nodes = OpenSearchEngine(args.url, index="bench-probe").client.cluster.health()["number_of_nodes"]
     one, row = build_remote(args.url, f"bench-{args.corpus}-scale-1", corpus, args.jobs, 1, 0)
@@ -103,11 +124,24 @@ def main() -> None:
     copy = f"bench-{args.corpus}-copy"
     one.client.indices.delete(index=copy, ignore_unavailable=True)
     body = one.client.indices.get(index=one.index_name)[one.index_name]
-    one.client.indices.create(index=copy, body={"settings": {"index": {k: v for k, v in body["settings"]["index"].items()
-                                                                       if k in ("number_of_shards", "analysis", "similarity")} | {"number_of_replicas": 0}},
-                                                "mappings": body["mappings"]})  # fmt: skip
+    one.client.indices.create(
+        index=copy,
+        body={
+            "settings": {
+                "index": {
+                    k: v
+                    for k, v in body["settings"]["index"].items()
+                    if k in ("number_of_shards", "analysis", "similarity")
+                }
+                | {"number_of_replicas": 0}
+            },
+            "mappings": body["mappings"],
+        },
+    )
     started = time.perf_counter()
-    one.client.reindex(body={"source": {"index": one.index_name}, "dest": {"index": copy}}, refresh=True, request_timeout=900)
+    one.client.reindex(
+        body={"source": {"index": one.index_name}, "dest": {"index": copy}}, refresh=True, request_timeout=900
+    )
     result["node_indexing_s_per_article"] = (time.perf_counter() - started) / len(articles)
     one.client.indices.delete(index=copy)
     started = time.perf_counter()
@@ -139,44 +173,67 @@ def main() -> None:
 
 def write_report(r: dict, path: Path) -> None:
     n = r["articles"]
-    lines = [f"# OpenSearch backend vs the embedded index: scale ({r['corpus']}, {n:,} articles)", "",
-             f"One run on this machine ({r['cores']} cores shared with other work; load average {r['load_start'][0]:.1f} at the start, "
-             f"{r['load_end'][0]:.1f} at the end), OpenSearch 2.19.6 dev nodes (two nodes in one 1 GB JVM). Indexing with the same "
-             "analysis processes for both backends (`--jobs 2`); sizes of primaries, before and after a force merge to one segment.", "",
-             "## Indexing", "", "| backend | articles | seconds | articles/s | size MB | merged MB | bytes/article |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        f"# OpenSearch backend vs the embedded index: scale ({r['corpus']}, {n:,} articles)",
+        "",
+        f"One run on this machine ({r['cores']} cores shared with other work; load average {r['load_start'][0]:.1f} at the start, "
+        f"{r['load_end'][0]:.1f} at the end), OpenSearch 2.19.6 dev nodes (two nodes in one 1 GB JVM). Indexing with the same "
+        "analysis processes for both backends (`--jobs 2`); sizes of primaries, before and after a force merge to one segment.",
+        "",
+        "## Indexing",
+        "",
+        "| backend | articles | seconds | articles/s | size MB | merged MB | bytes/article |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for b in r["builds"]:
         merged = f"{b['merged_bytes'] / 1e6:.1f}" if b["merged_bytes"] else "–"
-        lines.append(f"| {b['backend']} | {b['articles']:,} | {b['seconds']:.1f} | {b['articles_per_s']:.1f} | {b['index_bytes'] / 1e6:.1f} | "
-                     f"{merged} | {(b['merged_bytes'] or b['index_bytes']) / b['articles']:,.0f} |")  # fmt: skip
+        lines.append(
+            f"| {b['backend']} | {b['articles']:,} | {b['seconds']:.1f} | {b['articles_per_s']:.1f} | {b['index_bytes'] / 1e6:.1f} | "
+            f"{merged} | {(b['merged_bytes'] or b['index_bytes']) / b['articles']:,.0f} |"
+        )
     a = r["analysis"]
-    lines += ["", f"Analysis alone, one process, {ANALYSIS_SAMPLE} articles: {a['opensearch_cpu_s'] * 1000:.1f} ms CPU per article for the "
-              f"OpenSearch document ({a['document_bytes'] / 1e3:.1f} kB of JSON), {a['whoosh_cpu_s'] * 1000:.1f} ms for the embedded index's postings. "
-              f"The node's own indexing (a `_reindex` of the 1-shard index, analysis excluded): {r['node_indexing_s_per_article'] * 1000:.2f} ms per "
-              f"article of wall time. Reading the vocabulary into the lexicon (a composite aggregation): {r['lexicon_seconds']:.1f} s.", "",
-              "## Queries, `search(q, limit=10)` with snippets, each timed on every backend in turn (ms)", "",
-              "| class | " + " | ".join(f"{name} p50 | p95" for name in next(iter(r["latency_ms"].values()))) + " |",
-              "|---|" + "---:|---:|" * len(next(iter(r["latency_ms"].values())))]  # fmt: skip
+    lines += [
+        "",
+        f"Analysis alone, one process, {ANALYSIS_SAMPLE} articles: {a['opensearch_cpu_s'] * 1000:.1f} ms CPU per article for the "
+        f"OpenSearch document ({a['document_bytes'] / 1e3:.1f} kB of JSON), {a['whoosh_cpu_s'] * 1000:.1f} ms for the embedded index's postings. "
+        f"The node's own indexing (a `_reindex` of the 1-shard index, analysis excluded): {r['node_indexing_s_per_article'] * 1000:.2f} ms per "
+        f"article of wall time. Reading the vocabulary into the lexicon (a composite aggregation): {r['lexicon_seconds']:.1f} s.",
+        "",
+        "## Queries, `search(q, limit=10)` with snippets, each timed on every backend in turn (ms)",
+        "",
+        "| class | " + " | ".join(f"{name} p50 | p95" for name in next(iter(r["latency_ms"].values()))) + " |",
+        "|---|" + "---:|---:|" * len(next(iter(r["latency_ms"].values()))),
+    ]
     for cls, by in r["latency_ms"].items():
         lines.append(f"| {cls} | " + " | ".join(f"{p['p50']:.1f} | {p['p95']:.1f}" for p in by.values()) + " |")
     one = next(b for b in r["builds"] if "1 shard" in b["backend"])
     per_article = (one["merged_bytes"] or one["index_bytes"]) / one["articles"]
     cpu = a["opensearch_cpu_s"]
     node = r["node_indexing_s_per_article"]
-    lines += ["", "## Projection from the measured per-article costs", "",
-              "| articles | analysis core-hours | on 2 cores | on 32 cores | node indexing hours (1 node) | primary size GB | with 1 replica GB | shards of <= 30 GB |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [
+        "",
+        "## Projection from the measured per-article costs",
+        "",
+        "| articles | analysis core-hours | on 2 cores | on 32 cores | node indexing hours (1 node) | primary size GB | with 1 replica GB | shards of <= 30 GB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for total in (1_000_000, 10_000_000):
         gb = per_article * total / 1e9
-        lines.append(f"| {total:,} | {cpu * total / 3600:,.1f} | {cpu * total / 3600 / 2:,.1f} h | {cpu * total / 3600 / 32:,.1f} h | "
-                     f"{node * total / 3600:,.1f} | {gb:,.1f} | {2 * gb:,.1f} | {max(1, -(-gb // SHARD_GB)):.0f} |")  # fmt: skip
-    lines += ["", "What runs out first: analysis CPU. Segmentation in Python costs "
-              f"{cpu * 1000:.0f} ms of CPU per article, {cpu / max(node, 1e-9):.0f}x the node's own indexing per article; a million articles are "
-              f"{cpu * 1e6 / 3600:,.0f} core-hours, so the indexing clients, not the cluster, need the cores (analysis workers scale out "
-              "across machines; they share nothing but the cluster). Disk comes next: primaries grow linearly "
-              f"({per_article / 1e3:.1f} kB per article here, twice that with a replica), a shard per ~30 GB. Query cost grows with the posting "
-              "lists of common syllables, roughly linearly in the articles per shard; shards are searched in parallel, one core each, so "
-              "shards and cores are added together. The lexicon read from the vocabulary aggregation grows with the vocabulary (sub-linear in "
-              "articles) and is rebuilt once per indexing job, not per query."]  # fmt: skip
+        lines.append(
+            f"| {total:,} | {cpu * total / 3600:,.1f} | {cpu * total / 3600 / 2:,.1f} h | {cpu * total / 3600 / 32:,.1f} h | "
+            f"{node * total / 3600:,.1f} | {gb:,.1f} | {2 * gb:,.1f} | {max(1, -(-gb // SHARD_GB)):.0f} |"
+        )
+    lines += [
+        "",
+        "What runs out first: analysis CPU. Segmentation in Python costs "
+        f"{cpu * 1000:.0f} ms of CPU per article, {cpu / max(node, 1e-9):.0f}x the node's own indexing per article; a million articles are "
+        f"{cpu * 1e6 / 3600:,.0f} core-hours, so the indexing clients, not the cluster, need the cores (analysis workers scale out "
+        "across machines; they share nothing but the cluster). Disk comes next: primaries grow linearly "
+        f"({per_article / 1e3:.1f} kB per article here, twice that with a replica), a shard per ~30 GB. Query cost grows with the posting "
+        "lists of common syllables, roughly linearly in the articles per shard; shards are searched in parallel, one core each, so "
+        "shards and cores are added together. The lexicon read from the vocabulary aggregation grows with the vocabulary (sub-linear in "
+        "articles) and is rebuilt once per indexing job, not per query.",
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 

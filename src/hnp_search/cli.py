@@ -52,7 +52,7 @@ def _index_dir_option(f):
     f = click.option("--os-index", default=None, metavar="NAME",
                      help="With --opensearch: the index name (default: hnp-search).")(f)
     f = click.option("--opensearch", metavar="URL", envvar="HNP_SEARCH_OPENSEARCH", default=None,
-                     help="Use the index on this OpenSearch cluster (default: $HNP_SEARCH_OPENSEARCH), not a directory.")(f)
+                     help="The index on this OpenSearch cluster (default: $HNP_SEARCH_OPENSEARCH), not a directory.")(f)
     return click.option(
         "--index-dir",
         type=click.Path(file_okay=False),

@@ -9,7 +9,7 @@ import multiprocessing
 import signal
 from collections import deque
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .. import persons
 from ..ingest import Article
@@ -62,12 +62,13 @@ def postings(terms: list[str], format_: PackedPositions | WeightOnly) -> Posting
     return Postings((t.encode(), len(p), len(p) * boost, b"") for t, p in where.items())
 
 
-def _analyze_batch(analyzer: Callable[[Article], object], batch: list[Article]) -> list[tuple[Article, object]]:
+def _analyze_batch(analyzer: Callable[[Article], Any], batch: list[Article]) -> list[tuple[Article, Any]]:
     return [(article, analyzer(article)) for article in batch]
 
 
 class Pipeline:
-    """Analyze batches of articles in worker processes (``analyzer``, by default for the embedded index), in order, with bounded memory.
+    """Analyze batches of articles in worker processes, in order, with bounded memory; ``analyzer``
+    makes each article's result (by default, the embedded index's postings).
 
     Workers ignore Ctrl-C: the writing process handles it and terminates them. They live
     as long as the job (their caches are bounded) rather than being replaced: a
@@ -77,7 +78,7 @@ class Pipeline:
     its workers are born with it blocked too.
     """
 
-    def __init__(self, jobs: int, analyzer: Callable[[Article], object] = analyze_article):
+    def __init__(self, jobs: int, analyzer: Callable[[Article], Any] = analyze_article):
         self.jobs = jobs
         self.analyzer = analyzer  # a module-level function: workers are given it by name
         self.pool = None
@@ -87,7 +88,7 @@ class Pipeline:
             with sigint_blocked():
                 self.pool = context.Pool(jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
 
-    def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, object]]:
+    def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, Any]]:
         if self.pool is None:
             for batch in batches:
                 yield from _analyze_batch(self.analyzer, batch)

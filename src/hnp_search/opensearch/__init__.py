@@ -1,4 +1,4 @@
-"""The OpenSearch backend: the same analysis and query plans, the index on an OpenSearch cluster (``OpenSearchEngine``)."""
+"""The OpenSearch backend: the same analysis and query plans, the index on a cluster (``OpenSearchEngine``)."""
 
 from .engine import DEFAULT_INDEX, OpenSearchEngine, default_url
 

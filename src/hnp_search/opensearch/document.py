@@ -1,4 +1,4 @@
-"""An article → the document the OpenSearch index holds: the analysis's term streams per field and variant, persons, vocabulary, and the article itself. Runs in worker processes."""
+"""An article → the document the OpenSearch index holds (term streams, persons, vocabulary, the article)."""
 
 from __future__ import annotations
 
@@ -58,4 +58,3 @@ def stored_article(source: dict) -> Article:
         source=stored.get("source"),
         category=stored.get("category"),
     )
-

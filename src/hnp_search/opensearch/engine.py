@@ -1,4 +1,4 @@
-"""``OpenSearchEngine``: the ``SearchEngine`` methods over an index on an OpenSearch cluster (same parsing, plans, tiers, proximity and snippets; matching and scoring by the cluster)."""
+"""``OpenSearchEngine``: ``SearchEngine``'s methods over an index on an OpenSearch cluster."""
 
 from __future__ import annotations
 
@@ -14,7 +14,14 @@ from opensearchpy.exceptions import ConnectionError as Unreachable
 from opensearchpy.exceptions import NotFoundError, TransportError
 
 from ..api import SORTS, SUGGEST_BELOW, DateLike, SearchEngine, _person_matches
-from ..errors import EngineClosedError, HnpSearchError, IndexNotFoundError, IndexVersionError, IngestError, QuerySyntaxError
+from ..errors import (
+    EngineClosedError,
+    HnpSearchError,
+    IndexNotFoundError,
+    IndexVersionError,
+    IngestError,
+    QuerySyntaxError,
+)
 from ..highlight import Matcher, Snippet, highlight_article
 from ..indexing.job import IndexSummary
 from ..ingest import Article, read_articles
@@ -30,7 +37,7 @@ from ..text.analyze import ANALYZER_VERSION
 from ..text.normalize import clean_text, fold
 from . import vocabulary
 from .document import stored_article
-from .query import Compiled, Compiler, pair_counts, proximity_bonus, scored, term
+from .query import Compiled, Compiler, pair_counts, proximity_bonus, scored
 from .writer import open_index, write_articles
 
 DEFAULT_INDEX = "hnp-search"
@@ -61,7 +68,9 @@ def _reported(method):
         except Unreachable as exc:
             raise HnpSearchError(f"no OpenSearch node answers at {self.url}: {exc.error}") from None
         except TransportError as exc:
-            raise HnpSearchError(f"OpenSearch at {self.url} refused a request ({exc.status_code}): {exc.error}") from None
+            raise HnpSearchError(
+                f"OpenSearch at {self.url} refused a request ({exc.status_code}): {exc.error}"
+            ) from None
 
     return wrapper
 
@@ -150,12 +159,20 @@ class OpenSearchEngine:
                     yield article
 
         if rebuild:
-            self.client.indices.delete(index=[self.index_name, vocabulary.lexicon_index(self.index_name)], ignore_unavailable=True)
+            self.client.indices.delete(
+                index=[self.index_name, vocabulary.lexicon_index(self.index_name)], ignore_unavailable=True
+            )
         open_index(self.client, self.index_name, create=True, shards=shards, replicas=replicas)
         self._exists = True
         try:
-            summary = write_articles(self.client, self.index_name, articles(), jobs=jobs or os.cpu_count() or 1,
-                                     progress=progress, on_error=on_error)  # fmt: skip
+            summary = write_articles(
+                self.client,
+                self.index_name,
+                articles(),
+                jobs=jobs or os.cpu_count() or 1,
+                progress=progress,
+                on_error=on_error,
+            )
         finally:
             self.refresh()
         summary.errors[:0] = [str(e) for e in errors]
@@ -192,7 +209,9 @@ class OpenSearchEngine:
     def _source(self, article_id: str) -> dict | None:
         self._check_exists()
         try:
-            return self.client.get(index=self.index_name, id=article_id, params={"_source_includes": ",".join(HIT_SOURCE)})["_source"]
+            return self.client.get(
+                index=self.index_name, id=article_id, params={"_source_includes": ",".join(HIT_SOURCE)}
+            )["_source"]
         except NotFoundError:
             return None
 
@@ -257,15 +276,39 @@ class OpenSearchEngine:
         except ValueError as exc:
             raise QuerySyntaxError(query, str(exc)) from None
         offset, limit = max(int(offset), 0), max(int(limit), 0)
-        results = self._page(query, offset, limit, date_from=date_from, date_to=date_to, person=person,
-                             category=category, source=source, sort=sort, facets=facets, highlight=highlight)  # fmt: skip
+        results = self._page(
+            query,
+            offset,
+            limit,
+            date_from=date_from,
+            date_to=date_to,
+            person=person,
+            category=category,
+            source=source,
+            sort=sort,
+            facets=facets,
+            highlight=highlight,
+        )
         if results.total < SUGGEST_BELOW and query.strip():
             results = replace(results, suggestion=self._suggest(query))
         return results
 
-    def _page(self, query: str, offset: int, limit: int, *, date_from: DateLike = None, date_to: DateLike = None,
-              person: str | None = None, category: str | None = None, source: str | None = None,
-              sort: str = "relevance", facets: tuple[str, ...] = (), highlight: bool = True, relax: bool = True) -> Results:
+    def _page(
+        self,
+        query: str,
+        offset: int,
+        limit: int,
+        *,
+        date_from: DateLike = None,
+        date_to: DateLike = None,
+        person: str | None = None,
+        category: str | None = None,
+        source: str | None = None,
+        sort: str = "relevance",
+        facets: tuple[str, ...] = (),
+        highlight: bool = True,
+        relax: bool = True,
+    ) -> Results:
         if sort not in SORTS:
             raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
         tree, filters, wanted = SearchEngine._filters(query, date_from, date_to, person, category, source)
@@ -278,13 +321,25 @@ class OpenSearchEngine:
         strict = compiler.compile(All(tuple(required + filters)))
         if sort == "relevance" and not strict.scoring:
             sort = "-date"  # nothing to score: newest first
-        everything = {"match_all": {}}
+        everything: dict = {"match_all": {}}
         worded = relax and any(isinstance(n, Words) for n in required)
         loose = compiler.loose(required, filters) if worded else None
-        matching = strict.filter if loose is None else {"bool": {"should": [strict.filter or everything, loose], "minimum_should_match": 1}}
-        question = worded and sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required)
-        summary = {"size": 0, "track_total_hits": True, "query": matching or everything,
-                   "aggs": {"all_words": {"filter": strict.filter or everything}, **_facet_aggs(facets)}}  # fmt: skip
+        matching = (
+            strict.filter
+            if loose is None
+            else {"bool": {"should": [strict.filter or everything, loose], "minimum_should_match": 1}}
+        )
+        question = (
+            worded
+            and sort == "relevance"
+            and any(isinstance(n, Words) and planning.is_question(n.text) for n in required)
+        )
+        summary = {
+            "size": 0,
+            "track_total_hits": True,
+            "query": matching or everything,
+            "aggs": {"all_words": {"filter": strict.filter or everything}, **_facet_aggs(facets)},
+        }
         found = self._search(summary)
         total = found["hits"]["total"]["value"]
         all_words = found["aggregations"]["all_words"]["doc_count"]
@@ -293,7 +348,9 @@ class OpenSearchEngine:
         else:
             tiers = [(strict.filter, all_words)]
             if loose is not None:
-                tiers.append(({"bool": {"filter": [loose], "must_not": [strict.filter or everything]}}, total - all_words))
+                tiers.append(
+                    ({"bool": {"filter": [loose], "must_not": [strict.filter or everything]}}, total - all_words)
+                )
         stop = offset + limit
         ranked: list[tuple[str, float]] = []
         done = 0  # articles of earlier tiers
@@ -305,27 +362,44 @@ class OpenSearchEngine:
         matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight and ranked else None
         keys = {person_key(p.name) for p in wanted}
         sources = self._sources([d for d, _ in ranked])
-        hits = tuple(_hit(sources[d], s, matcher, keys, d in flags if flags is not None else i + offset < all_words)
-                     for i, (d, s) in enumerate(ranked) if d in sources)  # fmt: skip
+        hits = tuple(
+            _hit(sources[d], s, matcher, keys, d in flags if flags is not None else i + offset < all_words)
+            for i, (d, s) in enumerate(ranked)
+            if d in sources
+        )
         counted = _facets(found.get("aggregations", {}), facets)
         if "person" in facets:
             counted["person"] = self._person_counts(matching or everything, FACET_TOP)
-        return Results(hits=hits, total=total, total_all_words=all_words, offset=offset, limit=limit,
-                       facets={name: counted[name] for name in facets})  # fmt: skip
+        return Results(
+            hits=hits,
+            total=total,
+            total_all_words=all_words,
+            offset=offset,
+            limit=limit,
+            facets={name: counted[name] for name in facets},
+        )
 
     def _search(self, body: dict, **params) -> dict:
         return self.client.search(index=self.index_name, body=body, params={**self._params, **params})
 
-    def _tier(self, matched: dict | None, compiled: Compiled, start: int, stop: int, sort: str) -> list[tuple[str, float]]:
+    def _tier(
+        self, matched: dict | None, compiled: Compiled, start: int, stop: int, sort: str
+    ) -> list[tuple[str, float]]:
         """Hits ``start``..``stop`` of one tier (articles matching ``matched``, scored by
         ``compiled``'s clauses, the proximity bonus among the best ``PROXIMITY_DEPTH``) as
         (id, score)."""
         if sort != "relevance":
             order = "asc" if sort == "date" else "desc"
-            body = {"query": {"constant_score": {"filter": matched or {"match_all": {}}}},
-                    "sort": [{"published": {"order": order, "missing": "_last"}}, {"id": "asc"}]}  # fmt: skip
-            return [(d, 0.0) for d, _ in self._read(body, start, stop)]
-        body = {"query": scored(matched, compiled.scoring), "sort": [{"_score": "desc"}, {"id": "asc"}], "track_scores": True}
+            dated: dict = {
+                "query": {"constant_score": {"filter": matched or {"match_all": {}}}},
+                "sort": [{"published": {"order": order, "missing": "_last"}}, {"id": "asc"}],
+            }
+            return [(d, 0.0) for d, _ in self._read(dated, start, stop)]
+        body: dict = {
+            "query": scored(matched, compiled.scoring),
+            "sort": [{"_score": "desc"}, {"id": "asc"}],
+            "track_scores": True,
+        }
         if not compiled.pairs or start >= PROXIMITY_DEPTH:
             return self._read(body, start, stop)
         hits = self._read(body, 0, max(stop, PROXIMITY_DEPTH))
@@ -362,7 +436,9 @@ class OpenSearchEngine:
         if not ids:
             return {}
         among = {"ids": {"values": ids}}
-        counts = self._search({"size": 0, "query": among, "aggs": {"pairs": pair_counts(pairs)}})["aggregations"]["pairs"]["buckets"]
+        counts = self._search({"size": 0, "query": among, "aggs": {"pairs": pair_counts(pairs)}})["aggregations"][
+            "pairs"
+        ]["buckets"]
         telling = {}
         for i in range(len(pairs)):
             both, near = counts[f"both{i}"]["doc_count"], counts[f"near{i}"]["doc_count"]
@@ -371,17 +447,27 @@ class OpenSearchEngine:
         clauses = proximity_bonus(list(pairs), telling)
         if not clauses:
             return {}
-        body = {"query": {"bool": {"filter": [among], "should": clauses, "minimum_should_match": 1}}, "size": len(ids), "_source": False}
+        body = {
+            "query": {"bool": {"filter": [among], "should": clauses, "minimum_should_match": 1}},
+            "size": len(ids),
+            "_source": False,
+        }
         return {h["_id"]: h["_score"] for h in self._search(body)["hits"]["hits"]}
 
     def _ids_within(self, matched: dict | None, ids: list[str]) -> set[str]:
-        body = {"query": {"bool": {"filter": [{"ids": {"values": ids}}, matched or {"match_all": {}}]}}, "size": len(ids), "_source": False}
+        body = {
+            "query": {"bool": {"filter": [{"ids": {"values": ids}}, matched or {"match_all": {}}]}},
+            "size": len(ids),
+            "_source": False,
+        }
         return {h["_id"] for h in self._search(body)["hits"]["hits"]}
 
     def _sources(self, ids: list[str]) -> dict[str, dict]:
         if not ids:
             return {}
-        found = self.client.mget(index=self.index_name, body={"ids": ids}, params={"_source_includes": ",".join(HIT_SOURCE)})
+        found = self.client.mget(
+            index=self.index_name, body={"ids": ids}, params={"_source_includes": ",".join(HIT_SOURCE)}
+        )
         return {d["_id"]: d["_source"] for d in found["docs"] if d.get("found")}
 
     @_reported
@@ -389,13 +475,8 @@ class OpenSearchEngine:
         """The persons named in the most articles, overall or among the matches of ``query``
         (``filters`` as for ``search``), as (name, number of articles), most first."""
         self._check_exists()
-        if query is None and not filters:
-            matched: dict | None = {"match_all": {}}
-        else:
-            matched = self._matching(query or "", **filters)
-            if matched is None:
-                return []
-        return self._person_counts(matched, top)
+        matched = {"match_all": {}} if query is None and not filters else self._matching(query or "", **filters)
+        return [] if matched is None else self._person_counts(matched, top)
 
     def _person_counts(self, matched: dict, top: int) -> list[tuple[str, int]]:
         """The persons named in the most articles ``matched``, as ``retrieve.facets`` counts
@@ -403,7 +484,7 @@ class OpenSearchEngine:
         counts = dict(self._composite(matched, "person_k"))
         if not counts:
             return []
-        least = sorted(counts.values(), reverse=True)[: top][-1]
+        least = sorted(counts.values(), reverse=True)[:top][-1]
         keys = [k for k, n in counts.items() if n >= least]  # the top, and whoever ties the last
         spellings: dict[str, Counter[str]] = {}
         for value, n in self._composite({"terms": {"person_k": keys}}, "person_spellings"):
@@ -413,8 +494,15 @@ class OpenSearchEngine:
         names = {k: max(spellings[k].items(), key=lambda x: (x[1], x[0]))[0] for k in keys}
         return sorted(((names[k], counts[k]) for k in keys), key=lambda x: (-x[1], x[0]))[:top]
 
-    def _matching(self, query: str, date_from: DateLike = None, date_to: DateLike = None, person: str | None = None,
-                  category: str | None = None, source: str | None = None) -> dict | None:
+    def _matching(
+        self,
+        query: str,
+        date_from: DateLike = None,
+        date_to: DateLike = None,
+        person: str | None = None,
+        category: str | None = None,
+        source: str | None = None,
+    ) -> dict | None:
         """The filter of every article ``search`` could return for these (None: none)."""
         tree, filters, _ = SearchEngine._filters(query, date_from, date_to, person, category, source)
         if tree is None and not filters:
@@ -434,7 +522,9 @@ class OpenSearchEngine:
             composite: dict = {"size": WINDOW, "sources": [{"v": {"terms": {"field": fieldname}}}]}
             if after is not None:
                 composite["after"] = after
-            agg = self._search({"size": 0, "query": matched, "aggs": {"c": {"composite": composite}}})["aggregations"]["c"]
+            agg = self._search({"size": 0, "query": matched, "aggs": {"c": {"composite": composite}}})["aggregations"][
+                "c"
+            ]
             for bucket in agg["buckets"]:
                 yield bucket["key"]["v"], bucket["doc_count"]
             after = agg.get("after_key")
@@ -450,9 +540,15 @@ class OpenSearchEngine:
         if source is None:
             raise HnpSearchError(f"no article with id {article_id!r}")
         same = stored_article(source)
-        like = {"more_like_this": {"fields": ["title_wf", "lead_wf", "body_wf", "title_sf", "lead_sf", "body_sf"],
-                                   "like": [{"_index": self.index_name, "_id": article_id}],
-                                   "min_term_freq": 1, "min_doc_freq": 2, "max_query_terms": 40}}  # fmt: skip
+        like = {
+            "more_like_this": {
+                "fields": ["title_wf", "lead_wf", "body_wf", "title_sf", "lead_sf", "body_sf"],
+                "like": [{"_index": self.index_name, "_id": article_id}],
+                "min_term_freq": 1,
+                "min_doc_freq": 2,
+                "max_query_terms": 40,
+            }
+        }
         found = self._search({"query": like, "size": limit + 5, "_source": HIT_SOURCE})["hits"]["hits"]
         hits = [_hit(h["_source"], h["_score"], None, set()) for h in found if h["_id"] != article_id]
         return [h for h in hits if (h.title, h.article.body) != (same.title, same.body)][:limit]
@@ -462,11 +558,17 @@ class OpenSearchEngine:
         """What the index holds, JSON-ready, as ``SearchEngine.stats`` says it (path: the
         index's URL; segments: of the primary shards)."""
         self._check_exists()
-        aggs = {"first": {"min": {"field": "published"}}, "last": {"max": {"field": "published"}},
-                "undated": {"missing": {"field": "published"}}}  # fmt: skip
+        aggs = {
+            "first": {"min": {"field": "published"}},
+            "last": {"max": {"field": "published"}},
+            "undated": {"missing": {"field": "published"}},
+        }
         found = self._search({"size": 0, "track_total_hits": True, "aggs": aggs})
-        everything = {"match_all": {}}
-        counted = {name: sorted(self._composite(everything, name), key=lambda x: (-x[1], x[0])) for name in ("category", "source")}
+        everything: dict = {"match_all": {}}
+        counted = {
+            name: sorted(self._composite(everything, name), key=lambda x: (-x[1], x[0]))
+            for name in ("category", "source")
+        }
         segments = self.client.indices.segments(index=self.index_name)["indices"][self.index_name]["shards"]
         found_aggs = found["aggregations"]
         return {
@@ -478,8 +580,12 @@ class OpenSearchEngine:
             "categories": counted["category"],
             "sources": counted["source"],
             "persons": sum(1 for _ in self._composite(everything, "person_k")),
-            "index_bytes": self.client.indices.stats(index=self.index_name, metric="store")["_all"]["primaries"]["store"]["size_in_bytes"],
-            "segments": sum(len(copy["segments"]) for copies in segments.values() for copy in copies if copy["routing"]["primary"]),
+            "index_bytes": self.client.indices.stats(index=self.index_name, metric="store")["_all"]["primaries"][
+                "store"
+            ]["size_in_bytes"],
+            "segments": sum(
+                len(copy["segments"]) for copies in segments.values() for copy in copies if copy["routing"]["primary"]
+            ),
             "analyzer_version": ANALYZER_VERSION,
         }
 
@@ -495,8 +601,10 @@ class OpenSearchEngine:
         if self._outdated is not None:
             raise self._outdated
         if not self._exists:
-            raise IndexNotFoundError(f"no index {self.index_name!r} on the OpenSearch cluster at {self.url}: "
-                                     "build one with `hnp-search index --opensearch URL PATH...`")  # fmt: skip
+            raise IndexNotFoundError(
+                f"no index {self.index_name!r} on the OpenSearch cluster at {self.url}: "
+                "build one with `hnp-search index --opensearch URL PATH...`"
+            )
 
     def __enter__(self) -> "OpenSearchEngine":
         return self
@@ -512,8 +620,14 @@ def _facet_aggs(facets: tuple[str, ...]) -> dict:
         if name in ("category", "source"):
             aggs[name] = {"terms": {"field": name, "size": FACET_TOP, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
         elif name in ("year", "month"):
-            aggs[name] = {"date_histogram": {"field": "published", "calendar_interval": name,
-                                             "format": "yyyy" if name == "year" else "yyyy-MM", "min_doc_count": 1}}  # fmt: skip
+            aggs[name] = {
+                "date_histogram": {
+                    "field": "published",
+                    "calendar_interval": name,
+                    "format": "yyyy" if name == "year" else "yyyy-MM",
+                    "min_doc_count": 1,
+                }
+            }
     return aggs
 
 
@@ -551,8 +665,9 @@ def _syllable_lookups(tree: Node | None) -> list[tuple[str, str]]:
 def _hit(source: dict, score: float, matcher: Matcher | None, person_keys: set[str], all_words: bool = True) -> Hit:
     article = stored_article(source)
     names = tuple((source.get("article") or {}).get("persons") or ())
+    snippets: list[Snippet] = []
     if matcher is None:
-        title_snippet, snippets = Snippet(article.title), []
+        title_snippet = Snippet(article.title)
     else:
         text = f"{article.lead}\n{article.body}" if article.lead else article.body
         title_snippet, snippets = highlight_article(article.title, text, matcher)

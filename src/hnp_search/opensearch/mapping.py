@@ -1,4 +1,4 @@
-"""The OpenSearch index: settings and mapping (pre-analysed term streams split on whitespace, scored as the embedded index scores them) and its recorded analyzer version."""
+"""The OpenSearch index: settings, whitespace-only fields scored by this project's BM25, recorded versions."""
 
 from __future__ import annotations
 
@@ -76,15 +76,20 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict:
         "vocabulary": {"type": "keyword", "index": False},
         "article": {"type": "object", "enabled": False},
     }
-    properties.update({name: syllables for name in SYLLABLE_FIELDS})
-    properties.update({name: words for name in WORD_FIELDS})
+    properties.update(dict.fromkeys(SYLLABLE_FIELDS, syllables))
+    properties.update(dict.fromkeys(WORD_FIELDS, words))
     return {
         "settings": {
             "number_of_shards": shards,
             "number_of_replicas": replicas,
             "analysis": {"analyzer": {"spaces": {"type": "custom", "tokenizer": "whitespace"}}},
-            "similarity": {"hnp_bm25": {"type": "scripted", "weight_script": {"source": WEIGHT_SCRIPT},
-                                         "script": {"source": SIMILARITY_SCRIPT}}},
+            "similarity": {
+                "hnp_bm25": {
+                    "type": "scripted",
+                    "weight_script": {"source": WEIGHT_SCRIPT},
+                    "script": {"source": SIMILARITY_SCRIPT},
+                }
+            },
         },
         "mappings": {"dynamic": "strict", "_meta": meta(), "properties": properties},
     }

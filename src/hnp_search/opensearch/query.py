@@ -1,4 +1,4 @@
-"""Query trees and plans → OpenSearch query DSL: boolean filters that match what the embedded retriever matches, and scoring clauses carrying the plan's weights.
+"""Query trees and plans → OpenSearch query DSL: filters matching as the embedded retriever does, weighted scoring.
 
 Matching and scoring are kept apart as ``retrieve.match`` keeps them: a node becomes a
 filter (which articles) and a list of ``should`` clauses (term queries whose boosts are the
@@ -91,7 +91,8 @@ class Compiler:
         scoring = [c for p in parts for c in p.scoring]
         pairs = [pair for p in parts for pair in p.pairs]
         if isinstance(node, Any):
-            matched = None if any(p.filter is None for p in parts) else any_of([p.filter for p in parts])
+            filters = [p.filter for p in parts if p.filter is not None]
+            matched = any_of(filters) if len(filters) == len(parts) else None
             return Compiled(matched, scoring, pairs)
         required = [p.filter for p in parts if p.filter is not None]
         excluded = [self.excluded(n.node) for n in node.nodes if isinstance(n, Not)]
@@ -168,5 +169,8 @@ def pair_counts(pairs: list[Pair]) -> dict:
 def proximity_bonus(pairs: list[Pair], telling: dict[int, float]) -> list[dict]:
     """Clauses scoring ``retrieve.rank``'s proximity bonus: where pair ``i`` stands side by
     side, its two syllables' BM25 impacts times its weight and how telling it is."""
-    return [{"bool": {"filter": [phrase(f, [a, b])], "should": [term(f, a), term(f, b)], "boost": weight * telling[i]}}
-            for i, (f, a, b, weight) in enumerate(pairs) if telling.get(i)]  # fmt: skip
+    return [
+        {"bool": {"filter": [phrase(f, [a, b])], "should": [term(f, a), term(f, b)], "boost": weight * telling[i]}}
+        for i, (f, a, b, weight) in enumerate(pairs)
+        if telling.get(i)
+    ]

@@ -1,4 +1,4 @@
-"""The OpenSearch index's vocabulary, read from the cluster: the restoring lexicon (an aggregation over the articles' ``vocabulary`` values, kept beside the index) and the term statistics the plan and "did you mean" ask for."""
+"""The OpenSearch index's vocabulary: the restoring lexicon (kept beside the index) and term statistics."""
 
 from __future__ import annotations
 
@@ -49,10 +49,13 @@ def save_lexicon(client: OpenSearch, index: str) -> Lexicon:
     words = best_readings(counts[f] for f in LEXICON_FIELDS)
     target = lexicon_index(index)
     if not client.indices.exists(index=target):
-        client.indices.create(index=target, body={
-            "settings": {"number_of_shards": 1, "number_of_replicas": 0, "auto_expand_replicas": "0-1"},
-            "mappings": {"dynamic": False, "properties": {}},
-        })  # fmt: skip
+        client.indices.create(
+            index=target,
+            body={
+                "settings": {"number_of_shards": 1, "number_of_replicas": 0, "auto_expand_replicas": "0-1"},
+                "mappings": {"dynamic": False, "properties": {}},
+            },
+        )
     client.index(index=target, id="lexicon", body={"words": json.dumps(words, ensure_ascii=False)}, refresh="true")
     return Lexicon(words)
 
@@ -110,8 +113,22 @@ class TermStatistics:
 
     def terms_within(self, fieldname: str, term: str, maxdist: int) -> list[str]:
         """The field's terms ``maxdist`` (1 or 2) edits from ``term``: the cluster's term suggester."""
-        body = {"size": 0, "suggest": {"near": {"text": term, "term": {
-            "field": fieldname, "max_edits": maxdist, "prefix_length": 0, "min_word_length": 1,
-            "suggest_mode": "always", "size": NEIGHBOURS, "sort": "frequency"}}}}  # fmt: skip
+        body = {
+            "size": 0,
+            "suggest": {
+                "near": {
+                    "text": term,
+                    "term": {
+                        "field": fieldname,
+                        "max_edits": maxdist,
+                        "prefix_length": 0,
+                        "min_word_length": 1,
+                        "suggest_mode": "always",
+                        "size": NEIGHBOURS,
+                        "sort": "frequency",
+                    },
+                }
+            },
+        }
         found = self.client.search(index=self.index, body=body)["suggest"]["near"]
         return [o["text"] for entry in found for o in entry["options"]]

@@ -1,4 +1,4 @@
-"""Writing to the OpenSearch index: articles → bulk requests (the same ingest, parallel analysis, progress and ``IndexSummary`` as the embedded index), idempotent by id and digest; the index created on first use."""
+"""Writing to the OpenSearch index: articles → bulk requests, idempotent by id and digest, created on first use."""
 
 from __future__ import annotations
 
@@ -29,7 +29,10 @@ def open_index(client: OpenSearch, index: str, *, create: bool, shards: int = 1,
     IndexNotFoundError). Whether it was created."""
     if not client.indices.exists(index=index):
         if not create:
-            raise IndexNotFoundError(f"no index {index!r} on the OpenSearch cluster: build one with `hnp-search index --opensearch URL PATH...`")
+            raise IndexNotFoundError(
+                f"no index {index!r} on the OpenSearch cluster: "
+                "build one with `hnp-search index --opensearch URL PATH...`"
+            )
         client.indices.create(index=index, body=index_body(shards, replicas), params={"wait_for_active_shards": "1"})
         return True
     mapping = client.indices.get_mapping(index=index)
@@ -39,7 +42,8 @@ def open_index(client: OpenSearch, index: str, *, create: bool, shards: int = 1,
         raise IndexVersionError(
             f"the OpenSearch index {index!r} was built by analyzer version {recorded.get('analyzer_version')} "
             f"(mapping {recorded.get('mapping_version')}), this is version {expected['analyzer_version']} "
-            f"(mapping {expected['mapping_version']}): rebuild it with `hnp-search index --rebuild --opensearch URL PATH...`"
+            f"(mapping {expected['mapping_version']}): rebuild it with "
+            "`hnp-search index --rebuild --opensearch URL PATH...`"
         )
     return False
 
@@ -127,7 +131,12 @@ class _Job:
         chunk: list[Article] = []
         for article in articles:
             if article.id in self.seen:
-                self.report(IngestError(article.source or "<api>", f"duplicate id {article.id!r}, first read from {self.seen[article.id]}: skipped"))
+                self.report(
+                    IngestError(
+                        article.source or "<api>",
+                        f"duplicate id {article.id!r}, first read from {self.seen[article.id]}: skipped",
+                    )
+                )
                 self.handled += 1
                 continue
             self.seen[article.id] = article.source or "<api>"
