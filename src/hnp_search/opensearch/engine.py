@@ -7,7 +7,7 @@ from dataclasses import replace
 import math
 import os
 from collections import Counter
-from typing import Callable, Iterable, Union
+from typing import Callable, Iterable, Union, cast
 
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConnectionError as Unreachable
@@ -33,11 +33,16 @@ from ..query.vocabulary import suggest as suggest_query
 from ..results import Hit, Results
 from ..retrieve.facets import FACET_TOP, check_facets
 from ..retrieve.rank import PROXIMITY_DEPTH
+from ..retrieve.similar import telling_terms
+from ..retrieve.view import IndexView
+from ..query.plan import FIELD_WEIGHTS
+from ..store.schema import TEXT_FIELDS
+from ..text import analyze
 from ..text.analyze import ANALYZER_VERSION
 from ..text.normalize import clean_text, fold
 from . import vocabulary
 from .document import stored_article
-from .query import Compiled, Compiler, pair_counts, proximity_bonus, scored
+from .query import Compiled, Compiler, pair_counts, proximity_bonus, scored, term
 from .writer import open_index, write_articles
 
 DEFAULT_INDEX = "hnp-search"
@@ -48,7 +53,7 @@ URL_VARIABLE = "HNP_SEARCH_OPENSEARCH"
 #: read with search_after, a page of this many at a time.
 WINDOW = 10_000
 #: The stored fields a hit reads (the term streams stay on the cluster).
-HIT_SOURCE = ["id", "published", "article"]
+HIT_SOURCE = ["id", "published", "article", "digest"]
 
 
 def default_url() -> str | None:
@@ -533,25 +538,39 @@ class OpenSearchEngine:
 
     @_reported
     def similar(self, article_id: str, limit: int = 10) -> list[Hit]:
-        """Articles related to the one with this id, best first (OpenSearch's more_like_this
-        over its folded words and syllables), without itself or exact duplicates of it.
-        Raises HnpSearchError when there is no such article."""
+        """Articles related to the one with this id, best first, as ``SearchEngine.similar``
+        finds them (``retrieve.similar``: its most telling folded words and syllables, scored
+        as search scores), without itself or exact duplicates of it. Raises HnpSearchError
+        when there is no such article."""
         source = self._source(article_id)
         if source is None:
             raise HnpSearchError(f"no article with id {article_id!r}")
-        same = stored_article(source)
-        like = {
-            "more_like_this": {
-                "fields": ["title_wf", "lead_wf", "body_wf", "title_sf", "lead_sf", "body_sf"],
-                "like": [{"_index": self.index_name, "_id": article_id}],
-                "min_term_freq": 1,
-                "min_doc_freq": 2,
-                "max_query_terms": 40,
-            }
-        }
-        found = self._search({"query": like, "size": limit + 5, "_source": HIT_SOURCE})["hits"]["hits"]
-        hits = [_hit(h["_source"], h["_score"], None, set()) for h in found if h["_id"] != article_id]
-        return [h for h in hits if (h.title, h.article.body) != (same.title, same.body)][:limit]
+        article = stored_article(source)
+        fields = {name: getattr(article, name) for name in TEXT_FIELDS}
+        stats = vocabulary.TermStatistics(self.client, self.index_name, self._params)
+        candidates = set()
+        for name in TEXT_FIELDS:
+            terms = analyze.terms(fields[name])
+            candidates |= {(v, t) for v in ("wf", "sf") for t in getattr(terms, v)}
+        stats.prefetch([(f"{f}_{v}", t) for v, t in candidates for f in ("body", "title")])
+        telling = telling_terms(cast(IndexView, _Statistics(len(self), stats)), fields)  # what it reads of a view
+        if not telling:
+            return []
+        clauses = [
+            term(f"{name}_{variant}", t, weight * FIELD_WEIGHTS[name])
+            for weight, variant, t in telling
+            for name in TEXT_FIELDS
+        ]
+        body = {"query": {"bool": {"should": clauses, "minimum_should_match": 1,
+                                   "must_not": [{"ids": {"values": [article_id]}}]}},
+                "size": limit + 5, "_source": HIT_SOURCE}  # fmt: skip
+        found = self._search(body)["hits"]["hits"]
+        hits = [
+            _hit(h["_source"], h["_score"], None, set())
+            for h in found
+            if h["_source"].get("digest") != source.get("digest")
+        ]
+        return [h for h in hits if (h.title, h.article.body) != (article.title, article.body)][:limit]
 
     @_reported
     def stats(self) -> dict:
@@ -683,3 +702,12 @@ def _hit(source: dict, score: float, matcher: Matcher | None, person_keys: set[s
         matched_persons=tuple(n for n in names if _person_matches(n, person_keys)),
         all_words=all_words,
     )
+
+
+class _Statistics:
+    """What ``retrieve.similar.telling_terms`` reads of an index view: its article count and
+    its reader's ``doc_frequency``, here the cluster's term statistics."""
+
+    def __init__(self, doc_count: int, reader: vocabulary.TermStatistics):
+        self.doc_count = doc_count
+        self.reader = reader

@@ -9,7 +9,7 @@ from ..text import analyze
 
 #: Bump when the mapping changes in a way an existing index cannot serve; indexes record it
 #: beside the analyzer version.
-MAPPING_VERSION = 3
+MAPPING_VERSION = 4
 
 #: The embedded index's BM25 (``retrieve.view``): idf log(N / (df + 1)) + 1 raised to
 #: IDF_POWER, times (K1 + 1) tf / (tf + K1 (1 - B + B length / average length)), the query
@@ -91,7 +91,13 @@ def index_body(shards: int = 1, replicas: int = 0) -> dict:
                 }
             },
         },
-        "mappings": {"dynamic": "strict", "_meta": meta(), "properties": properties},
+        "mappings": {
+            "dynamic": "strict",
+            "_meta": meta(),
+            # The term streams and vocabulary are indexed, not stored: _source keeps the article.
+            "_source": {"excludes": [*SYLLABLE_FIELDS, *WORD_FIELDS, "vocabulary"]},
+            "properties": properties,
+        },
     }
 
 
