@@ -342,7 +342,7 @@ class OpenSearchEngine:
         summary = {
             "size": 0,
             "track_total_hits": True,
-            "query": matching or everything,
+            "query": {"constant_score": {"filter": matching or everything}},  # counted, not scored
             "aggs": {"all_words": {"filter": strict.filter or everything}, **_facet_aggs(facets)},
         }
         found = self._search(summary)
@@ -527,9 +527,9 @@ class OpenSearchEngine:
             composite: dict = {"size": WINDOW, "sources": [{"v": {"terms": {"field": fieldname}}}]}
             if after is not None:
                 composite["after"] = after
-            agg = self._search({"size": 0, "query": matched, "aggs": {"c": {"composite": composite}}})["aggregations"][
-                "c"
-            ]
+            agg = self._search(
+                {"size": 0, "query": {"constant_score": {"filter": matched}}, "aggs": {"c": {"composite": composite}}}
+            )["aggregations"]["c"]
             for bucket in agg["buckets"]:
                 yield bucket["key"]["v"], bucket["doc_count"]
             after = agg.get("after_key")
