@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ARTICLES
 from hnp_search import SearchEngine
 from hnp_search import retrieve
 from hnp_search.indexing import pipeline
@@ -17,7 +16,6 @@ from hnp_search.retrieve import rank, view as view_module
 from hnp_search.store.codec import CompactCodec, PackedPositions
 from hnp_search.store.columns import column_bytes, column_values, positions_of
 from hnp_search.store.schema import NO_PAIR_FILTER
-from hnp_search.ingest import read_articles
 from hnp_search.query.parse import parse
 from hnp_search.store.directory import create_index
 
@@ -40,8 +38,8 @@ def one_article_per_commit(tmp_path, articles, monkeypatch):
     return engine
 
 
-def test_postings_read_across_segments_match_whooshs_own_matcher(tmp_path, monkeypatch):
-    articles = list(read_articles(ARTICLES))
+def test_postings_read_across_segments_match_whooshs_own_matcher(tmp_path, monkeypatch, articles):
+    articles = list(articles)
     with one_article_per_commit(tmp_path, articles, monkeypatch) as engine:
         reader = engine.reader().reader
         assert len(reader.leaf_readers()) == len(articles)
@@ -78,10 +76,10 @@ def postings_of_every_term(engine):
     return out
 
 
-def test_compact_posting_blocks_read_back_as_whooshs_own(tmp_path, monkeypatch):
+def test_compact_posting_blocks_read_back_as_whooshs_own(tmp_path, monkeypatch, articles):
     from whoosh.codec.whoosh3 import W3Codec
 
-    articles = list(read_articles(ARTICLES))
+    articles = list(articles)
     found, sizes = [], []
     # Whoosh's own blocks; ours of 2 postings (many per term; lists of 1 or 2 inlined); ours as configured.
     variants = ((W3Codec, 2, 1), (CompactCodec, 2, 3), (CompactCodec, 512, 8))
@@ -118,7 +116,7 @@ def everything_indexed(engine) -> dict:
 
 
 @pytest.mark.parametrize("blocks", [(2, 2), (512, 8)], ids=["blocks-of-2", "as-configured"])
-def test_the_term_pool_writer_writes_what_whooshs_own_writer_writes(tmp_path, monkeypatch, blocks):
+def test_the_term_pool_writer_writes_what_whooshs_own_writer_writes(tmp_path, monkeypatch, blocks, articles):
     """Blocks of 2 postings (a term's list written in several slices) or as configured
     (lists of up to 7 inlined in the term's info), and commits of 3 articles merged into
     the next (merged postings come through Whoosh's pool interface)."""
@@ -128,7 +126,7 @@ def test_the_term_pool_writer_writes_what_whooshs_own_writer_writes(tmp_path, mo
     monkeypatch.setattr(writer_module, "CODEC", CompactCodec(blocklimit=blocklimit, inlinelimit=inlinelimit))
     monkeypatch.setenv("HNP_SEARCH_BATCH_SIZE", "3")
     monkeypatch.setattr(writer_module, "MERGE_DOCS", 4)
-    articles = list(read_articles(ARTICLES))
+    articles = list(articles)
     found = []
     for writer in (writer_module._SegmentWriter, SegmentWriter):
         monkeypatch.setattr(writer_module, "_SegmentWriter", writer)
@@ -141,12 +139,12 @@ def test_the_term_pool_writer_writes_what_whooshs_own_writer_writes(tmp_path, mo
     assert max(len(listed) for key, (_, listed) in found[0].items() if isinstance(key, tuple)) > 4
 
 
-def test_postings_made_directly_are_what_whooshs_fields_make():
+def test_postings_made_directly_are_what_whooshs_fields_make(articles):
     from hnp_search.indexing.pipeline import postings
     from hnp_search.store.schema import SCHEMA as _SCHEMA
     from hnp_search.text import analyze
 
-    terms = analyze.terms(" ".join(article.body for article in read_articles(ARTICLES)))
+    terms = analyze.terms(" ".join(article.body for article in articles))
     assert len(terms.s) > 300 and len(set(terms.s)) < len(terms.s)
     for variant in analyze.VARIANTS:
         field = _SCHEMA[f"body_{variant}"]
@@ -180,8 +178,8 @@ def test_a_packed_block_loads_as_the_tuple_whoosh_keeps(ids, weights, values):
         loaded_values[4]
 
 
-def test_a_replaced_article_is_found_by_its_new_words_only(tmp_path, monkeypatch):
-    articles = list(read_articles(ARTICLES))
+def test_a_replaced_article_is_found_by_its_new_words_only(tmp_path, monkeypatch, articles):
+    articles = list(articles)
     with one_article_per_commit(tmp_path, articles, monkeypatch) as engine:
         first = articles[0]  # "Hà Nội bàn giao mặt bằng đường Vành đai 4"
         assert first.id in [h.id for h in engine.search("vành đai")]
@@ -217,8 +215,8 @@ def test_columns_stay_cached_while_postings_come_and_go():
     assert cache.get((1, "norms", "body_s")) is None and cache.get((2, "norms", "body_s")) == [2.0]
 
 
-def test_an_engine_opened_on_an_empty_index_searches_what_is_added_later(tmp_path):
-    articles = list(read_articles(ARTICLES))
+def test_an_engine_opened_on_an_empty_index_searches_what_is_added_later(tmp_path, articles):
+    articles = list(articles)
     create_index(tmp_path / "ix")
     with SearchEngine(tmp_path / "ix") as engine:
         assert engine.search("hà nội") == []  # an empty index's reader has no generation
@@ -275,10 +273,10 @@ def test_pruning_candidates_changes_no_ranking(monkeypatch, tiny_index):
     assert len(thresholds) > 10
 
 
-def test_commits_merge_only_small_segments(tmp_path, monkeypatch):
+def test_commits_merge_only_small_segments(tmp_path, monkeypatch, articles):
     monkeypatch.setenv("HNP_SEARCH_BATCH_SIZE", "3")
     monkeypatch.setattr(writer_module, "MERGE_DOCS", 3)
-    articles = list(read_articles(ARTICLES))
+    articles = list(articles)
     with SearchEngine(tmp_path / "ix") as engine:
         engine.index(articles[:7], jobs=1)  # batches of 3, 3, 1
 
@@ -373,12 +371,8 @@ def test_phrases_checked_lazily_rank_as_checked_up_front(monkeypatch, phrase_ind
 
     def rankings():
         with SearchEngine(phrase_index, create=False) as engine:
-            return {
-                (q, n, sort): best(engine, q, n, sort)
-                for q in queries
-                for n in (1, 3, 40)
-                for sort in ("relevance", "-date")
-            }
+            sorts = ("relevance", "-date")
+            return {(q, n, sort): best(engine, q, n, sort) for q in queries for n in (1, 3, 40) for sort in sorts}
 
     def checks_for_the_best_one():
         checks.clear()
@@ -424,11 +418,11 @@ def test_a_pair_side_by_side_wherever_it_occurs_earns_almost_no_proximity_bonus(
     assert all(bonus[d] == name_only for d in docs if d != 3)
 
 
-def test_columns_read_at_once_hold_what_whoosh_reads_one_by_one(tmp_path, monkeypatch):
+def test_columns_read_at_once_hold_what_whoosh_reads_one_by_one(tmp_path, monkeypatch, articles):
     from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 
     monkeypatch.setattr(writer_module, "MERGE_DOCS", 1)  # keep both segments
-    articles = list(read_articles(ARTICLES))
+    articles = list(articles)
     articles[3] = dataclasses.replace(articles[3], lead="", published=None)  # last of its segment
     with SearchEngine(tmp_path / "ix") as engine:
         engine.index(articles[:4], jobs=1)

@@ -15,6 +15,7 @@ from .errors import (
     IndexVersionError,
     IngestError,
     QuerySyntaxError,
+    SynonymsError,
 )
 from .highlight import Snippet
 from .indexing.job import IndexSummary
@@ -37,5 +38,6 @@ __all__ = [
     "Results",
     "SearchEngine",
     "Snippet",
+    "SynonymsError",
     "read_articles",
 ]

@@ -23,7 +23,13 @@ from .indexing.job import IndexSummary, delete_articles, write_articles
 from .ingest import Article, read_articles
 from .persons import person_key
 from .query import vocabulary
-from .query.parse import All, DateFilter, Node, Person, date_bound, facet_filter, parse, person_filter
+from .query import explain as explaining
+from .query.explain import Explanation
+from .query.parse import All, DateFilter, Node, Person, Phrase, Words, date_bound, facet_filter, parse, person_filter
+from .query.parse import Any as AnyOf
+from .query.parse import understand
+from .query.synonyms import Synonyms
+from .query.synonyms import load as load_synonyms
 from .query.vocabulary import Lexicon
 from .query.vocabulary import suggest as suggest_query
 from .results import Hit, Results
@@ -51,16 +57,21 @@ class SearchEngine:
     """A Vietnamese full-text index in one directory.
 
     >>> engine = SearchEngine("index")           # opens; indexing creates it if absent
-    >>> engine.index(["corpus/"]).added          # doctest: +SKIP
-    24
-    >>> [h.id for h in engine.search("ha noi", limit=3)]  # doctest: +SKIP
+    >>> engine.index(["corpus/"]).added
+    26
+    >>> [h.id for h in engine.search("ha noi", limit=2)]
+    ['dem-nhac-van-mieu-giai-phong-thu-do-2024-10-10', 'dien-kinh-tre-ha-noi-nhat-toan-doan-2024-07-21']
 
     Reading a path that holds no index raises ``IndexNotFoundError`` (at once with
     ``create=False``, else at the first read, so that ``SearchEngine(new_path).index(...)``
     creates it); a closed engine raises ``EngineClosedError``.
     """
 
-    def __init__(self, index_dir: str | os.PathLike | None = None, *, create: bool = True):
+    def __init__(self, index_dir: str | os.PathLike | None = None, *, create: bool = True,
+                 synonyms: str | os.PathLike | None = None):
+        """``synonyms``: a file of the user's own synonyms, one group a line, forms separated by
+        ``|`` (default: the file ``$HNP_SEARCH_SYNONYMS`` names), used beside the built-in list."""
+        self._synonyms_path = synonyms
         self.path = Path(index_dir) if index_dir is not None else default_index_dir()
         self._ix = None
         self._outdated: IndexVersionError | IndexNotFoundError | None = None
@@ -194,15 +205,19 @@ class SearchEngine:
         this thread's until ``refresh()`` is called and the index has changed; don't keep
         it across a refresh or ``close()``.
 
-        >>> engine.reader().doc_count  # doctest: +SKIP
-        2653
+        >>> engine.reader().doc_count
+        26
         """
         self._search_with()
         return self._local.view
 
     def _retriever(self, searcher: Searcher) -> Retriever:
         """Retrieval on the index state ``searcher`` (this thread's) reads."""
-        return Retriever(self._local.view, lambda: self._lexicon(searcher))
+        return Retriever(self._local.view, lambda: self._lexicon(searcher), self.synonyms())
+
+    def synonyms(self) -> Synonyms:
+        """The synonyms queries are expanded with: the built-in list and the user's."""
+        return load_synonyms(self._synonyms_path)
 
     def _lexicon(self, searcher: Searcher) -> Lexicon:
         """The diacritic-restoring lexicon of the index state ``searcher`` reads."""
@@ -211,6 +226,8 @@ class SearchEngine:
             lexicon = self._lexicons.get(generation)
             if lexicon is None:
                 lexicon = self._lexicons[generation] = vocabulary.load_lexicon(self.path, searcher.reader())
+                for old in sorted(self._lexicons)[:-2]:  # a long-lived engine sees many commits
+                    del self._lexicons[old]
             return lexicon
 
     def __len__(self) -> int:
@@ -225,6 +242,35 @@ class SearchEngine:
         """A better query to offer when ``query`` finds little ("Did you mean …?"), or None."""
         parse(query)  # malformed queries raise here, as in search
         return self._suggest(self._search_with(), query)
+
+    def explain(self, query: str, *, date_from: DateLike = None, date_to: DateLike = None,
+                person: str | None = None, category: str | None = None, source: str | None = None,
+                sort: str = "relevance") -> Explanation:
+        """How ``query`` is understood, as Elasticsearch's validate/explain and _analyze
+        show it: what was reinterpreted, its parts, each syllable's weight and the readings
+        (Telex, typo, split, restored diacritics) and synonyms it also finds, the filters,
+        how matches are ranked and how many there are. ``print()`` it, or ``.to_dict()``.
+
+        >>> print(engine.explain("dduwowngf sắt Cát Linh TPHCM"))  # doctest: +SKIP
+        """
+        if sort not in SORTS:
+            raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
+        notes = understand(query).notes
+        tree, filters, _ = self._filters(query, date_from, date_to, person, category, source)
+        searcher = self._search_with()
+        retriever = self._retriever(searcher)
+        every, most = retriever.tiers(tree, filters)
+        described = [explaining.filter_text(f) for f in filters]
+        return Explanation(
+            query=query,
+            notes=tuple(notes),
+            tree=explaining.describe(tree, retriever.matcher.plan),
+            filters=tuple(described),
+            ranking=explaining.ranking_rule(tree, sort),
+            all_words=len(every),
+            most_words=len(most),
+            suggestion=self.suggest(query) if len(every) < 3 else None,
+        )
 
     def persons_of(self, article_id: str) -> list[str]:
         """The persons an indexed article names (empty if none, or no such article)."""
@@ -273,11 +319,13 @@ class SearchEngine:
         tree, filters, wanted = self._filters(query, date_from, date_to, person, category, source)
         retriever = self._retriever(searcher)
         page = retriever.page(tree, filters, offset, limit, sort)
-        matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight and page.ranked else None
+        matcher = None
+        if highlight and page.ranked:
+            synonyms = _synonyms_in(tree, retriever.matcher.plan)
+            matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted, *synonyms)))
         keys = {person_key(p.name) for p in wanted}
-        hits = tuple(
-            self._hit(searcher, docnum, score, matcher, keys, all_words) for docnum, score, all_words in page.ranked
-        )
+        hits = tuple(self._hit(searcher, docnum, score, matcher, keys, all_words)
+                     for docnum, score, all_words in page.ranked)  # fmt: skip
         counted = facet_counts(retriever.view, page.docs, facets) if facets else {}
         suggestion = self._suggest(searcher, query) if len(page.docs) < SUGGEST_BELOW and query.strip() else None
         return Results(hits=hits, total=len(page.docs), total_all_words=page.all_words, offset=offset, limit=limit,
@@ -333,8 +381,8 @@ class SearchEngine:
         ``query`` (with ``filters`` as for ``search``: date_from, date_to, person,
         category, source), as (name, number of articles), most first.
 
-        >>> engine.persons("metro", top=3)  # doctest: +SKIP
-        [('Phan Thế Bảo', 2), ('Nguyễn Quốc Toàn', 1), ...]
+        >>> engine.persons("metro", top=3)
+        [('Phan Thế Bảo', 2), ('Lê Thu Trang', 1), ('Nguyễn Quốc Toàn', 1)]
         """
         searcher = self._search_with()
         view = self._local.view
@@ -347,7 +395,7 @@ class SearchEngine:
 
     def _suggest(self, searcher: Searcher, query: str) -> str | None:
         lexicon = self._lexicon(searcher)
-        better = suggest_query(clean_text(query), searcher.reader(), lexicon)
+        better = suggest_query(clean_text(query), self._local.view, lexicon)
         if better is None:
             return None
         try:  # offered only if it finds articles with all its words
@@ -378,9 +426,8 @@ class SearchEngine:
         return tree, filters, wanted
 
     @staticmethod
-    def _hit(
-        searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str], all_words: bool = True
-    ) -> Hit:
+    def _hit(searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str],
+             all_words: bool = True) -> Hit:  # fmt: skip
         fields = searcher.stored_fields(docnum)
         article = _article(fields)
         names = tuple(fields.get("persons") or ())
@@ -425,6 +472,17 @@ class SearchEngine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _synonyms_in(node: Node | None, plan_of) -> list[Phrase]:
+    """The other forms of the runs of a query tree's words (outside exclusions) found in
+    the synonyms list, each as a ``Phrase`` (highlighted whole, diacritics ignored)."""
+    if isinstance(node, Words):
+        plan = plan_of(node)
+        return [Phrase(form, node.fields) for e in (plan.expansions if plan else ()) for form in e.forms]
+    if isinstance(node, (All, AnyOf)):
+        return [w for child in node.nodes for w in _synonyms_in(child, plan_of)]
+    return []
 
 
 def _unreadable(path: Path) -> bool:

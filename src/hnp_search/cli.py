@@ -1,4 +1,7 @@
-"""Command line: ``hnp-search`` commands: arguments → ``SearchEngine`` → ``render``."""
+"""Command line: ``hnp-search index | search | similar | persons | show | delete | stats``.
+
+Arguments → ``SearchEngine`` calls → ``render``ed output.
+"""
 
 from __future__ import annotations
 
@@ -106,11 +109,9 @@ def _duration(seconds: float) -> str:
               help="Analysis processes (default: number of cores).")
 @click.option("--errors-json", type=click.File("w"), default=None,
               help="Also write the rejected inputs to this file as JSON.")
-@click.option(
-    "--prune",
-    is_flag=True,
-    help="Then delete the indexed articles whose ids PATHS no longer hold (not done if some input is rejected).",
-)
+@click.option("--prune", is_flag=True,
+              help="Then delete the indexed articles whose ids PATHS no longer hold "
+                   "(not done if some input is rejected).")
 @click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True,
               help="With --opensearch: primary shards of a new index.")
 @click.option("--replicas", type=click.IntRange(min=0), default=0, show_default=True,
@@ -167,6 +168,31 @@ def index_command(paths, rebuild, jobs, errors_json, prune, shards, replicas, in
         sys.exit(EXIT_REJECTED)
 
 
+class _QueryFirst(click.Command):
+    """Reads ``-word`` (an exclusion) as part of the query wherever it stands, even first:
+    only the command's own options are options."""
+
+    def parse_args(self, ctx, args):
+        takes_value = {name: not (p.is_flag or p.count) for p in self.get_params(ctx) if isinstance(p, click.Option)
+                       for name in (*p.opts, *p.secondary_opts)}
+        options, words = [], []
+        rest = iter(args)
+        for arg in rest:
+            name = arg.split("=", 1)[0]
+            if arg == "--":
+                words += rest
+            elif arg.startswith("-") and name in takes_value:
+                options.append(arg)
+                following = next(rest, None) if takes_value[name] and "=" not in arg else None
+                if following is not None:
+                    options.append(following)
+            elif arg.startswith("-") and takes_value.get(arg[:2]) and arg[2:].isdigit():
+                options.append(arg)  # -n5
+            else:
+                words.append(arg)
+        return super().parse_args(ctx, options + (["--", *words] if words else []))
+
+
 def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
     names = tuple(n.strip() for n in (value or "").split(",") if n.strip())
     unknown = [n for n in names if n not in FACETS]
@@ -175,20 +201,17 @@ def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
     return names
 
 
-@main.command("search")
+@main.command("search", cls=_QueryFirst)
 @click.argument("query", nargs=-1, required=False)
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Hits per page.")
 @click.option("--offset", type=click.IntRange(min=0), default=None, help="Skip this many hits (0: from the best).")
 @click.option("--page", type=click.IntRange(min=1), default=None, help="Show page N of --limit hits (1: the first).")
-@click.option(
-    "--from", "date_from", default=None, help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024)."
-)
+@click.option("--from", "date_from", default=None,
+              help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024).")
 @click.option("--to", "date_to", default=None, help="Published on or before (same forms).")
-@click.option(
-    "--person",
-    default=None,
-    help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding to it).',
-)
+@click.option("--person", default=None,
+              help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding '
+                   'to it).')
 @click.option("--category", default=None, help="Only articles of this category (as category:).")
 @click.option("--source", default=None, help="Only articles read from this file (as source:; its name will do).")
 @click.option(
@@ -208,6 +231,11 @@ def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
 @click.option("--json", "as_json", is_flag=True, help="The page as one JSON object: total, hits, facets.")
 @click.option("--html", "as_html", is_flag=True, help="The page as a complete HTML document.")
 @click.option("--color/--no-color", default=None, help="Highlight with colour (default: on a terminal).")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Show how the query is understood (readings, corrections, synonyms, tiers, filters) instead of hits.",
+)
 @_index_dir_option
 def search_command(
     query,
@@ -224,6 +252,7 @@ def search_command(
     as_json,
     as_html,
     color,
+    explain,
     index_dir,
     opensearch,
     os_index,
@@ -255,6 +284,11 @@ def search_command(
         raise click.UsageError("--offset and --page cannot be used together")
     offset = (page - 1) * limit if page is not None else offset or 0
     with _engine(index_dir, opensearch, os_index) as engine:
+        if explain:
+            explained = engine.explain(text, date_from=date_from, date_to=date_to, person=person, category=category,
+                                       source=source, sort=sort)  # fmt: skip
+            click.echo(render.explanation(explained, as_json))
+            return
         results = engine.search(text, offset=offset, limit=limit, date_from=date_from, date_to=date_to, person=person,
                                 category=category, source=source, sort=sort, facets=facets)  # fmt: skip
     out = results.to_dict()
@@ -276,9 +310,8 @@ def search_command(
 
 @main.command("similar")
 @click.argument("article_id")
-@click.option(
-    "--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="How many related articles."
-)
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many related articles.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the article's id and the related hits.")
 @_index_dir_option
 def similar_command(article_id, limit, as_json, index_dir, opensearch, os_index):
@@ -368,3 +401,38 @@ def show_command(article_id, as_json, index_dir, opensearch, os_index):
         click.echo(json.dumps(render.article_json(article), ensure_ascii=False, indent=1))
         return
     click.echo(render.article_text(article, persons))
+
+
+@main.command("serve")
+@click.option("--index-dir", type=click.Path(file_okay=False), default=None,
+              help="Index directory (default: $HNP_SEARCH_INDEX or ./index).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Server processes (each opens the index; the kernel spreads connections).")
+@click.option("--allow-writes", is_flag=True,
+              help="Accept POST /articles and DELETE /articles/ID with `Authorization: Bearer $HNP_SEARCH_TOKEN`.")
+@click.option("--timeout", type=click.FloatRange(min=0.001), default=10.0, show_default=True,
+              help="Seconds a request may take before it is answered 504.")
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Search threads per worker (they share one engine).")
+def serve_command(index_dir, host, port, workers, allow_writes, timeout, threads):
+    """Serve the JSON API and a search page over HTTP until Ctrl-C.
+
+    Searches see articles another process commits within a second. The index need
+    not exist yet: until it does, requests are answered 503.
+
+    \b
+    hnp-search serve --port 8080
+    curl 'http://127.0.0.1:8080/search?q=ha+noi&limit=3&facets=category,year'
+    HNP_SEARCH_TOKEN=secret hnp-search serve --allow-writes
+    """
+    import os
+
+    from .server import run
+    from .server.app import ENV_TOKEN
+
+    if allow_writes and not os.environ.get(ENV_TOKEN):
+        raise click.UsageError(f"--allow-writes needs a token: set ${ENV_TOKEN}")
+    run(index_dir or default_index_dir(), host=host, port=port, workers=workers, allow_writes=allow_writes,
+        timeout=timeout, threads=threads)

@@ -6,7 +6,8 @@
      ├── IndexBusyError       another process holds the index's write lock
      ├── EngineClosedError    a SearchEngine used after close()
      ├── IngestError          a file or line that cannot be read as an article
-     └── QuerySyntaxError     a malformed query
+     ├── QuerySyntaxError     a malformed query
+     └── SynonymsError        a synonyms list that cannot be read (file and line named)
 """
 
 from __future__ import annotations
@@ -58,3 +59,15 @@ class QuerySyntaxError(HnpSearchError):
         self.position = position
         where = f" at position {position + 1}" if position is not None else ""
         super().__init__(f"bad query {query!r}{where}: {message}")
+
+
+class SynonymsError(HnpSearchError):
+    """A synonyms list, or one line of it, that cannot be read; ``str(error)`` reads
+    ``path:line: what is wrong``."""
+
+    def __init__(self, path: str, message: str, line: int | None = None):
+        self.path = str(path)
+        self.line = line
+        self.message = message
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")

@@ -1,13 +1,23 @@
-"""Presentation: results, hits, articles and stats → terminal text, a complete HTML page, JSON-ready dicts."""
+"""Presentation: ``Results.to_dict()``, ``Hit.to_dict()``, ``Article`` and stats → terminal text, an HTML page, dicts.
+
+The CLI's output, for any front end.
+"""
 
 from __future__ import annotations
 
 import html
+import json
 from typing import Callable
 
 from .results import Hit
 from .highlight import Snippet
 from .ingest import Article
+from .query.explain import Explanation
+
+
+def explanation(explained: Explanation, as_json: bool = False) -> str:
+    """How a query was understood (``engine.explain``), as text or one JSON object."""
+    return json.dumps(explained.to_dict(), ensure_ascii=False) if as_json else str(explained)
 
 
 def plural(count: int, noun: str) -> str:
@@ -75,7 +85,8 @@ def facets_text(facets: dict) -> str:
 
 
 def results_text(results: dict, query: str, mark: tuple[str, str] = PLAIN, scored: bool = True) -> str:
-    """A page of results (``Results.to_dict()``) as terminal text: header, hits numbered from the offset, facets."""
+    """A page of results (``Results.to_dict()``) as terminal text: the header, the hits
+    numbered from the page's offset, the facets."""
     out = [results_header(results, query) + "\n"]
     if results["hits"]:
         out.append("\n")
@@ -101,15 +112,11 @@ def results_html(results: dict, query: str) -> str:
         if hit.get("url"):
             title = f'<a href="{esc(hit["url"])}">{title}</a>'
         published = hit["published"]
-        date = (
-            f'<time datetime="{esc(published)}">{esc("/".join(reversed(published[:10].split("-"))))}</time>'
-            if published
-            else "no date"
-        )
+        day = "/".join(reversed(published[:10].split("-"))) if published else ""
+        date = f'<time datetime="{esc(published)}">{esc(day)}</time>' if published else "no date"
         meta = " · ".join([date, *(esc(hit[k]) for k in ("category",) if hit.get(k)), esc(hit["id"])])
-        snippets = "".join(
-            f"<p>… {marked(s['text'], s['matches'], '<mark>', '</mark>', esc)} …</p>" for s in hit["snippets"]
-        )
+        snippets = "".join(f"<p>… {marked(s['text'], s['matches'], '<mark>', '</mark>', esc)} …</p>"
+                           for s in hit["snippets"])  # fmt: skip
         items.append(f'<li id="{esc(hit["id"])}"><h3>{title}</h3><small>{meta}</small>{snippets}</li>')
     facets = "".join(
         f"<section><h4>{esc(name)}</h4><ul>"
@@ -123,7 +130,7 @@ def results_html(results: dict, query: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(query.strip() or 'hnp-search')} · hnp-search</title>\n"
         f"<style>{_PAGE_STYLE}</style>\n</head>\n<body>\n"
-        f'<h1>{esc(query)}</h1>\n<p class="count">{esc(results_header(results, query))}</p>\n{suggestion}'
+        f"<h1>{esc(query)}</h1>\n<p class=\"count\">{esc(results_header(results, query))}</p>\n{suggestion}"
         + (f'<div class="facets">{facets}</div>\n' if facets else "")
         + f'<ol start="{results["offset"] + 1}">\n'
         + "\n".join(items)

@@ -1,4 +1,7 @@
-"""Backend-neutral, JSON-ready search results: ``Hit`` (one article), ``Results`` (a page, total, facets)."""
+"""Search results as backend-neutral values, JSON-ready: ``Hit`` and ``Results`` (a page of hits, total, facets).
+
+``Results`` holds one page of hits with the total, the facets and the suggestion; any backend builds them.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +40,8 @@ class Hit:
     all_words: bool = True
 
     def to_dict(self) -> dict:
-        """JSON-ready: id, title, ISO date, score, snippets with match offsets, url, category, source, persons."""
+        """JSON-ready: ids, title, date as ISO, score, snippets with the [start, end) offsets of
+        their matches, url, category, source, persons."""
         return {
             "id": self.id,
             "title": self.title,

@@ -1,4 +1,7 @@
-"""Indexing jobs: articles → committed segments (deduped by id and digest, in batches) and ``IndexSummary``; deletes."""
+"""An indexing job: articles → committed segments and its ``IndexSummary``; deleting articles by id.
+
+Articles are deduplicated by id and digest, then written in batches, one commit each.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, cast
+from typing import Callable, Iterable, Iterator
 
 from ..errors import HnpSearchError, IngestError
 from ..ingest import Article
@@ -185,7 +188,7 @@ def _document(article: Article, terms: dict[str, object], fingerprint: str) -> d
     doc.update(
         facet_category=(article.category or "").encode("utf-8"),
         facet_source=(article.source or "").encode("utf-8"),
-        facet_person="\n".join(cast("Iterable[str]", terms.get("persons") or ())).encode("utf-8"),
+        facet_person="\n".join(terms.get("persons") or ()).encode("utf-8"),  # type: ignore[arg-type]
     )
     return doc
 

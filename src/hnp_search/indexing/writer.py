@@ -35,9 +35,23 @@ def merge_small_segments(writer, segments):
     if not small:
         return segments
     for segment in small:
-        with SegmentReader(writer.storage, writer.schema, segment) as reader:
+        with _MergedReader(writer.storage, writer.schema, segment) as reader:
             writer.add_reader(reader)
     return [s for s in segments if s not in small]
+
+
+class _MergedReader(SegmentReader):
+    """A segment being merged. The codec keeps no per-posting values for fixed-size formats
+    (``Frequency``: the weight says it all), so their postings are read without one; Whoosh's
+    own ``iter_postings`` asks every posting for its value and fails on such a block."""
+
+    def iter_postings(self):
+        for fieldname, btext in self.all_terms():
+            fixed = self.schema[fieldname].format.fixed_value_size() is not None
+            m = self.postings(fieldname, btext)
+            while m.is_active():
+                yield fieldname, btext, m.id(), m.weight(), None if fixed else m.value()
+                m.next()
 
 
 def open_writer(ix):

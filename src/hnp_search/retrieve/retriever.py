@@ -13,6 +13,7 @@ from typing import Callable
 
 from ..query import plan as planning
 from ..query.parse import All, Node, Words
+from ..query.synonyms import Synonyms
 from ..query.vocabulary import Lexicon
 from .match import Match, NodeMatcher
 from .rank import rank
@@ -35,9 +36,10 @@ class Page:
 class Retriever:
     """Runs query trees on one index state."""
 
-    def __init__(self, view: IndexView, lexicon: Callable[[], Lexicon] | None = None):
+    def __init__(self, view: IndexView, lexicon: Callable[[], Lexicon] | None = None,
+                 synonyms: Synonyms | None = None):
         self.view = view
-        self.matcher = NodeMatcher(view, lexicon)
+        self.matcher = NodeMatcher(view, lexicon, synonyms)
         self.match = self.matcher.match
 
     def search(
@@ -74,48 +76,49 @@ class Retriever:
         if sort == "relevance" and not strict.terms:
             sort = "-date"
         want = offset + limit
-        worded = any(isinstance(n, Words) for n in required)
         if sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required):
-            loose_docs = self._loose_docs(required, filters) | strict_docs
-            loose = Match(loose_docs, strict.terms, strict.pairs, strict.unverified)
-            ranked = [(d, s, d in strict_docs) for d, s in self._rank(loose, want, sort)]
-            return Page(ranked[offset:], loose_docs, len(strict_docs))
+            loose = self._loose_docs(required, filters) | strict_docs
+            scored = self._rank(Match(loose, strict.terms, strict.pairs), want, sort)
+            return Page([(d, s, d in strict_docs) for d, s in scored][offset:], loose, len(strict_docs))
         ranked = [(d, s, True) for d, s in self._rank(strict, want, sort)]
         docs = strict_docs
-        if worded:
-            loose_docs = self._loose_docs(required, filters) - strict_docs
+        if any(isinstance(n, Words) for n in required):
+            loose = self._loose_docs(required, filters) - strict_docs
             if len(ranked) < want:
-                loose = Match(loose_docs, strict.terms, strict.pairs, strict.unverified)
-                ranked += [(d, s, False) for d, s in self._rank(loose, want - len(ranked), sort)]
-            docs = strict_docs | loose_docs
+                scored = self._rank(Match(loose, strict.terms, strict.pairs), want - len(ranked), sort)
+                ranked += [(d, s, False) for d, s in scored]
+            docs = strict_docs | loose
         return Page(ranked[offset:], docs, len(strict_docs))
 
     def matching(self, node: Node | None, filters: list[Node]) -> set[int]:
         """Every docnum ``search`` could return, unordered."""
+        every, most = self.tiers(node, filters)
+        return every | most
+
+    def tiers(self, node: Node | None, filters: list[Node]) -> tuple[set[int], set[int]]:
+        """The docnums ``search`` could return: those with every word, and the further ones
+        with most of them."""
         if node is None and not filters:
-            return set()
+            return set(), set()
         required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)))
         docs = self.view.all_docs() if strict.docs is None else strict.docs
         if any(isinstance(n, Words) for n in required):
-            docs = docs | self._loose_docs(required, filters)
-        return docs
+            return docs, self._loose_docs(required, filters) - docs
+        return docs, set()
 
     def _loose(self, required: list[Node], filters: list[Node], strict: Match) -> Match:
         """``strict``'s scoring terms over ``_loose_docs``."""
         return Match(self._loose_docs(required, filters), strict.terms, strict.pairs, strict.unverified)
 
     def _loose_docs(self, required: list[Node], filters: list[Node]) -> set[int]:
-        """Articles with at least ``MIN_SHARE`` of the folded syllables of the query's
-        bare words (all of them for one or two), and everything else it requires."""
-        covering: dict[str, set[int]] = {}
-        for node in required:
-            if isinstance(node, Words):
-                for s, fields in planning.covering_terms(node):
-                    found = covering.setdefault(s, set())
-                    found.update(*(self.view.docs(f, s) for f in fields))
+        """Articles meeting at least ``MIN_SHARE`` of the requirements of the query's bare
+        words (a syllable, a correction of it, a synonym of a run; all of them for one or
+        two), and everything else it requires."""
+        covering = [found for node in required if isinstance(node, Words)
+                    for found in self.matcher.required_docs(node)]
         need = len(covering) if len(covering) < 3 else math.ceil(len(covering) * MIN_SHARE)
-        counts = Counter(chain.from_iterable(covering.values()))
+        counts = Counter(chain.from_iterable(covering))
         docs = {d for d, c in counts.items() if c >= need}
         others = self.match(All(tuple([n for n in required if not isinstance(n, Words)] + filters)))
         return docs if others.docs is None else docs & others.docs

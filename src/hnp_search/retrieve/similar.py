@@ -1,9 +1,11 @@
-"""Related articles: an article → its most telling terms (tf·idf) → the best-scoring others, duplicates aside."""
+"""Related articles: one article's text → its most telling terms → the articles that score best on them.
+
+Terms are folded words and syllables ranked by tf·idf; the article itself and its exact duplicates are left out.
+"""
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 
 from ..query.plan import FIELD_WEIGHTS
 from ..store.schema import TEXT_FIELDS
@@ -16,6 +18,8 @@ from .view import IndexView
 SIMILAR_TERMS = 30
 #: A term in more than this share of the articles tells nothing about a story.
 MAX_DOC_SHARE = 0.2
+#: Characters of the body read for its terms: a news story says what it is about first.
+BODY_CHARS = 3000
 
 
 def telling_terms(view: IndexView, fields: dict[str, str], top: int = SIMILAR_TERMS) -> list[tuple[float, str, str]]:
@@ -23,19 +27,21 @@ def telling_terms(view: IndexView, fields: dict[str, str], top: int = SIMILAR_TE
     apart: (weight, variant, term) with variant ``wf`` (folded words) or ``sf`` (folded
     syllables), ranked by tf·idf, tf counted with the fields' weights (a title word counts
     3 times); the weight is the damped tf the search scores them by."""
-    counts: defaultdict[tuple[str, str], float] = defaultdict(float)
+    counts: dict[tuple[str, str], float] = {}
     for name in TEXT_FIELDS:
-        terms = analyze.terms(fields.get(name) or "")
+        text = fields.get(name) or ""
+        if name == "body" and len(text) > BODY_CHARS:
+            text = text[: text.rfind(" ", 0, BODY_CHARS) + 1 or BODY_CHARS]
+        terms = analyze.terms(text)
         weight = FIELD_WEIGHTS[name]
         for variant in ("wf", "sf"):
             for term in getattr(terms, variant):
                 if any(c.isalpha() for c in term):  # numbers and dates rarely tell one story from another
-                    counts[variant, term] += weight
+                    counts[variant, term] = counts.get((variant, term), 0.0) + weight
     n = max(view.doc_count, 1)
-    frequency = view.reader.doc_frequency
     scored = []
     for (variant, term), tf in counts.items():
-        df = frequency(f"body_{variant}", term) or frequency(f"title_{variant}", term)
+        df = view.doc_frequency(f"body_{variant}", term) or view.doc_frequency(f"title_{variant}", term)
         if df < 2 or df > MAX_DOC_SHARE * n:  # in no other article, or in too many
             continue
         damped = 1 + math.log(tf)

@@ -172,6 +172,7 @@ class IndexView:
         self.leaves = reader.leaf_readers() if not reader.is_atomic() else [(reader, 0)]
         self.doc_count = reader.doc_count_all()
         self.schema = reader.schema
+        self._frequencies: dict[tuple[str, str], int] = {}
 
     def _cached(self, key, make, pinned: bool = False):
         key = (self.generation, *key)
@@ -271,6 +272,17 @@ class IndexView:
         low = field_.prepare_datetime(start) if start else 0
         high = field_.prepare_datetime(end) if end else _MISSING_DATE
         return {d for d, t in enumerate(self.published()) if low <= t < high} - self.deleted()
+
+    def doc_frequency(self, fieldname: str, term: str) -> int:
+        """In how many documents ``term`` is in ``fieldname`` (deleted ones included), remembered
+        for this index state."""
+        key = (fieldname, term)
+        found = self._frequencies.get(key)
+        if found is None:
+            if len(self._frequencies) > 1_000_000:
+                self._frequencies.clear()
+            found = self._frequencies[key] = self.reader.doc_frequency(fieldname, term)
+        return found
 
     def postings(self, fieldname: str, term: str) -> Postings:
         return self._cached(("postings", fieldname, term), lambda: self._decode(fieldname, term))

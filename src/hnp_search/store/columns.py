@@ -1,8 +1,8 @@
 """Per-document columns and encoded positions: Whoosh column readers and posting values → Python lists, bytes and ints.
 
 Reads Whoosh column internals (see ``codec``'s docstring): ``Reader._dbfile``, ``_basepos``,
-``_count``, ``_fixedlen``, ``_typecode``, ``_default``, ``_offsets`` and ``_lengths``,
-to read a whole column in one call.
+``_count``, ``_fixedlen``, ``_typecode``, ``_default``, ``_offsets`` and ``_lengths``, to read a whole
+column in one call.
 """
 
 from __future__ import annotations
