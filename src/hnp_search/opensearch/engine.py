@@ -27,7 +27,11 @@ from ..indexing.job import IndexSummary
 from ..ingest import Article, read_articles
 from ..persons import person_key
 from ..query import plan as planning
-from ..query.parse import All, Node, Words, parse
+from ..query import explain as explaining
+from ..query.explain import Explanation
+from ..query.parse import All, Node, Words, parse, understand
+from ..query.synonyms import Synonyms
+from ..query.synonyms import load as load_synonyms
 from ..query.vocabulary import Lexicon
 from ..query.vocabulary import suggest as suggest_query
 from ..results import Hit, Results
@@ -88,7 +92,17 @@ class OpenSearchEngine:
     24
     """
 
-    def __init__(self, url: str | None = None, index: str = DEFAULT_INDEX, *, create: bool = True, timeout: float = 60):
+    def __init__(
+        self,
+        url: str | None = None,
+        index: str = DEFAULT_INDEX,
+        *,
+        create: bool = True,
+        timeout: float = 60,
+        synonyms: str | os.PathLike | None = None,
+    ):
+        """``synonyms``: a file of the user's own synonyms, as for ``SearchEngine``."""
+        self._synonyms_path = synonyms
         self.url = url or default_url() or DEFAULT_URL
         self.index_name = index
         self.create = create
@@ -239,7 +253,53 @@ class OpenSearchEngine:
 
     def _compiler(self) -> tuple[Compiler, vocabulary.TermStatistics]:
         stats = vocabulary.TermStatistics(self.client, self.index_name, self._params)
-        return Compiler(self._lexicon_now, stats.known), stats
+        return Compiler(self._lexicon_now, stats.known, self.synonyms()), stats
+
+    def synonyms(self) -> Synonyms:
+        """The synonyms queries are expanded with: the built-in list and the user's."""
+        return load_synonyms(self._synonyms_path)
+
+    @_reported
+    def explain(
+        self,
+        query: str,
+        *,
+        date_from: DateLike = None,
+        date_to: DateLike = None,
+        person: str | None = None,
+        category: str | None = None,
+        source: str | None = None,
+        sort: str = "relevance",
+    ) -> Explanation:
+        """How ``query`` is understood and how many articles it matches, as ``SearchEngine.explain``."""
+        if sort not in SORTS:
+            raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
+        notes = understand(query).notes
+        tree, filters, _ = SearchEngine._filters(query, date_from, date_to, person, category, source)
+        self._check_exists()
+        compiler, stats = self._compiler()
+        stats.prefetch(_syllable_lookups(tree))
+        all_words = most_words = 0
+        if tree is not None or filters:
+            required = list(tree.nodes) if isinstance(tree, All) else [tree] if tree is not None else []
+            strict = compiler.compile(All(tuple(required + filters))).filter or {"match_all": {}}
+            aggs: dict = {"every": {"filter": strict}}
+            if any(isinstance(n, Words) for n in required):
+                most = {"bool": {"filter": [compiler.loose(required, filters)], "must_not": [strict]}}
+                aggs["most"] = {"filter": most}
+            found = self._search({"size": 0, "aggs": aggs})["aggregations"]
+            all_words = found["every"]["doc_count"]
+            most_words = found.get("most", {}).get("doc_count", 0)
+        return Explanation(
+            query=query,
+            notes=tuple(notes),
+            tree=explaining.describe(tree, compiler.plan),
+            filters=tuple(explaining.filter_text(f) for f in filters),
+            ranking=explaining.ranking_rule(tree, sort),
+            all_words=all_words,
+            most_words=most_words,
+            suggestion=self._suggest(query) if all_words < 3 else None,
+        )
 
     @_reported
     def suggest(self, query: str) -> str | None:
@@ -250,7 +310,8 @@ class OpenSearchEngine:
     def _suggest(self, query: str) -> str | None:
         self._check_exists()
         _, stats = self._compiler()
-        better = suggest_query(clean_text(query), stats, self._lexicon_now())
+        view = vocabulary.ClusterView(self.client, self.index_name, stats)
+        better = suggest_query(clean_text(query), view, self._lexicon_now(), view.side_by_side)
         if better is None:
             return None
         try:  # offered only if it finds articles with all its words
@@ -706,8 +767,8 @@ def _hit(source: dict, score: float, matcher: Matcher | None, person_keys: set[s
 
 class _Statistics:
     """What ``retrieve.similar.telling_terms`` reads of an index view: its article count and
-    its reader's ``doc_frequency``, here the cluster's term statistics."""
+    ``doc_frequency``, here the cluster's term statistics."""
 
-    def __init__(self, doc_count: int, reader: vocabulary.TermStatistics):
+    def __init__(self, doc_count: int, stats: vocabulary.TermStatistics):
         self.doc_count = doc_count
-        self.reader = reader
+        self.doc_frequency = stats.doc_frequency

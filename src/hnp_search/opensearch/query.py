@@ -8,6 +8,7 @@ plan's weights, scored by the index's BM25 wherever present), plus the proximity
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,7 @@ from ..persons import person_key
 from ..query import plan as planning
 from ..query.parse import All, Any, DateFilter, Facet, Node, Not, Person, Phrase, Words
 from ..query.plan import FIELD_WEIGHTS, Pair
+from ..query.synonyms import Synonyms
 from ..query.vocabulary import Lexicon
 from ..retrieve.retriever import MIN_SHARE
 from ..store.schema import TEXT_FIELDS
@@ -66,12 +68,20 @@ def date_range(start: datetime | None, end: datetime | None) -> dict:
 
 
 class Compiler:
-    """Compiles query nodes the way ``retrieve.match.NodeMatcher`` matches them; ``lexicon``
-    and ``known`` are the plan's (restoring diacritics, correcting unknown syllables)."""
+    """Compiles query nodes the way ``retrieve.match.NodeMatcher`` matches them; ``lexicon``,
+    ``known`` and ``synonyms`` are the plan's (restoring diacritics, correcting unknown
+    syllables, expanding runs)."""
 
-    def __init__(self, lexicon: Callable[[], Lexicon] | None, known: Callable[[str], int] | None):
+    def __init__(
+        self,
+        lexicon: Callable[[], Lexicon] | None,
+        known: Callable[[str], int] | None,
+        synonyms: Synonyms | None = None,
+    ):
         self.lexicon = lexicon
         self.known = known
+        self.synonyms = synonyms
+        self._plans: dict[Words, planning.Plan | None] = {}
 
     def compile(self, node: Node) -> Compiled:
         if isinstance(node, Words):
@@ -110,11 +120,29 @@ class Compiler:
             return MATCH_NONE
         return all_of([any_of([term(f, t) for f, t in lookups]) for lookups in syllables]) or MATCH_NONE
 
+    def plan(self, node: Words) -> planning.Plan | None:
+        """The plan of ``node`` (made once per node), as ``retrieve.match.NodeMatcher.plan``."""
+        if node not in self._plans:
+            self._plans[node] = planning.plan_words(node, self.lexicon, self.known, self.synonyms)
+        return self._plans[node]
+
+    def requirements(self, node: Words) -> list[dict]:
+        """Per requirement of ``node``'s plan (repeated as the plan repeats it), the filter of
+        the articles meeting it: any alternative, each holding all of its lookups."""
+        plan = self.plan(node)
+        if plan is None:
+            return []
+        return [
+            any_of([all_of([any_of([term(f, t) for f, t in lookups]) for lookups in alternative]) or MATCH_NONE
+                    for alternative in requirement])
+            for requirement in plan.required
+        ]  # fmt: skip
+
     def _words(self, node: Words) -> Compiled:
-        plan = planning.plan_words(node, self.lexicon, self.known)
+        plan = self.plan(node)
         if plan is None:
             return Compiled(MATCH_NONE)
-        required = all_of([any_of([term(f, t) for f, t in lookups]) for lookups in plan.required])
+        required = all_of(list({json.dumps(r, sort_keys=True): r for r in self.requirements(node)}.values()))
         return Compiled(required, [term(f, t, w) for f, t, w in plan.terms], list(plan.pairs))
 
     def _phrase(self, node: Phrase) -> Compiled:
@@ -132,18 +160,13 @@ class Compiler:
 
     def loose(self, required: list[Node], filters: list[Node]) -> dict:
         """The filter of ``retrieve.Retriever``'s loose match: at least ``MIN_SHARE`` of the
-        folded syllables of the bare words (all of them for one or two), and everything else
+        requirements of the bare words (all of them for one or two), and everything else
         required."""
-        covering: dict[str, set[str]] = {}
-        for node in required:
-            if isinstance(node, Words):
-                for s, fields in planning.covering_terms(node):
-                    covering.setdefault(s, set()).update(fields)
+        covering = [r for node in required if isinstance(node, Words) for r in self.requirements(node)]
         if not covering:
             return MATCH_NONE
         need = len(covering) if len(covering) < 3 else math.ceil(len(covering) * MIN_SHARE)
-        syllables = [any_of([term(f, s) for f in sorted(fields)]) for s, fields in covering.items()]
-        share = {"bool": {"should": syllables, "minimum_should_match": need}}
+        share = {"bool": {"should": covering, "minimum_should_match": need}}
         others = self.compile(All(tuple([n for n in required if not isinstance(n, Words)] + filters))).filter
         return share if others is None else {"bool": {"filter": [share, others]}}
 

@@ -132,3 +132,44 @@ class TermStatistics:
         }
         found = self.client.search(index=self.index, body=body)["suggest"]["near"]
         return [o["text"] for entry in found for o in entry["options"]]
+
+
+class ClusterView:
+    """What ``query.vocabulary.suggest`` reads of an index, from the cluster: term counts
+    (``reader.doc_frequency``), stored articles by id (``reader.stored_fields``) and, through
+    ``side_by_side``, the articles holding one syllable right before another."""
+
+    def __init__(self, client: OpenSearch, index: str, stats: TermStatistics):
+        self.client = client
+        self.index = index
+        self.reader = _Reader(client, index, stats)
+        self._pairs: dict[tuple[str, str], tuple[int, list[str]]] = {}
+
+    def side_by_side(self, view, a: str, b: str) -> tuple[int, list[str]]:
+        """How many articles hold syllable ``a`` right before ``b`` in a text field, and a few of them."""
+        if not (a.isalnum() and b.isalnum()):
+            return 0, []
+        if (a, b) not in self._pairs:
+            phrases = [{"match_phrase": {f"{f}_s": f"{a} {b}"}} for f in TEXT_FIELDS]
+            body = {
+                "size": 3,
+                "_source": False,
+                "track_total_hits": True,
+                "query": {"bool": {"filter": [{"bool": {"should": phrases, "minimum_should_match": 1}}]}},
+            }
+            found = self.client.search(index=self.index, body=body)["hits"]
+            self._pairs[a, b] = (found["total"]["value"], [h["_id"] for h in found["hits"]])
+        return self._pairs[a, b]
+
+
+class _Reader:
+    """The reader calls of ``query.vocabulary.suggest``: term counts and stored articles."""
+
+    def __init__(self, client: OpenSearch, index: str, stats: TermStatistics):
+        self.client, self.index, self.stats = client, index, stats
+        self.doc_frequency = stats.doc_frequency
+        self.indexed_field_names = stats.indexed_field_names
+
+    def stored_fields(self, article_id: str) -> dict:
+        found = self.client.get(index=self.index, id=article_id, params={"_source_includes": "article"})
+        return found["_source"].get("article") or {}
