@@ -21,6 +21,7 @@ EXPORTED = [
     "Results",
     "SearchEngine",
     "Snippet",
+    "SynonymsError",
     "read_articles",
 ]
 
@@ -54,6 +55,7 @@ def test_every_error_users_can_cause_is_one_family():
         "IndexVersionError": ["HnpSearchError"],
         "IngestError": ["HnpSearchError"],
         "QuerySyntaxError": ["HnpSearchError"],
+        "SynonymsError": ["HnpSearchError"],
     }
 
 
@@ -69,8 +71,8 @@ EMPTY = inspect.Parameter.empty
 def test_search_engine_has_exactly_the_documented_methods():
     methods = sorted(name for name, _ in inspect.getmembers(hnp_search.SearchEngine, inspect.isfunction))
     assert [m for m in methods if not m.startswith("_")] == [
-        "close", "delete", "get", "index", "persons", "persons_of", "reader", "refresh", "search", "similar", "stats",
-        "suggest",
+        "close", "delete", "explain", "get", "index", "persons", "persons_of", "reader", "refresh", "search", "similar",
+        "stats", "suggest", "synonyms",
     ]  # fmt: skip
     assert {"__enter__", "__exit__", "__init__", "__len__"} <= set(methods)
 
@@ -80,6 +82,7 @@ def test_the_documented_methods_take_the_documented_arguments():
     assert _parameters(engine.__init__) == [
         ("index_dir", "POSITIONAL_OR_KEYWORD", None),
         ("create", "KEYWORD_ONLY", True),
+        ("synonyms", "KEYWORD_ONLY", None),
     ]
     assert _parameters(engine.search) == [
         ("query", "POSITIONAL_OR_KEYWORD", EMPTY),
@@ -106,6 +109,15 @@ def test_the_documented_methods_take_the_documented_arguments():
     assert _parameters(engine.similar) == [
         ("article_id", "POSITIONAL_OR_KEYWORD", EMPTY),
         ("limit", "POSITIONAL_OR_KEYWORD", 10),
+    ]
+    assert _parameters(engine.explain) == [
+        ("query", "POSITIONAL_OR_KEYWORD", EMPTY),
+        ("date_from", "KEYWORD_ONLY", None),
+        ("date_to", "KEYWORD_ONLY", None),
+        ("person", "KEYWORD_ONLY", None),
+        ("category", "KEYWORD_ONLY", None),
+        ("source", "KEYWORD_ONLY", None),
+        ("sort", "KEYWORD_ONLY", "relevance"),
     ]
     assert _parameters(engine.get) == [("article_id", "POSITIONAL_OR_KEYWORD", EMPTY)]
     assert _parameters(engine.suggest) == [("query", "POSITIONAL_OR_KEYWORD", EMPTY)]

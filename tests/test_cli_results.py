@@ -66,8 +66,8 @@ def test_json_without_hits_is_a_valid_empty_page_and_suggestions_go_to_stderr(ru
     assert json.loads(empty.stdout) == {"query": "tàu vũ trụ", "total": 0, "total_all_words": 0, "offset": 0,
                                         "limit": 10, "hits": [], "facets": {}, "suggestion": None}  # fmt: skip
     suggested = search(runner, tiny_index, "ho tay", "--json")
-    assert json.loads(suggested.stdout)["suggestion"] == "hồ tây"
-    assert suggested.stderr == "Did you mean: hồ tây?\n"
+    assert json.loads(suggested.stdout)["suggestion"] == "Hồ Tây"
+    assert suggested.stderr == "Did you mean: Hồ Tây?\n"
 
 
 def test_html_is_a_complete_escaped_page_with_links_dates_and_facets(runner, tiny_index):
@@ -118,3 +118,16 @@ def test_index_prune_deletes_what_the_paths_no_longer_hold(runner, own_index, tm
     result = runner.invoke(main, ["index", str(kept), "--prune", "--index-dir", own_index, "--jobs", "1"])
     assert result.exit_code == 0, result.output
     assert "6 pruned" in result.output and "index: 4 articles" in result.output
+
+
+def test_the_html_page_links_only_web_addresses(runner, tiny_index):
+    from hnp_search import SearchEngine, render
+
+    with SearchEngine(tiny_index, create=False) as engine:
+        page = engine.search("metro", limit=1).to_dict()
+    page["hits"][0].update(url="javascript:alert(1)", title="<b>Metro</b> & <i>ga</i>", title_matches=[[3, 8]])
+    html = render.results_html(page, "metro")
+    assert "javascript" not in html
+    assert "<h3>&lt;b&gt;<mark>Metro</mark>&lt;/b&gt; &amp; &lt;i&gt;ga&lt;/i&gt;</h3>" in html
+    page["hits"][0]["url"] = "https://hanoimoi.vn/metro"
+    assert '<a href="https://hanoimoi.vn/metro">' in render.results_html(page, "metro")

@@ -138,7 +138,7 @@ def test_persons_and_suggest(client, engine):
     assert persons[0] == {"name": "Nguyễn Quốc Toàn", "articles": 7}
     assert client.get("/persons", params={"q": "metro", "top": 2}).json()["persons"][0]["articles"] >= 1
     suggestion = client.get("/suggest", params={"q": "marathom ho tay"}).json()
-    assert suggestion == {"query": "marathom ho tay", "suggestion": "marathon hồ tây"}
+    assert suggestion == {"query": "marathom ho tay", "suggestion": "marathon Hồ Tây"}
     assert client.get("/suggest", params={"q": "Hà Nội"}).json()["suggestion"] is None
 
 
@@ -279,6 +279,19 @@ def test_503_until_an_index_exists(tmp_path):
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
             assert c.get("/health").json()["articles"] == 10
+    finally:
+        live.stop()
+
+
+def test_an_index_of_another_analyzer_version_is_503(served_index, tmp_path):
+    shutil.copytree(served_index, tmp_path / "index")
+    meta = tmp_path / "index" / "hnp-search.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "analyzer_version": 1}))
+    live = LiveServer(tmp_path / "index", tmp_path / "server.log")
+    try:
+        with httpx.Client(base_url=live.url, timeout=30) as c:
+            assert_json_error(c.get("/search", params={"q": "ha noi"}), 503, "rebuild")
+            assert_json_error(c.get("/health"), 503, "rebuild")
     finally:
         live.stop()
 

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .. import persons
 from ..ingest import Article
 from ..store.codec import PackedPositions, WeightOnly
-from ..store.schema import SCHEMA, TEXT_FIELDS, Postings
+from ..store.schema import SCHEMA, TEXT_FIELDS, FieldPostings
 from ..text import analyze
 from ..text.normalize import fold
 
@@ -45,7 +45,7 @@ def _add_postings(out: dict, name: str, terms: analyze.Terms, variants: tuple[st
         out[fieldname] = postings(getattr(terms, variant), SCHEMA[fieldname].format)
 
 
-def postings(terms: list[str], format_: PackedPositions | WeightOnly) -> Postings:
+def postings(terms: list[str], format_: PackedPositions | WeightOnly) -> FieldPostings:
     """What Whoosh's ``field.index`` makes of a list of terms, without its per-token
     generators: each term's frequency, weight and (positional formats) encoded positions."""
     where: dict[str, list[int]] = {}
@@ -58,8 +58,8 @@ def postings(terms: list[str], format_: PackedPositions | WeightOnly) -> Posting
     boost = format_.field_boost
     if isinstance(format_, PackedPositions):
         encode = format_.encode
-        return Postings((t.encode(), len(p), len(p) * boost, encode(p)) for t, p in where.items())
-    return Postings((t.encode(), len(p), len(p) * boost, b"") for t, p in where.items())
+        return FieldPostings((t.encode(), len(p), len(p) * boost, encode(p)) for t, p in where.items())
+    return FieldPostings((t.encode(), len(p), len(p) * boost, b"") for t, p in where.items())
 
 
 def _analyze_batch(analyzer: Callable[[Article], Any], batch: list[Article]) -> list[tuple[Article, Any]]:

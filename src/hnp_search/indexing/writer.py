@@ -14,12 +14,11 @@ from ..errors import IndexBusyError
 from ..store.codec import CODEC, CompactPostingsWriter, inlined_term_info
 from ..store.columns import LENGTH_OF_BYTE, column_values
 from ..store import directory
-from ..store.schema import Postings
+from ..store.schema import FieldPostings
 
 
 #: Articles per commit: a crash loses at most this many articles' work. Each commit writes
-#: a segment, and every segment costs each query term a lookup: 2,500 rather than 1,000
-#: leaves 14 segments on 34,824 articles, not 35 (Whoosh's posting pool stays within 128 MB).
+#: a segment, and every segment costs each query term a lookup.
 BATCH_SIZE = 2500
 
 
@@ -123,7 +122,7 @@ class _SegmentWriter(SegmentWriter):
                 field = self.schema[name]
                 length = 0
                 if field.indexed:
-                    postings = value if isinstance(value, Postings) else field.index(value)
+                    postings = value if isinstance(value, FieldPostings) else field.index(value)
                     length = self.pool.add_field(name, docnum, postings)
                 perdoc.add_field(name, field, value if field.stored else None, length if field.scorable else 0)
                 if field.column_type:

@@ -30,14 +30,12 @@ WORD_BOOST = 0.5
 #: Weight of each syllable of a query word of several (a segmented word, or for a query typed
 #: without diacritics a restored reading), and of the proximity bonus of its pairs: a rare
 #: two-syllable word would otherwise weigh twice a rare one-syllable name, and its pair of
-#: syllables earns the proximity bonus too (0.6 rather than 1: XQuAD-vi MRR@10 +0.003 / +0.007,
-#: known items unchanged).
+#: syllables earns the proximity bonus too.
 WORD_SYLLABLE_WEIGHT = 0.6
 #: Weight of the restored accented reading of words typed without diacritics.
 RESTORED_SHARE = 0.15
 #: Weight of a pair of query syllables found side by side (on top of their own scores),
-#: times how telling the pair is among the candidates (see ``retrieve.rank._proximity``). 1.2 rather than
-#: 0.8 since that factor came in (known items MRR@10 0.908 -> 0.913, XQuAD-vi +0.001 / -0.001).
+#: times how telling the pair is among the candidates (see ``retrieve.rank._proximity``).
 PROXIMITY_BOOST = 1.2
 
 #: Words that ask rather than tell: "what", "which", "who", "where", "how many", "why"…

@@ -28,8 +28,7 @@ from .view import IndexView, Positions, Postings
 FILTER_PHRASES_FROM = 0.01
 #: A required phrase with this many candidates or more is checked lazily, best candidates
 #: first, when at least ``LAZY_SHARE`` of a sample of them hold it; else all up front.
-#: One of 32 rather than a quarter: a phrase ranks by 10 hits, so even a 3% share is
-#: ~300 checks, not one per candidate (baomoi phrase p99 205 -> 144 ms; dantri unchanged).
+#: A phrase ranks by 10 hits, so even a 3% share is ~300 checks, not one per candidate.
 LAZY_PHRASES_FROM = 200
 PHRASE_SAMPLE = 32
 LAZY_SHARE = 1 / PHRASE_SAMPLE

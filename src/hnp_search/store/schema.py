@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from whoosh.columns import FixedBytesColumn, VarBytesColumn
+from whoosh import formats
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from ..text import analyze
@@ -20,19 +21,19 @@ COLUMN_FACETS = ("category", "source", "person")
 TEXT_FIELDS = ("title", "lead", "body")
 
 
-class Postings(list):
+class FieldPostings(list):
     """A field's postings, (term bytes, frequency, weight, value) tuples, computed in a worker."""
 
 
 class AnalyzedText(TEXT):
-    """A TEXT field over one term variant that also accepts precomputed ``Postings``."""
+    """A TEXT field over one term variant that also accepts precomputed ``FieldPostings``."""
 
     def __init__(self, variant: str, positions: bool):
         super().__init__(analyzer=analyze.VietnameseAnalyzer(variant), phrase=positions)
         self.format = PackedPositions() if positions else WeightOnly()
 
     def index(self, value, **kwargs):
-        if isinstance(value, Postings):
+        if isinstance(value, FieldPostings):
             return iter(value)
         return super().index(value, **kwargs)
 
@@ -53,8 +54,11 @@ def schema() -> Schema:
     # Persons named in the article: display names stored, matching keys indexed
     # (exact: lowercase, canonical tone marks; folded), comma-separated.
     fields["persons"] = STORED()
-    fields["person_k"] = KEYWORD(commas=True)
-    fields["person_kf"] = KEYWORD(commas=True)
+    # Presence only: a frequency would be a fixed-size value per posting, which the compact
+    # posting blocks do not keep, so merging a segment (after a delete) could not read it.
+    for name in ("person_k", "person_kf"):
+        fields[name] = KEYWORD(commas=True)
+        fields[name].format = formats.Existence(field_boost=1.0)
     for name in COLUMN_FACETS:
         fields[f"facet_{name}"] = COLUMN(VarBytesColumn())
     fields["pairs"] = COLUMN(FixedBytesColumn(analyze.PAIR_FILTER_BYTES, default=NO_PAIR_FILTER))
