@@ -9,7 +9,7 @@ import multiprocessing
 import signal
 from collections import deque
 from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .. import persons
 from ..ingest import Article
@@ -25,17 +25,12 @@ def analyze_article(article: Article) -> dict[str, object]:
     Title, lead and body are segmented together, once; persons are found in the
     same words. The byline is analyzed apart and is never a mentioned person.
     """
-    text = "\n".join((article.title, article.lead, article.body))
-    words = analyze.segment(text)
+    analysis = analyze.analyze_texts([getattr(article, name) for name in TEXT_FIELDS])
+    text, words = analysis.text, analysis.words
     out: dict[str, object] = {}
-    start = 0
-    folded = []
-    for name in TEXT_FIELDS:
-        end = start + len(getattr(article, name))
-        terms = analyze.terms_of_words(text, [w for w in words if start <= w.start and w.end <= end])
+    for name, terms in zip(TEXT_FIELDS, analysis.terms):
         _add_postings(out, name, terms, analyze.VARIANTS)
-        folded.append(terms.sf)
-        start = end + 1
+    folded = [terms.sf for terms in analysis.terms]
     out["pairs"] = analyze.pair_filter(folded)
     _add_postings(out, "author", analyze.terms(article.author or ""), ("s", "sf"))
     names = persons.extract_persons(text, words)
@@ -67,12 +62,13 @@ def postings(terms: list[str], format_: PackedPositions | WeightOnly) -> FieldPo
     return FieldPostings((t.encode(), len(p), len(p) * boost, b"") for t, p in where.items())
 
 
-def _analyze_batch(batch: list[Article]) -> list[tuple[Article, dict[str, object]]]:
-    return [(article, analyze_article(article)) for article in batch]
+def _analyze_batch(analyzer: Callable[[Article], Any], batch: list[Article]) -> list[tuple[Article, Any]]:
+    return [(article, analyzer(article)) for article in batch]
 
 
 class Pipeline:
-    """Analyze batches of articles in worker processes, in order, with bounded memory.
+    """Analyze batches of articles in worker processes, in order, with bounded memory; ``analyzer``
+    makes each article's result (by default, the embedded index's postings).
 
     Workers ignore Ctrl-C: the writing process handles it and terminates them. They live
     as long as the job (their caches are bounded) rather than being replaced: a
@@ -82,8 +78,9 @@ class Pipeline:
     its workers are born with it blocked too.
     """
 
-    def __init__(self, jobs: int):
+    def __init__(self, jobs: int, analyzer: Callable[[Article], Any] = analyze_article):
         self.jobs = jobs
+        self.analyzer = analyzer  # a module-level function: workers are given it by name
         self.pool = None
         if jobs > 1:
             methods = multiprocessing.get_all_start_methods()
@@ -91,14 +88,14 @@ class Pipeline:
             with sigint_blocked():
                 self.pool = context.Pool(jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
 
-    def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, dict[str, object]]]:
+    def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, Any]]:
         if self.pool is None:
             for batch in batches:
-                yield from _analyze_batch(batch)
+                yield from _analyze_batch(self.analyzer, batch)
             return
         pending: deque = deque()
         for batch in batches:
-            pending.append(self.pool.apply_async(_analyze_batch, (batch,)))
+            pending.append(self.pool.apply_async(_analyze_batch, (self.analyzer, batch)))
             if len(pending) >= 2 * self.jobs:
                 yield from pending.popleft().get()
         while pending:

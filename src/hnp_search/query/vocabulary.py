@@ -119,12 +119,14 @@ def syllable_readings(lexicon: Lexicon, reader, folded: str) -> list[tuple[str, 
     return cache[folded]
 
 
-def suggest(query: str, view, lexicon: Lexicon) -> str | None:
+def suggest(query: str, view, lexicon: Lexicon, side_by_side=None) -> str | None:
     """A better query, or None: each word read as what the index most likely holds in
     its place, weighing how often the readings of neighbouring words stand side by side in
     the index ("song to lich" -> "sông Tô Lịch", not the commoner "sống"): diacritics
     restored, Telex and VNI typing decoded, one-edit typos and wrong tones corrected (also
-    when typed with diacritics: "Hà Nộj", "khẩu trag"), and names given their capitals."""
+    when typed with diacritics: "Hà Nộj", "khẩu trag"), and names given their capitals.
+    ``side_by_side(view, a, b)`` counts the articles holding ``a`` right before ``b`` (default:
+    from ``view``'s positions; another backend passes its own)."""
     readings = _Readings(lexicon, view.reader)
     words = [m for m in _QUERY_WORD.finditer(query) if m.group() != "OR"]
     if not words:
@@ -133,7 +135,7 @@ def suggest(query: str, view, lexicon: Lexicon) -> str | None:
     if all(len(o) == 1 and o[0][0] in (m.group(), normalize_term(m.group())) for o, m in zip(options, words)):
         return None  # every word is read as typed: nothing to offer
     adjacent = [not _BREAK.search(query, m.end(), n.start()) for m, n in zip(words, words[1:])]
-    chosen, pairs = _best_path(options, view, adjacent)
+    chosen, pairs = _best_path(options, view, adjacent, side_by_side or _side_by_side)
     chosen = _capitals(view, words, chosen, pairs)
     pieces, last = [], 0
     for m, text in zip(words, chosen):
@@ -190,7 +192,7 @@ def _options(word: str, readings: _Readings, lexicon: Lexicon) -> list[tuple[str
     return sorted(out, key=lambda x: (x[1], -x[2]))[: 3 * CONTEXT_READINGS] or [(word, 0.0, 0)]
 
 
-def _best_path(options, view, adjacent: list[bool]):
+def _best_path(options, view, adjacent: list[bool], side_by_side):
     """The readings, one per word, maximizing their own commonness, the log count of
     articles where neighbours stand side by side and of those where three do, less their
     costs (a beam search); and the articles found holding each chosen pair."""
@@ -198,7 +200,7 @@ def _best_path(options, view, adjacent: list[bool]):
 
     def pair(a: str, b: str) -> tuple[int, list[int]]:
         if (a, b) not in counts:
-            counts[a, b] = _side_by_side(view, a, b)
+            counts[a, b] = side_by_side(view, a, b)
         return counts[a, b]
 
     def own(option) -> float:
