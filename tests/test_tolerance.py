@@ -4,6 +4,7 @@ import pytest
 
 from hnp_search.query.telex import decode_telex, decode_vni, decodings
 from hnp_search.query.typos import Corrector, one_edit
+from hnp_search.text.normalize import fold
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,18 @@ def test_corrections_are_the_most_frequent_known_terms_one_edit_away():
 )
 def test_a_mistyped_query_finds_what_the_meant_one_finds_first(engine, typed, meant):
     assert engine.search(typed)[0].id == engine.search(meant)[0].id
+
+
+@pytest.mark.parametrize(
+    "typed, article, marked",
+    [("hoaf binhf", "thuy-loi-hoa-binh", "[[Hoà Bình]] và"),  # Telex
+     ("soong Too Lichj", "song-to-lich", "[[sông Tô Lịch]]"),  # Telex, with capitals
+     ("sông Tô Lịhc", "song-to-lich", "[[sông Tô Lịch]]"),  # a typo typed with diacritics
+     ("hotay mua thu", "ho-tay-mua-thu", "[[Hồ Tây]]")],  # two syllables written together
+)
+def test_syllables_read_otherwise_than_typed_are_highlighted_in_title_and_snippets(engine, typed, article, marked):
+    hit = next(h for h in engine.search(typed) if h.id == article)
+    assert marked in hit.title_snippet.plain()
+    meant = fold(marked[2 : marked.index("]]")]).lower()
+    if meant in fold(hit.article.body).lower():
+        assert meant in {fold(s.text[a:b]).lower() for s in hit.snippets for a, b in s.matches}

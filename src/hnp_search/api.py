@@ -356,7 +356,7 @@ class SearchEngine:
         matcher = None
         if highlight and page.ranked:
             synonyms = _synonyms_in(tree, retriever.matcher.plan)
-            matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted, *synonyms)))
+            matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted, *synonyms)), retriever.matcher.plan)
         keys = {person_key(p.name) for p in wanted}
         hits = tuple(self._hit(searcher, docnum, score, matcher, keys, all_words)
                      for docnum, score, all_words in page.ranked)  # fmt: skip

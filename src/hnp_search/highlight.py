@@ -9,10 +9,12 @@ import html
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable
 
 from .text import analyze
 from .text.normalize import fold, fold_ascii, fold_lower, has_diacritics, normalize_term
 from .query.parse import All, Any, Node, Person, Phrase, Words
+from .query.plan import Plan, Reading
 
 #: Longest snippet, in characters.
 SNIPPET_CHARS = 200
@@ -66,28 +68,38 @@ class Matcher:
     consecutively in the text ("ha noi" marks "Hà Nội", not every "nói"); a query
     syllable found in no run is marked alone, preferring occurrences with the
     diacritics typed. Phrases are marked whole, exact or folded as they match.
+    Each place of ``words`` is a syllable's readings, the one typed first: what a plan
+    read in place of a syllable the index lacks (Telex, typo, split) is marked too.
     """
 
-    words: list[tuple[str, ...]] = field(default_factory=list)
+    words: list[tuple[tuple[str, ...], ...]] = field(default_factory=list)
     phrases: list[tuple[bool, tuple[str, ...]]] = field(default_factory=list)
     _pattern: re.Pattern | None = field(default=None, repr=False, compare=False)
     _regions: re.Pattern | None = field(default=None, repr=False, compare=False)
     _fold = staticmethod(fold_ascii)  # fold_lower when a query syllable folds to more than ASCII
 
     @classmethod
-    def from_tree(cls, node: Node | None) -> "Matcher":
+    def from_tree(cls, node: Node | None, plan: Callable[[Words], Plan | None] | None = None) -> "Matcher":
+        """The matcher of a query tree; ``plan`` (a ``Words`` node's plan) adds the readings
+        of syllables the plan corrected."""
         matcher = cls()
-        matcher._add(node)
+        matcher._add(node, plan)
         return matcher
 
-    def _add(self, node):
+    def _add(self, node, plan):
         if isinstance(node, (All, Any)):
             for child in node.nodes:
-                self._add(child)
+                self._add(child, plan)
         elif isinstance(node, Words):
             syllables = tuple(s for w in analyze.query_words(node.text) for s in w.syllables)
-            if syllables:
-                self.words.append(syllables)
+            readings = plan(node) if plan else None
+            places: tuple[tuple[str, ...], ...]
+            if readings is None or len(readings.readings) != len(syllables):
+                places = tuple((s,) for s in syllables)
+            else:
+                places = tuple(p for r in readings.readings for p in _places(r))
+            if places:
+                self.words.append(places)
         elif isinstance(node, (Phrase, Person)):
             text = node.text if isinstance(node, Phrase) else node.name
             syllables = tuple(s for w in analyze.query_words(text) for s in w.syllables)
@@ -102,20 +114,17 @@ class Matcher:
         chains = self._chains(text)
         spans = []
         for exact, seq in self.phrases:
-            spans += [run for chain in chains for run in _runs_of(chain, seq, 2 if exact else 3, whole=True)]
+            places = tuple(frozenset((s,)) for s in seq)
+            spans += [run[:2] for chain in chains for run in _runs_of(chain, places, 2 if exact else 3, whole=True)]
         tokens = [t for chain in chains for t in chain]
         for query in self.words:
-            folded = tuple(fold(s) for s in query)
+            folded = tuple(frozenset(map(fold, place)) for place in query)
             runs = [run for chain in chains for run in _runs_of(chain, folded, 3, whole=False)]
             spans += [(a, b) for a, b, _ in runs]
             covered = {i for _, _, used in runs for i in used}
-            for i, syllable in enumerate(query):
-                if i in covered:
-                    continue
-                same = [t for t in tokens if t[2] == syllable]
-                if not same or not has_diacritics(syllable):
-                    same = [t for t in tokens if t[3] == folded[i]]
-                spans += [(t[0], t[1]) for t in same]
+            for i, place in enumerate(query):
+                if i not in covered:
+                    spans += [(t[0], t[1]) for t in _alone(tokens, place)]
         return _merge(text, [span[:2] for span in spans])
 
     def _chains(self, text: str) -> list[list[tuple[int, int, str, str]]]:
@@ -124,7 +133,8 @@ class Matcher:
         regular-expression scan of the folded text, not syllable by syllable; with phrases
         only, just where a whole phrase is, found by a first scan."""
         if self._pattern is None:
-            wanted = {fold(s) for q in self.words for s in q} | {s for _, q in self.phrases for s in map(fold, q)}
+            wanted = {fold(s) for q in self.words for place in q for s in place}
+            wanted |= {s for _, q in self.phrases for s in map(fold, q)}
             self._pattern = _compiled(rf"(?:{_alternatives(wanted)})(?!\w)")
             if not all(map(str.isascii, wanted)):
                 self._fold = fold_lower
@@ -188,9 +198,29 @@ def _alternatives(texts, escape: bool = True) -> str:
     return "|".join(map(re.escape if escape else str, sorted(set(texts), key=len, reverse=True)))
 
 
-def _runs_of(tokens, seq: tuple[str, ...], key: int, whole: bool):
+def _places(reading: Reading) -> tuple[tuple[str, ...], ...]:
+    """The places a query syllable takes in the text, each its readings: as typed and
+    corrected, or the two syllables it was split into."""
+    split = [r.split() for kind, r in reading.corrections if kind == "split"]
+    if split:
+        return tuple((s,) for s in split[0])
+    return ((reading.typed, *(r for _, r in reading.corrections)),)
+
+
+def _alone(tokens, place: tuple[str, ...]):
+    """The tokens marked for a query syllable found in no run: those of its first reading
+    the text holds, with its diacritics if it has any and the text holds them, else folded."""
+    for reading in place:
+        same = [t for t in tokens if t[2] == reading] if has_diacritics(reading) else []
+        same = same or [t for t in tokens if t[3] == fold(reading)]
+        if same:
+            return same
+    return []
+
+
+def _runs_of(tokens, seq: tuple[frozenset[str], ...], key: int, whole: bool):
     """Where ``seq`` (whole) or any 2+ consecutive items of it occur consecutively in
-    ``tokens``, comparing ``token[key]``; yields (start, end, indexes of seq used)."""
+    ``tokens``, ``token[key]`` being one of an item's; yields (start, end, indexes of seq used)."""
     found = []
     n = len(seq)
     i = 0
@@ -198,7 +228,7 @@ def _runs_of(tokens, seq: tuple[str, ...], key: int, whole: bool):
         best = None
         for j in range(n):
             k = 0
-            while i + k < len(tokens) and j + k < n and tokens[i + k][key] == seq[j + k]:
+            while i + k < len(tokens) and j + k < n and tokens[i + k][key] in seq[j + k]:
                 k += 1
             if (k == n if whole else k >= 2) and (best is None or k > best[1]):
                 best = (j, k)
