@@ -59,3 +59,11 @@ def test_syllables_read_otherwise_than_typed_are_highlighted_in_title_and_snippe
     meant = fold(marked[2 : marked.index("]]")]).lower()
     if meant in fold(hit.article.body).lower():
         assert meant in {fold(s.text[a:b]).lower() for s in hit.snippets for a, b in s.matches}
+
+
+@pytest.mark.parametrize("typed, meant", [("Hồ Tâj", "tây"), ("Hà Nộk", "nội"), ("sông Tô Lịhc", "lịch")])
+def test_a_typo_typed_with_diacritics_is_read_as_the_spelling_one_edit_away(engine, typed, meant):
+    results = engine.search(typed)
+    assert results.total_all_words and results[0].all_words
+    assert results[0].id == engine.search(typed.replace(typed.split()[-1], meant))[0].id
+    assert f"read as '{meant}'" in str(engine.explain(typed))

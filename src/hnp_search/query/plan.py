@@ -18,7 +18,8 @@ from ..text.normalize import fold, has_diacritics
 from .parse import Phrase, Words
 from . import telex
 from .synonyms import Synonyms
-from .vocabulary import Lexicon
+from .typos import one_edit
+from .vocabulary import Lexicon, accented_forms
 
 #: BM25F weights of the fields.
 FIELD_WEIGHTS = {"title": 2.0, "lead": 1.5, "body": 1.0, "author": 1.0}
@@ -128,22 +129,34 @@ SYNONYM_SHARE = 0.6
 
 
 def corrections_of(
-    folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexicon] | None
+    typed: str, known: Callable[[str], int], lexicon: Callable[[], Lexicon] | None,
+    held: Callable[[str], int] | None = None,
 ) -> list[tuple[str, tuple[str, ...]]]:
     """What a query syllable the index lacks (``known``: in how many articles a folded
-    syllable is) may have been meant as, as (kind, folded syllables): its Telex or VNI
-    decoding where the index holds that; else two syllables written together where the
-    index holds them as a word or as letters then digits ("hanoi" -> "ha noi", "covid19" ->
-    "covid 19"); else the most frequent syllables one edit away. Empty for a known syllable."""
+    syllable is) may have been meant as, as (kind, syllables): typed without diacritics,
+    its Telex or VNI decoding where the index holds that; else two syllables written
+    together where the index holds them as a word or as letters then digits ("hanoi" ->
+    "ha noi", "covid19" -> "covid 19"); else the most frequent syllables one edit away,
+    folded, or typed with diacritics, the spellings one edit from the typed one that the
+    index holds (``held``: in how many articles an accented syllable is), most frequent
+    first ("nộj" -> "nội", not the Telex reading "nọ" of keys the diacritics say were
+    not Telex). Empty for a known syllable."""
+    folded = fold(typed)
     if known(folded) or lexicon is None:
         return []
-    decoded = [fold(d) for d in telex.decodings(folded) if known(fold(d))]
+    accented = has_diacritics(typed)
+    decoded = [] if accented else [fold(d) for d in telex.decodings(folded) if known(fold(d))]
     if decoded:
         return [("telex", (decoded[0],))]
     split = _split(folded, known, lexicon)
     if split:
         return [("split", split)]
     found = [t for t, _ in lexicon().corrector().corrections(folded, limit=200)]
+    if accented and held is not None:
+        near = {r: held(r) for t in found for r in accented_forms(t) if one_edit(typed, r)}
+        spelled = sorted((r for r, n in near.items() if n), key=lambda r: (-near[r], r))
+        if spelled:
+            return [("typo", (r,)) for r in spelled[:CORRECTIONS]]
     return [("typo", (t,)) for t in sorted(found, key=known, reverse=True)[:CORRECTIONS]]
 
 
@@ -164,11 +177,13 @@ def _split(folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexic
 
 
 def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
-               known: Callable[[str], int] | None = None, synonyms: Synonyms | None = None) -> Plan | None:
+               known: Callable[[str], int] | None = None, synonyms: Synonyms | None = None,
+               held: Callable[[str], int] | None = None) -> Plan | None:
     """The plan of a ``Words`` node (None when it holds no syllables); ``lexicon`` is called
     only for a query typed without diacritics, to restore their likely readings, or holding
     a syllable the index lacks (``known``: in how many articles a folded syllable is), to
-    correct it; runs found in ``synonyms`` also find the group's other forms. Diacritics
+    correct it (``held``: in how many articles an accented syllable is, to correct one typed
+    with diacritics); runs found in ``synonyms`` also find the group's other forms. Diacritics
     typed rank exact spellings first but are not required: a wrong tone still finds the word."""
     fields = node.fields or TEXT_FIELDS
     words = analyze.query_words(node.text)
@@ -193,12 +208,17 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
             terms += [Term(f"{f}_sf", s, weight * FIELD_WEIGHTS[f]) for f in fields]
         lookups = [(f"{f}_sf", folded) for f in fields]
         alternatives = []
-        corrections = corrections_of(folded, known, lexicon) if known else []
+        corrections = corrections_of(s, known, lexicon, held) if known else []
         for _, meant in corrections:
             share = weight * CORRECTED_SHARE / len(meant)
-            terms += [Term(f"{f}_sf", m, share * FIELD_WEIGHTS[f]) for m in meant for f in fields]
+            for m in meant:
+                if has_diacritics(m):  # its diacritics first, as a syllable typed with them
+                    terms += [Term(f"{f}_s", m, share * FIELD_WEIGHTS[f] * EXACT_SHARE) for f in fields]
+                    terms += [Term(f"{f}_sf", fold(m), share * FIELD_WEIGHTS[f] * (1 - EXACT_SHARE)) for f in fields]
+                else:
+                    terms += [Term(f"{f}_sf", m, share * FIELD_WEIGHTS[f]) for f in fields]
             if len(meant) == 1:
-                lookups += [(f"{f}_sf", meant[0]) for f in fields]
+                lookups += [(f"{f}_sf", fold(meant[0])) for f in fields]
             else:
                 alternatives.append(tuple(tuple((f"{f}_sf", m) for f in fields) for m in meant))
         requirements.append(((tuple(lookups),), *alternatives))

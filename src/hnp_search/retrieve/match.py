@@ -143,10 +143,14 @@ class NodeMatcher:
         """In how many articles' text fields the folded syllable ``folded`` is (at most)."""
         return sum(len(self.view.docs(f"{f}_sf", folded)) for f in TEXT_FIELDS)
 
+    def _held(self, syllable: str) -> int:
+        """In how many articles' text fields the accented syllable ``syllable`` is (at most)."""
+        return sum(self.view.doc_frequency(f"{f}_s", syllable) for f in TEXT_FIELDS)
+
     def plan(self, node: Words) -> planning.Plan | None:
         """The plan of ``node`` (made once per node)."""
         if node not in self._plans:
-            self._plans[node] = planning.plan_words(node, self.lexicon, self._known, self.synonyms)
+            self._plans[node] = planning.plan_words(node, self.lexicon, self._known, self.synonyms, self._held)
         return self._plans[node]
 
     def required_docs(self, node: Words) -> list[set[int]]:
