@@ -67,3 +67,16 @@ def test_a_typo_typed_with_diacritics_is_read_as_the_spelling_one_edit_away(engi
     assert results.total_all_words and results[0].all_words
     assert results[0].id == engine.search(typed.replace(typed.split()[-1], meant))[0].id
     assert f"read as '{meant}'" in str(engine.explain(typed))
+
+
+@pytest.mark.parametrize("typed, article", [("chợ đầu mối", "gia-rau-xanh"), ("bạn trẻ", "ban-tre-tinh-nguyen")])
+def test_a_spelling_typed_as_the_index_holds_it_beside_its_neighbour_is_required(engine, typed, article):
+    # "chợ" beside "đầu" is in the index: an article with "cho" (or "chỗ") and "đầu" lacks a word.
+    results = engine.search(typed)
+    assert [h.id for h in results if h.all_words] == [article]
+    assert "the index holds it so beside its neighbour" in str(engine.explain(typed))
+
+
+def test_a_wrong_tone_the_index_does_not_hold_beside_its_neighbour_still_finds_every_word(engine):
+    results = engine.search("Hố Tây đầu thu")  # "Hồ Tây"
+    assert results[0].id == "ho-tay-mua-thu" and results[0].all_words

@@ -33,7 +33,7 @@ class Part:
         if self.kind == "words":
             out["question"] = self.question
             out["syllables"] = [
-                {"typed": r.typed, "weight": round(r.weight, 3), "restored": r.restored,
+                {"typed": r.typed, "weight": round(r.weight, 3), "restored": r.restored, "exact": r.exact,
                  "corrections": [{"kind": k, "reading": m} for k, m in r.corrections]}
                 for r in self.syllables
             ]
@@ -62,7 +62,9 @@ class Part:
         out = [f"{pad}words {self.text!r}{where}" + (" — asked as a question" if self.question else "")]
         for r in self.syllables:
             accented = r.typed != _plain(r.typed)
-            how = "with these diacritics first, any tone also found" if accented else "diacritics ignored"
+            how = ("with these diacritics first, any tone also found" if accented else "diacritics ignored")
+            if r.exact:
+                how = "with these diacritics (the index holds it so beside its neighbour)"
             line = f"{pad}  {r.typed}: weight {r.weight:.2f}, {how}"
             if r.restored and r.restored != r.typed:
                 line += f"; likely reading {r.restored!r} ranks higher"

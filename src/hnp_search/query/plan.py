@@ -94,6 +94,7 @@ class Reading(NamedTuple):
     weight: float
     corrections: tuple[tuple[str, str], ...]  # (kind: "telex", "typo" or "split", reading)
     restored: str | None  # the accented reading of a run typed without diacritics
+    exact: bool = False  # typed with diacritics an article must hold (see ``plan_words``)
 
 
 class Expansion(NamedTuple):
@@ -178,13 +179,16 @@ def _split(folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexic
 
 def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
                known: Callable[[str], int] | None = None, synonyms: Synonyms | None = None,
-               held: Callable[[str], int] | None = None) -> Plan | None:
+               held: Callable[[str], int] | None = None,
+               side_by_side: Callable[[str, str], bool] | None = None) -> Plan | None:
     """The plan of a ``Words`` node (None when it holds no syllables); ``lexicon`` is called
     only for a query typed without diacritics, to restore their likely readings, or holding
     a syllable the index lacks (``known``: in how many articles a folded syllable is), to
     correct it (``held``: in how many articles an accented syllable is, to correct one typed
     with diacritics); runs found in ``synonyms`` also find the group's other forms. Diacritics
-    typed rank exact spellings first but are not required: a wrong tone still finds the word."""
+    typed rank exact spellings first but are not required: a wrong tone still finds the word;
+    unless the index holds the syllable as typed beside its neighbour as typed
+    (``side_by_side``): then "giãn cách" is meant, and an article holding "gian" lacks a word."""
     fields = node.fields or TEXT_FIELDS
     words = analyze.query_words(node.text)
     syllables = [s for w in words for s in w.syllables]
@@ -199,6 +203,7 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
     terms = []
     understood = []
     weights = _syllable_weights(words, readings, accented)
+    exact = _confirmed(syllables, known, held, side_by_side) if accented and known else set()
     for i, (s, weight) in enumerate(zip(syllables, weights)):
         folded = fold(s)
         if has_diacritics(s):
@@ -206,7 +211,7 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
             terms += [Term(f"{f}_sf", folded, weight * FIELD_WEIGHTS[f] * (1 - EXACT_SHARE)) for f in fields]
         else:
             terms += [Term(f"{f}_sf", s, weight * FIELD_WEIGHTS[f]) for f in fields]
-        lookups = [(f"{f}_sf", folded) for f in fields]
+        lookups = [(f"{f}_s" if i in exact else f"{f}_sf", s if i in exact else folded) for f in fields]
         alternatives = []
         corrections = corrections_of(s, known, lexicon, held) if known else []
         for _, meant in corrections:
@@ -222,7 +227,8 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
             else:
                 alternatives.append(tuple(tuple((f"{f}_sf", m) for f in fields) for m in meant))
         requirements.append(((tuple(lookups),), *alternatives))
-        understood.append(Reading(s, weight, tuple((k, " ".join(m)) for k, m in corrections), restored.get(i)))
+        understood.append(Reading(s, weight, tuple((k, " ".join(m)) for k, m in corrections), restored.get(i),
+                                  i in exact))
     fields = tuple(f for f in fields if f in TEXT_FIELDS)
     terms += _word_terms(fields, words, syllables, accented) + _restored(fields, readings)
     # Side by side, a pair weighs as its syllables do (a word's own pair less).
@@ -251,6 +257,27 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
     ]
     required = tuple(requirements)
     return Plan(required, tuple(terms), tuple(pairs), tuple(understood), tuple(expansions))
+
+
+#: A syllable typed with diacritics must be held as typed (when its neighbour confirms the
+#: spelling) only where other readings are this many times as common: else requiring it
+#: changes little.
+LOOSE_SPELLING = 2
+
+
+def _confirmed(syllables: list[str], known: Callable[[str], int], held: Callable[[str], int] | None,
+               side_by_side: Callable[[str, str], bool] | None) -> set[int]:
+    """The indexes of syllables typed with diacritics that an article must hold as typed:
+    those whose other readings are common, typed beside a neighbour the index holds them
+    beside, as typed ("giãn cách": not "gian", in "thời gian")."""
+    if held is None or side_by_side is None:
+        return set()
+    loose = [has_diacritics(s) and held(s) * LOOSE_SPELLING < known(fold(s)) for s in syllables]
+    out = set()
+    for i, (a, b) in enumerate(zip(syllables, syllables[1:])):
+        if (loose[i] or loose[i + 1]) and a.isalpha() and b.isalpha() and side_by_side(a, b):
+            out |= {j for j in (i, i + 1) if has_diacritics(syllables[j])}
+    return out
 
 
 def _word_terms(fields: tuple[str, ...], words, syllables: list[str], accented: bool) -> list[Term]:

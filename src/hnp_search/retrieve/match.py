@@ -32,6 +32,8 @@ FILTER_PHRASES_FROM = 0.01
 LAZY_PHRASES_FROM = 200
 PHRASE_SAMPLE = 32
 LAZY_SHARE = 1 / PHRASE_SAMPLE
+#: Articles holding two syllables checked for them side by side when a plan asks.
+PAIR_CHECKS = 50
 
 
 @dataclass
@@ -147,10 +149,26 @@ class NodeMatcher:
         """In how many articles' text fields the accented syllable ``syllable`` is (at most)."""
         return sum(self.view.doc_frequency(f"{f}_s", syllable) for f in TEXT_FIELDS)
 
+    def _side_by_side(self, first: str, second: str) -> bool:
+        """Whether some article holds the syllable ``first`` right before ``second`` (checking
+        at most ``PAIR_CHECKS`` articles holding both, per field)."""
+        for f in TEXT_FIELDS:
+            a, b = self.view.postings(f"{f}_s", first), self.view.postings(f"{f}_s", second)
+            if a.positions is None or b.positions is None:
+                continue
+            small, large = sorted((a.tfs, b.tfs), key=len)
+            both = [d for d in small if d in large]
+            for d in both[:PAIR_CHECKS]:
+                after = {p - 1 for p in iter_positions(b.positions[d])}
+                if not after.isdisjoint(iter_positions(a.positions[d])):
+                    return True
+        return False
+
     def plan(self, node: Words) -> planning.Plan | None:
         """The plan of ``node`` (made once per node)."""
         if node not in self._plans:
-            self._plans[node] = planning.plan_words(node, self.lexicon, self._known, self.synonyms, self._held)
+            self._plans[node] = planning.plan_words(node, self.lexicon, self._known, self.synonyms, self._held,
+                                                    self._side_by_side)
         return self._plans[node]
 
     def required_docs(self, node: Words) -> list[set[int]]:
