@@ -80,3 +80,21 @@ def test_a_spelling_typed_as_the_index_holds_it_beside_its_neighbour_is_required
 def test_a_wrong_tone_the_index_does_not_hold_beside_its_neighbour_still_finds_every_word(engine):
     results = engine.search("Hố Tây đầu thu")  # "Hồ Tây"
     assert results[0].id == "ho-tay-mua-thu" and results[0].all_words
+
+
+def test_a_spelling_required_as_typed_is_highlighted_only_as_typed():
+    from hnp_search.highlight import Matcher, Snippet
+    from hnp_search.query.parse import parse
+    from hnp_search.query.plan import plan_words
+
+    articles = {"gian": 1200, "cach": 900}  # folded syllables, and the spellings typed below
+    spelled = {"giãn": 100, "cách": 800}
+
+    def plan(node):
+        return plan_words(node, known=lambda s: articles.get(s, 0), held=lambda s: spelled.get(s, 0),
+                          side_by_side=lambda a, b: (a, b) == ("giãn", "cách"))
+
+    text = "Thời gian cách ly là 28 ngày. Cần giãn cách triệt để, thay đổi cách làm."
+    found = Matcher.from_tree(parse("giãn cách"), plan).find(text)
+    marked = "Thời gian cách ly là 28 ngày. Cần [[giãn cách]] triệt để, thay đổi cách làm."
+    assert Snippet(text, tuple(found)).marked() == marked

@@ -9,7 +9,7 @@ import html
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from .text import analyze
 from .text.normalize import fold, fold_ascii, fold_lower, has_diacritics, normalize_term
@@ -68,11 +68,12 @@ class Matcher:
     consecutively in the text ("ha noi" marks "Hà Nội", not every "nói"); a query
     syllable found in no run is marked alone, preferring occurrences with the
     diacritics typed. Phrases are marked whole, exact or folded as they match.
-    Each place of ``words`` is a syllable's readings, the one typed first: what a plan
-    read in place of a syllable the index lacks (Telex, typo, split) is marked too.
+    Each ``Place`` of ``words`` is a syllable's readings, the one typed first: what a plan
+    read in place of a syllable the index lacks (Telex, typo, split) is marked too, and a
+    spelling the plan requires as typed is marked only so.
     """
 
-    words: list[tuple[tuple[str, ...], ...]] = field(default_factory=list)
+    words: list[tuple[Place, ...]] = field(default_factory=list)
     phrases: list[tuple[bool, tuple[str, ...]]] = field(default_factory=list)
     _pattern: re.Pattern | None = field(default=None, repr=False, compare=False)
     _regions: re.Pattern | None = field(default=None, repr=False, compare=False)
@@ -93,9 +94,9 @@ class Matcher:
         elif isinstance(node, Words):
             syllables = tuple(s for w in analyze.query_words(node.text) for s in w.syllables)
             readings = plan(node) if plan else None
-            places: tuple[tuple[str, ...], ...]
+            places: tuple[Place, ...]
             if readings is None or len(readings.readings) != len(syllables):
-                places = tuple((s,) for s in syllables)
+                places = tuple(Place((s,)) for s in syllables)
             else:
                 places = tuple(p for r in readings.readings for p in _places(r))
             if places:
@@ -114,12 +115,12 @@ class Matcher:
         chains = self._chains(text)
         spans = []
         for exact, seq in self.phrases:
-            places = tuple(frozenset((s,)) for s in seq)
-            spans += [run[:2] for chain in chains for run in _runs_of(chain, places, 2 if exact else 3, whole=True)]
+            keys = _keys(Place((s,), exact) for s in seq)
+            spans += [run[:2] for chain in chains for run in _runs_of(chain, keys, whole=True)]
         tokens = [t for chain in chains for t in chain]
         for query in self.words:
-            folded = tuple(frozenset(map(fold, place)) for place in query)
-            runs = [run for chain in chains for run in _runs_of(chain, folded, 3, whole=False)]
+            keys = _keys(query)
+            runs = [run for chain in chains for run in _runs_of(chain, keys, whole=False)]
             spans += [(a, b) for a, b, _ in runs]
             covered = {i for _, _, used in runs for i in used}
             for i, place in enumerate(query):
@@ -133,7 +134,7 @@ class Matcher:
         regular-expression scan of the folded text, not syllable by syllable; with phrases
         only, just where a whole phrase is, found by a first scan."""
         if self._pattern is None:
-            wanted = {fold(s) for q in self.words for place in q for s in place}
+            wanted = {fold(s) for q in self.words for place in q for s in place.readings}
             wanted |= {s for _, q in self.phrases for s in map(fold, q)}
             self._pattern = _compiled(rf"(?:{_alternatives(wanted)})(?!\w)")
             if not all(map(str.isascii, wanted)):
@@ -198,29 +199,48 @@ def _alternatives(texts, escape: bool = True) -> str:
     return "|".join(map(re.escape if escape else str, sorted(set(texts), key=len, reverse=True)))
 
 
-def _places(reading: Reading) -> tuple[tuple[str, ...], ...]:
-    """The places a query syllable takes in the text, each its readings: as typed and
-    corrected, or the two syllables it was split into."""
+class Place(NamedTuple):
+    """What a query syllable matches in the text: its ``readings`` (as typed first), any
+    diacritics, or with ``exact`` only the spelling typed."""
+
+    readings: tuple[str, ...]
+    exact: bool = False
+
+    def keys(self) -> frozenset[str]:
+        """What a syllable of the text, or its folded form, must be."""
+        return frozenset(self.readings if self.exact else map(fold, self.readings))
+
+
+def _places(reading: Reading) -> tuple[Place, ...]:
+    """The places a query syllable takes in the text: its readings as typed and corrected,
+    or the two syllables it was split into."""
     split = [r.split() for kind, r in reading.corrections if kind == "split"]
     if split:
-        return tuple((s,) for s in split[0])
-    return ((reading.typed, *(r for _, r in reading.corrections)),)
+        return tuple(Place((s,)) for s in split[0])
+    return (Place((reading.typed, *(r for _, r in reading.corrections)), reading.exact),)
 
 
-def _alone(tokens, place: tuple[str, ...]):
+def _alone(tokens, place: Place):
     """The tokens marked for a query syllable found in no run: those of its first reading
-    the text holds, with its diacritics if it has any and the text holds them, else folded."""
-    for reading in place:
+    the text holds, with its diacritics if it has any and the text holds them, else
+    (unless the spelling is required) folded."""
+    for reading in place.readings:
         same = [t for t in tokens if t[2] == reading] if has_diacritics(reading) else []
-        same = same or [t for t in tokens if t[3] == fold(reading)]
+        if not (same or place.exact):
+            same = [t for t in tokens if t[3] == fold(reading)]
         if same:
             return same
     return []
 
 
-def _runs_of(tokens, seq: tuple[frozenset[str], ...], key: int, whole: bool):
-    """Where ``seq`` (whole) or any 2+ consecutive items of it occur consecutively in
-    ``tokens``, ``token[key]`` being one of an item's; yields (start, end, indexes of seq used)."""
+def _keys(places) -> list[tuple[int, frozenset[str]]]:
+    """Per place, what a token must be: (2: its term, or 3: its folded term; the keys)."""
+    return [(2 if p.exact else 3, p.keys()) for p in places]
+
+
+def _runs_of(tokens, seq: list[tuple[int, frozenset[str]]], whole: bool):
+    """Where the places of ``seq`` (``_keys``; whole) or any 2+ consecutive of them occur
+    consecutively in ``tokens``; yields (start, end, indexes of places used)."""
     found = []
     n = len(seq)
     i = 0
@@ -228,7 +248,7 @@ def _runs_of(tokens, seq: tuple[frozenset[str], ...], key: int, whole: bool):
         best = None
         for j in range(n):
             k = 0
-            while i + k < len(tokens) and j + k < n and tokens[i + k][key] in seq[j + k]:
+            while i + k < len(tokens) and j + k < n and tokens[i + k][seq[j + k][0]] in seq[j + k][1]:
                 k += 1
             if (k == n if whole else k >= 2) and (best is None or k > best[1]):
                 best = (j, k)
