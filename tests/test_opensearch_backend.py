@@ -339,7 +339,7 @@ def _stored_ids(node, name: str) -> list[str]:
 def test_a_killed_indexing_job_rerun_ends_with_exactly_the_articles(node, fresh, tmp_path):
     total = 3000
     expected = _short_articles(tmp_path / "bai.jsonl", total)
-    for attempt in range(3):  # until the kill lands while the job still has articles to send
+    for _ in range(3):  # until the kill lands while the job still has articles to send
         name = fresh()
         job = _cli_index(tmp_path / "bai.jsonl", name)
         deadline = time.monotonic() + 120
