@@ -99,6 +99,10 @@ class TermStatistics:
         for i, pair in enumerate(missing):
             self._frequencies[pair] = buckets[str(i)]["doc_count"]
 
+    def counted(self, fieldname: str, term: str) -> bool:
+        """Whether the articles holding ``term`` in ``fieldname`` were counted already."""
+        return (fieldname, term) in self._frequencies
+
     def doc_frequency(self, fieldname: str, term: str) -> int:
         self.prefetch([(fieldname, term)])
         return self._frequencies[(fieldname, term)]
@@ -182,7 +186,7 @@ class _Reader:
     def doc_frequency(self, fieldname: str, term: str) -> int:
         """As ``TermStatistics.doc_frequency``; asked for one accented syllable, every accented
         form of it in every text field is counted in the same request (suggest asks for them all)."""
-        if fieldname.endswith("_s") and (fieldname, term) not in self.stats._frequencies:
+        if fieldname.endswith("_s") and not self.stats.counted(fieldname, term):
             forms = accented_forms(fold(term)) | {term}
             self.stats.prefetch([(f"{f}_s", form) for f in TEXT_FIELDS for form in forms])
         return self.stats.doc_frequency(fieldname, term)
