@@ -184,6 +184,8 @@ class SearchEngine:
 
     def get(self, article_id: str) -> Article | None:
         """The stored article with this id, or None."""
+        if not _is_text(article_id):  # no indexed id holds a lone surrogate
+            return None
         fields = self._search_with().document(id=article_id)
         return _article(fields) if fields else None
 
@@ -200,6 +202,8 @@ class SearchEngine:
 
     def persons_of(self, article_id: str) -> list[str]:
         """The persons an indexed article names (empty if none, or no such article)."""
+        if not _is_text(article_id):
+            return []
         fields = self._search_with().document(id=article_id)
         return list(fields.get("persons") or ()) if fields else []
 
@@ -319,6 +323,15 @@ class SearchEngine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is UTF-8-encodable (a command-line argument that was not UTF-8 arrives as lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _persons_in(node: Node | None) -> list[Person]:

@@ -38,8 +38,23 @@ class IngestError(HnpSearchError):
         self.path = str(path)
         self.line = line
         self.message = message
-        where = f"{self.path}:{line}" if line is not None else self.path
+        shown = display_path(self.path)
+        where = f"{shown}:{line}" if line is not None else shown
         super().__init__(f"{where}: {message}")
+
+
+def display_path(path: str) -> str:
+    """``path`` as text that can always be printed or written: bytes of a file name that
+    are not UTF-8 (held by Python as lone surrogates) shown as ``\\xNN`` escapes."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        pass
+    try:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class QuerySyntaxError(HnpSearchError):

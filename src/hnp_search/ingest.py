@@ -15,7 +15,7 @@ from datetime import datetime
 from itertools import takewhile
 from pathlib import Path
 
-from .errors import IngestError
+from .errors import IngestError, display_path
 from .text.normalize import clean_text
 
 __all__ = ["Article", "read_articles"]
@@ -122,6 +122,9 @@ def _kind(path: Path) -> str | None:
 
 
 def _read_file(path: Path) -> Iterator[Article | IngestError]:
+    if display_path(str(path)) != str(path):
+        yield IngestError(path, "the file name is not UTF-8: rename it (an article's id and source must be text)")
+        return
     try:
         if _kind(path) == "page":
             yield _read_page(path)
@@ -329,6 +332,8 @@ def _parse_record(raw: bytes, path: Path, line: int) -> Article:
         value = record.get(name)
         if value is not None and not isinstance(value, str):
             raise IngestError(path, f"{name!r} must be a string, not {_json_type(value)}", line)
+        if value and not _encodable(value):
+            raise IngestError(path, f"{name!r} holds a lone surrogate escape (\\ud800-\\udfff), which is no character: line rejected", line)
         value = clean_text(value).strip() if value else ""
         if required and not value:
             raise IngestError(path, f"missing or empty {name!r}", line)
@@ -351,6 +356,14 @@ def _parse_record(raw: bytes, path: Path, line: int) -> Article:
         source=str(path),
         category=text("category"),
     )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _JSON_TYPES = {

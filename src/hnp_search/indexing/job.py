@@ -113,7 +113,12 @@ class _Job:
                 self.handled += 1
                 continue
             self.seen[article.id] = article.source or "<api>"
-            fingerprint = digest(article)
+            try:
+                fingerprint = digest(article)
+            except UnicodeEncodeError as err:  # an Article made in Python with a lone surrogate
+                self.report(IngestError(article.source or "<api>", f"article {article.id!r} holds a lone surrogate {err.object[err.start]!r}, which is no character: skipped"))
+                self.handled += 1
+                continue
             if self.known(article.id) == fingerprint:
                 self.summary.skipped += 1
                 self.handled += 1
