@@ -19,7 +19,7 @@ from whoosh import index as whoosh_index
 from whoosh.util.filelock import FileLock
 
 from conftest import ARTICLES
-from hnp_search import IndexBusyError, IndexNotFoundError, IndexVersionError, SearchEngine
+from hnp_search import IndexBusyError, IndexNotFoundError, IndexVersionError, SearchEngine, read_articles
 from hnp_search.indexing.pipeline import Pipeline
 from hnp_search.store import directory
 from hnp_search.cli import EXIT_INTERRUPTED, main
@@ -151,17 +151,80 @@ def test_ctrl_c_rolls_back_the_batch_being_written_and_frees_the_lock(tmp_path):
     assert_locks_free(index_dir)
 
 
+def _signal_mask(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1], 16)
+    raise AssertionError(field)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
 def test_analysis_workers_are_born_deaf_to_ctrl_c_and_live_as_long_as_the_job():
-    """A worker must not die of a Ctrl-C before its initializer runs, nor be replaced mid-run."""
+    """A worker must not die of a Ctrl-C before it sets SIGINT aside, nor be replaced mid-run."""
     pipeline = Pipeline(2)
     try:
-        masks = [pipeline.pool.apply(signal.pthread_sigmask, (signal.SIG_BLOCK, set())) for _ in range(20)]
-        pids = {pipeline.pool.apply(os.getpid) for _ in range(300)}
+        pids = [process.pid for process, _, _ in pipeline.workers]
+        born_blocked = [_signal_mask(pid, "SigBlk") & (1 << (signal.SIGINT - 1)) for pid in pids]
+        articles = list(read_articles(ARTICLES))
+        assert [a.id for a, _ in pipeline.map([articles[i : i + 2] for i in range(0, 10, 2)])] == [a.id for a in articles]
+        ignored = [_signal_mask(pid, "SigIgn") & (1 << (signal.SIGINT - 1)) for pid in pids]
+        assert [process.pid for process, _, _ in pipeline.workers] == pids
+        assert all(process.is_alive() for process, _, _ in pipeline.workers)
     finally:
         pipeline.close()
-    assert all(signal.SIGINT in mask for mask in masks)
-    assert len(pids) <= 2
+    assert all(born_blocked) and all(ignored)
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())  # this process still hears it
+
+
+def _children(pid: int) -> list[int]:
+    return [int(n) for n in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+def test_a_killed_worker_stops_the_job_with_an_error_naming_it_and_a_rerun_finishes(tmp_path):
+    total = 30_000  # far more than get indexed before the worker is killed
+    source = short_articles(tmp_path / "bai.jsonl", total)
+    index_dir = tmp_path / "ix"
+    process = start_indexing(source, index_dir, jobs=2)
+    wait_until(lambda: len(committed_ids(index_dir)) >= BATCH)
+    victim = _children(process.pid)[-1]
+    os.kill(victim, signal.SIGKILL)
+    killed_at = time.monotonic()
+    stdout, stderr = process.communicate(timeout=60)
+    stopped_after = time.monotonic() - killed_at
+
+    ids = committed_ids(index_dir)
+    assert process.returncode == 1 and stdout == ""
+    assert stderr.startswith("Error: analysis worker ") and f"(process {victim}) was killed by SIGKILL" in stderr
+    assert f"the index keeps the batches committed before ({len(ids)} articles of this run)" in stderr
+    assert "Traceback" not in stderr
+    assert stopped_after < 10
+    assert sorted(ids) == [f"a{n:05d}" for n in range(len(ids))] and len(ids) % BATCH == 0
+    assert_locks_free(index_dir)
+
+    rerun = CliRunner().invoke(main, ["index", str(source), "--index-dir", str(index_dir), "--jobs", "2"])
+    assert rerun.exit_code == 0, rerun.output
+    assert sorted(committed_ids(index_dir)) == [f"a{n:05d}" for n in range(total)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a parent-death signal is Linux's")
+def test_workers_die_with_a_killed_job_and_free_its_lock(tmp_path):
+    source = short_articles(tmp_path / "bai.jsonl", 30_000)
+    index_dir = tmp_path / "ix"
+    process = start_indexing(source, index_dir, jobs=2)
+    wait_until(lambda: len(committed_ids(index_dir)) >= BATCH)
+    workers = _children(process.pid)
+    process.kill()
+    process.communicate(timeout=60)
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in workers), timeout=5)
+    assert_locks_free(index_dir)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "Z"
 
 
 def test_a_second_writer_waits_a_little_then_is_told_the_index_is_busy(tmp_path, monkeypatch):

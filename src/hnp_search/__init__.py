@@ -13,6 +13,7 @@ from .errors import (
     IndexNotFoundError,
     IndexVersionError,
     IngestError,
+    JobError,
     QuerySyntaxError,
 )
 from .highlight import Snippet
@@ -30,6 +31,7 @@ __all__ = [
     "IndexSummary",
     "IndexVersionError",
     "IngestError",
+    "JobError",
     "QuerySyntaxError",
     "SearchEngine",
     "Snippet",

@@ -5,6 +5,7 @@
      ├── IndexVersionError    index built by an incompatible analyzer version
      ├── IndexBusyError       another process holds the index's write lock
      ├── IngestError          a file or line that cannot be read as an article
+     ├── JobError             an indexing job stopped: a worker died, the disk is full
      └── QuerySyntaxError     a malformed query
 """
 
@@ -55,6 +56,11 @@ def display_path(path: str) -> str:
         return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:
         return path.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class JobError(HnpSearchError):
+    """An indexing job that had to stop (an analysis worker died, no space left); the
+    batches it committed before stay in the index."""
 
 
 class QuerySyntaxError(HnpSearchError):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from ..errors import HnpSearchError, IngestError
+from ..errors import HnpSearchError, IngestError, JobError
 from ..ingest import Article
 from ..store.directory import index_size, job_lock, save_lexicon
 from ..store.schema import STORED_FIELDS
@@ -64,6 +64,7 @@ class _Job:
             known = self.known = _KnownDigests(self.ix)  # read under the lock: no other job changes the index now
             pipeline = Pipeline(jobs)
             writer = None
+            committed = 0
             try:
                 pending = 0
                 for article, terms in pipeline.map(self.batches(articles)):
@@ -84,13 +85,18 @@ class _Job:
                         self.progress(self.handled)
                     if pending >= batch_size:
                         writer.commit(mergetype=merge_small_segments)
-                        writer, pending = None, 0
+                        writer, pending, committed = None, 0, committed + pending
                 if writer is not None:
                     writer.commit(mergetype=merge_small_segments)
                     writer = None
                 if summary.indexed:
                     with self.ix.reader() as reader:
                         save_lexicon(self.ix.storage.folder, reader)
+            except JobError as err:
+                raise JobError(
+                    f"{err}; the index keeps the batches committed before ({committed} articles of this run): "
+                    "run the same command again to finish"
+                ) from None
             finally:
                 if writer is not None and not writer.is_closed:
                     writer.cancel()

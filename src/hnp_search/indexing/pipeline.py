@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import queue
 import signal
-from collections import deque
+import sys
 from contextlib import contextmanager
+from multiprocessing.connection import wait
 from typing import Iterable, Iterator
 
 from .. import persons
+from ..errors import JobError
 from ..ingest import Article
 from ..store.codec import PackedPositions, WeightOnly
 from ..store.schema import SCHEMA, TEXT_FIELDS, Postings
@@ -68,43 +73,132 @@ def _analyze_batch(batch: list[Article]) -> list[tuple[Article, dict[str, object
     return [(article, analyze_article(article)) for article in batch]
 
 
+#: Batches sent ahead to each worker: one being analysed, one waiting.
+_AHEAD = 2
+
+
 class Pipeline:
     """Analyze batches of articles in worker processes, in order, with bounded memory.
 
-    Workers ignore Ctrl-C: the writing process handles it and terminates them. They live
-    as long as the job (their caches are bounded) rather than being replaced: a
-    replacement is forked by the pool's thread while the main thread may hold locks, and
-    one killed by a Ctrl-C before its initializer ran could hold the task queue's lock,
-    on which terminating the pool would block. The pool is made with SIGINT blocked, so
-    its workers are born with it blocked too.
+    Batch i goes to worker i mod N, which answers its batches in the order sent, so
+    results are read in order. While waiting, the writing process also watches every
+    worker's exit: a worker that dies (the OOM killer's SIGKILL, say) stops the job
+    within a moment with a ``JobError`` naming it and its signal, instead of waiting for
+    an answer that never comes. Workers die with the writing process (a parent-death
+    signal on Linux; elsewhere they check their parent between batches), so none outlives
+    a killed job holding its inherited lock. Workers ignore Ctrl-C: the writing process
+    handles it and terminates them; they are forked with SIGINT blocked, so a Ctrl-C
+    pressed while they start never reaches them.
     """
 
     def __init__(self, jobs: int):
         self.jobs = jobs
-        self.pool = None
+        self.workers: list[tuple[multiprocessing.Process, object, object]] = []
         if jobs > 1:
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
             with sigint_blocked():
-                self.pool = context.Pool(jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+                for _ in range(jobs):
+                    tasks = context.Queue()
+                    results, answer = context.Pipe(duplex=False)
+                    process = context.Process(target=_work, args=(tasks, answer, os.getpid()), daemon=True)
+                    process.start()
+                    answer.close()
+                    self.workers.append((process, tasks, results))
 
     def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, dict[str, object]]]:
-        if self.pool is None:
+        if not self.workers:
             for batch in batches:
                 yield from _analyze_batch(batch)
             return
-        pending: deque = deque()
+        sent = 0
+        received = 0
         for batch in batches:
-            pending.append(self.pool.apply_async(_analyze_batch, (batch,)))
-            if len(pending) >= 2 * self.jobs:
-                yield from pending.popleft().get()
-        while pending:
-            yield from pending.popleft().get()
+            self.workers[sent % self.jobs][1].put(batch)
+            sent += 1
+            if sent - received >= _AHEAD * self.jobs:
+                yield from self._receive(received % self.jobs)
+                received += 1
+        while received < sent:
+            yield from self._receive(received % self.jobs)
+            received += 1
+
+    def _receive(self, n: int) -> list[tuple[Article, dict[str, object]]]:
+        """The next answer of worker ``n``; JobError as soon as any worker has died."""
+        results = self.workers[n][2]
+        sentinels = [process.sentinel for process, _, _ in self.workers]
+        while True:
+            ready = wait([results, *sentinels], timeout=1.0)
+            if results in ready:
+                try:
+                    ok, value = results.recv()
+                except EOFError:
+                    ok, value = None, None
+                if ok:
+                    return value
+                if ok is False:
+                    raise value
+            for number, (process, _, _) in enumerate(self.workers, 1):
+                if process.exitcode is not None:
+                    raise JobError(f"analysis worker {number} (process {process.pid}) {_death(process.exitcode)}")
 
     def close(self):
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
+        for process, tasks, results in self.workers:
+            if process.is_alive():
+                process.kill()
+        for process, tasks, results in self.workers:
+            process.join()
+            tasks.cancel_join_thread()  # a dead worker never drains its queue
+            tasks.close()
+            results.close()
+        self.workers = []
+
+
+def _death(exitcode: int) -> str:
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = " (the system's out-of-memory killer sends it when memory runs out)" if name == "SIGKILL" else ""
+        return f"was killed by {name}{hint}"
+    return f"exited with status {exitcode}"
+
+
+def _work(tasks, answer, parent: int) -> None:
+    """A worker's life: analyse each batch it is sent, answer (True, result) or (False, error)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    while os.getppid() == parent:
+        try:
+            batch = tasks.get(timeout=1.0)
+        except queue.Empty:
+            continue
+        try:
+            reply = (True, _analyze_batch(batch))
+        except Exception as error:  # reported by the writing process, which stops the job
+            reply = (False, error)
+        try:
+            answer.send(reply)
+        except (BrokenPipeError, OSError):
+            return
+        except Exception as error:  # an unpicklable error
+            answer.send((False, JobError(f"analysis failed: {error!r}")))
+
+
+def _die_with_parent() -> None:
+    """Have the system kill this process when its parent dies (Linux's PR_SET_PDEATHSIG);
+    elsewhere ``_work`` notices between batches that its parent is gone."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 @contextmanager
