@@ -73,3 +73,46 @@ def test_show_and_search_with_an_argument_that_is_not_utf8(tiny_index, runner):
     assert shown.exit_code == 1 and shown.output == "Error: no article with id '\\udcff'\n"
     found = runner.invoke(main, ["search", "\udcff", "--index-dir", str(tiny_index)])
     assert found.exit_code == 0 and "Traceback" not in found.output
+
+
+# -- 3. bounded memory ------------------------------------------------------------------
+
+_PEAK_RSS = """
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in kB on Linux")
+def test_a_million_rejected_lines_keep_memory_bounded(tmp_path):
+    import gzip
+
+    source = tmp_path / "empty.jsonl.gz"
+    with gzip.open(source, "wb") as f:
+        f.write(b"{}\n" * 1_000_000)
+    errors_json = tmp_path / "errors.json"
+    command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(tmp_path / "ix"),
+               "--jobs", "1", "--errors-json", str(errors_json)]
+    import subprocess
+
+    # A fresh process whose only descendant is the job (run with --jobs 1: one process).
+    peak_kb = int(subprocess.run([sys.executable, "-c", _PEAK_RSS, *command], capture_output=True, text=True,
+                                 check=True).stdout)
+    assert peak_kb < 300_000, f"peak RSS {peak_kb / 1000:.0f} MB"
+    errors = json.loads(errors_json.read_text(encoding="utf-8"))
+    assert len(errors) == 1_000_000 and errors[-1] == f"{source}:1000000: missing or empty 'id'"
+
+
+# -- 11. small items ---------------------------------------------------------------------
+
+
+def test_the_default_index_and_an_errors_report_inside_the_input_folder_are_not_read(tmp_path, runner, monkeypatch):
+    (tmp_path / "bai.jsonl").write_text("".join(_lines()), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HNP_SEARCH_INDEX", raising=False)
+    for _ in range(2):
+        result = runner.invoke(main, ["index", ".", "--jobs", "1", "--errors-json", "errors.json"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith("0 added" if _ else "10 added")
+    assert json.loads((tmp_path / "errors.json").read_text(encoding="utf-8")) == []

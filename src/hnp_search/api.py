@@ -13,7 +13,7 @@ from whoosh.searching import Searcher
 
 from .errors import IndexVersionError, IngestError, QuerySyntaxError
 from .highlight import Matcher, Snippet, highlight_article
-from .indexing.job import IndexSummary, write_articles
+from .indexing.job import MAX_ERRORS_KEPT, IndexSummary, write_articles
 from .ingest import Article, read_articles
 from .persons import person_key
 from .query import vocabulary
@@ -86,29 +86,34 @@ class SearchEngine:
         jobs: int | None = None,
         progress: Callable[[int], None] | None = None,
         on_error: Callable[[IngestError], None] | None = None,
+        exclude: Iterable[Union[str, os.PathLike]] = (),
     ) -> IndexSummary:
         """Add or replace articles (from paths, or ``Article`` objects) by id.
 
-        Bad files and lines are reported to ``on_error`` (and listed in the
-        summary's ``errors``); the rest is indexed. ``jobs`` analysis processes
+        Bad files and lines are reported to ``on_error`` (and counted in the summary's
+        ``rejected``, the first of them listed in its ``errors``); the rest is indexed.
+        Files and folders in ``exclude``, and the index's own folder, are never read.
+        ``jobs`` analysis processes
         (default: all cores). ``rebuild`` empties the index first.
         """
         if isinstance(sources, (str, os.PathLike, Article)):
             sources = [sources]
         sources = list(sources)
-        summary_errors: list[IngestError] = []
+        unread = IndexSummary()  # what reading rejected, before the job's own rejections
 
         def report(error: IngestError):
-            summary_errors.append(error)
+            unread.reject(str(error))
             if on_error is not None:
                 on_error(error)
+
+        skip = [self.path, *(exclude or ())]
 
         def articles():
             for source in sources:
                 if isinstance(source, Article):
                     yield source
                 else:
-                    yield from read_articles(source, on_error=report)
+                    yield from read_articles(source, on_error=report, exclude=skip)
 
         if rebuild:
             self._close_searcher()
@@ -119,7 +124,9 @@ class SearchEngine:
         summary = write_articles(
             self._ix, articles(), jobs=jobs or os.cpu_count() or 1, progress=progress, on_error=on_error
         )
-        summary.errors[:0] = [str(e) for e in summary_errors]
+        summary.errors[:0] = unread.errors
+        del summary.errors[MAX_ERRORS_KEPT:]
+        summary.rejected += unread.rejected
         self.refresh()
         return summary
 

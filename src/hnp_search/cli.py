@@ -102,15 +102,20 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
     """
     engine = SearchEngine(index_dir or default_index_dir())
     progress = _Progress(None) if sys.stderr.isatty() else None
+    report = render.ErrorsJson(errors_json) if errors_json else None
 
     def on_error(error):
         if progress:
             progress.done()
-        click.echo(f"warning: {error}", err=True)
+        click.echo(f"warning: {render.terminal_safe(str(error))}", err=True)
+        if report:
+            report.add(str(error))
 
+    exclude = [errors_json.name] if errors_json and isinstance(errors_json.name, str) else []
     with engine:
         try:
-            summary = engine.index(list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error)
+            summary = engine.index(list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error,
+                                   exclude=exclude)
         except KeyboardInterrupt:
             if progress:
                 progress.done()
@@ -120,22 +125,24 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
                 err=True,
             )
             sys.exit(EXIT_INTERRUPTED)
+        finally:
+            if report:
+                report.close()
         total = len(engine)
     if progress:
         progress.done()
     rate = summary.indexed / summary.seconds if summary.seconds else 0
     click.echo(
         f"{summary.added} added, {summary.updated} updated, {summary.skipped} unchanged, "
-        f"{len(summary.errors)} errors in {summary.seconds:.1f}s ({rate:.1f} articles/s); "
-        f"index: {total} articles, {summary.index_bytes / 1e6:.1f} MB at {engine.path}"
+        f"{summary.rejected} errors in {summary.seconds:.1f}s ({rate:.1f} articles/s); "
+        f"index: {total} articles, {summary.index_bytes / 1e6:.1f} MB at {render.terminal_safe(str(engine.path))}"
     )
-    if summary.errors:
+    if summary.rejected:
         click.echo("Rejected input:", err=True)
         for error in summary.errors:
-            click.echo(f"  {error}", err=True)
-    if errors_json:
-        json.dump(summary.errors, errors_json, ensure_ascii=False, indent=1)
-    if summary.errors:
+            click.echo(f"  {render.terminal_safe(error)}", err=True)
+        if summary.rejected > len(summary.errors):
+            click.echo(f"  … and {summary.rejected - len(summary.errors):,} more, each shown above as met", err=True)
         sys.exit(EXIT_REJECTED)
 
 

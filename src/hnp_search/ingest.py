@@ -9,7 +9,7 @@ import re
 import stat
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import takewhile
@@ -42,6 +42,7 @@ _StrPath = str | os.PathLike[str]
 def read_articles(
     *paths: _StrPath | list[_StrPath] | tuple[_StrPath, ...],
     on_error: Callable[[IngestError], object] | None = None,
+    exclude: Iterable[_StrPath] = (),
 ) -> Iterator[Article]:
     """Yield articles from HNP page-text files, JSONL / JSONL.gz files, and folders of them
     (recursively, sorted order).
@@ -58,6 +59,8 @@ def read_articles(
     passed to it instead and reading goes on with the next line or file. Page text
     that is not UTF-8 is decoded as Windows-1258, else Latin-1, when the result reads
     as Vietnamese; a file or line over MAX_ARTICLE_BYTES is rejected without reading it.
+    Files and folders in ``exclude`` (an index folder, a report being written) are skipped
+    when met inside a folder.
 
     Example::
 
@@ -66,8 +69,9 @@ def read_articles(
     """
     if len(paths) == 1 and isinstance(paths[0], (list, tuple)):
         paths = tuple(paths[0])
+    skip = _identities(exclude)
     for path in paths:
-        for item in _read_path(Path(path)):
+        for item in _read_path(Path(path), skip):
             if isinstance(item, Article):
                 yield item
             elif on_error is None:
@@ -76,7 +80,19 @@ def read_articles(
                 on_error(item)
 
 
-def _read_path(path: Path) -> Iterator[Article | IngestError]:
+def _identities(paths: Iterable[_StrPath]) -> frozenset[tuple[int, int]]:
+    """(device, inode) of each of ``paths`` that exists: the same file however it is named."""
+    found = set()
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            continue
+        found.add((info.st_dev, info.st_ino))
+    return frozenset(found)
+
+
+def _read_path(path: Path, skip: frozenset[tuple[int, int]] = frozenset()) -> Iterator[Article | IngestError]:
     try:
         is_folder = stat.S_ISDIR(path.stat().st_mode)
     except (FileNotFoundError, NotADirectoryError):
@@ -86,7 +102,7 @@ def _read_path(path: Path) -> Iterator[Article | IngestError]:
         yield IngestError(path, f"cannot read ({err.strerror})")
         return
     if is_folder:
-        for file in _files_in(path):
+        for file in _files_in(path, skip):
             if isinstance(file, IngestError):
                 yield file
             else:
@@ -97,19 +113,32 @@ def _read_path(path: Path) -> Iterator[Article | IngestError]:
         yield from _read_file(path)
 
 
-def _files_in(folder: Path) -> Iterator[Path | IngestError]:
+def _files_in(folder: Path, skip: frozenset[tuple[int, int]] = frozenset()) -> Iterator[Path | IngestError]:
     """The files to read in ``folder`` in name order, then those of each subfolder (not
-    followed through symbolic links); an error for a folder that cannot be listed."""
+    followed through symbolic links), less those in ``skip``; an error for a folder that
+    cannot be listed."""
     try:
         with os.scandir(folder) as listing:
             entries = sorted((entry for entry in listing if not entry.name.startswith(".")), key=lambda e: e.name)
     except OSError as err:
         yield IngestError(folder, f"cannot read ({err.strerror})")
         return
+    if skip:
+        entries = [entry for entry in entries if not _skipped(entry, skip)]
     yield from (Path(entry) for entry in entries if not entry.is_dir() and _kind(Path(entry)) is not None)
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
-            yield from _files_in(Path(entry))
+            yield from _files_in(Path(entry), skip)
+
+
+def _skipped(entry: os.DirEntry, skip: frozenset[tuple[int, int]]) -> bool:
+    if not any(inode == entry.inode() for _, inode in skip):
+        return False
+    try:
+        info = entry.stat()
+    except OSError:
+        return False
+    return (info.st_dev, info.st_ino) in skip
 
 
 def _kind(path: Path) -> str | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
-from typing import Callable
+import json
+import re
+from typing import Callable, TextIO
 
 from .api import Hit
 from .highlight import Snippet
@@ -63,3 +65,44 @@ def article_json(article: Article) -> dict:
     out = {name: getattr(article, name) for name in article.__dataclass_fields__}
     out["published"] = article.published.isoformat() if article.published else None
     return out
+
+
+# Characters that can drive a terminal or reorder what it shows: C0 controls but tab and
+# newline, DEL, the 8-bit controls U+0080–U+009F (U+009B is a CSI on some terminals), the
+# bidirectional marks, overrides, embeddings and isolates, and lone surrogates (a file
+# name or argument that was not UTF-8).
+_CONTROLS = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_UNSAFE = re.compile(f"[{_CONTROLS}]")
+_UNSAFE_ONE_LINE = re.compile(rf"[\t\n{_CONTROLS}]")
+
+
+def terminal_safe(text: str, *, newlines: bool = True) -> str:
+    """``text`` with every character that could move the cursor, clear the screen, set a
+    window title or reorder the line shown as a visible escape (``\\x1b``, ``\\u202e``);
+    tabs and newlines too unless ``newlines``. Plain text is returned as it is."""
+    unsafe = _UNSAFE if newlines else _UNSAFE_ONE_LINE
+    return unsafe.sub(_escape, text) if unsafe.search(text) else text
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+class ErrorsJson:
+    """``--errors-json``: the rejected inputs written to a file as a JSON list while they are
+    met, so none is kept in memory for it. Escaped ASCII, so a control character or a file
+    name that is not UTF-8 cannot break the file or a terminal showing it."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.count = 0
+        out.write("[")
+
+    def add(self, message: str) -> None:
+        self.out.write(("," if self.count else "") + "\n " + json.dumps(message))
+        self.count += 1
+
+    def close(self) -> None:
+        self.out.write("\n]\n" if self.count else "]\n")
+        self.out.flush()

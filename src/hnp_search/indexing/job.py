@@ -107,7 +107,7 @@ class _Job:
         return summary
 
     def report(self, error: IngestError):
-        self.summary.errors.append(str(error))
+        self.summary.reject(str(error))
         if self.on_error is not None:
             self.on_error(error)
 
@@ -163,6 +163,11 @@ def _document(article: Article, terms: dict[str, object], fingerprint: str) -> d
     return doc
 
 
+#: Messages of rejected inputs an IndexSummary keeps: a job's memory stays bounded however
+#: many lines it rejects (each is also passed to ``on_error`` as it is met).
+MAX_ERRORS_KEPT = 10_000
+
+
 @dataclass
 class IndexSummary:
     """What one indexing run did."""
@@ -170,9 +175,18 @@ class IndexSummary:
     added: int = 0
     updated: int = 0
     skipped: int = 0
+    #: The first MAX_ERRORS_KEPT rejected inputs, as ``path:line: what is wrong``.
     errors: list[str] = field(default_factory=list)
+    #: Every rejected input, counted (``errors`` keeps only the first few).
+    rejected: int = 0
     seconds: float = 0.0
     index_bytes: int = 0
+
+    def reject(self, message: str) -> None:
+        """Count a rejected input; keep its message while fewer than MAX_ERRORS_KEPT are kept."""
+        self.rejected += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(message)
 
     @property
     def indexed(self) -> int:
