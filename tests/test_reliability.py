@@ -116,3 +116,76 @@ def test_the_default_index_and_an_errors_report_inside_the_input_folder_are_not_
         assert result.exit_code == 0, result.output
         assert result.stdout.startswith("0 added" if _ else "10 added")
     assert json.loads((tmp_path / "errors.json").read_text(encoding="utf-8")) == []
+
+
+# -- 4. damaged indexes -------------------------------------------------------------------
+
+_QUERIES = [["search", "Hà Nội"], ["search", "ha noi", "-n", "3"], ["search", '"ga Hà Nội"'], ["search", "metro OR Tây"],
+            ["show", "metro-nhon-ga-ha-noi"], ["persons"]]
+
+
+def _kind_of(name: str) -> str:
+    return "toc" if name.endswith(".toc") else "segment" if name.endswith(".seg") else name
+
+
+def _damage(path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        data = data[: len(data) // 2]
+    elif how == "zero":
+        at = int(len(data) * 0.9)
+        data[at : at + 4096] = bytes(len(data[at : at + 4096]))
+    else:  # flip a bit every 97 bytes
+        for at in range(len(data) // 3, len(data), 97):
+            data[at] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def _run(runner, args, index_dir):
+    result = runner.invoke(main, [*args, "--index-dir", str(index_dir)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception)
+    assert "Traceback" not in result.output
+    assert result.exit_code == 0 or result.output.splitlines()[-1].startswith("Error: "), (args, result.output)
+    return result
+
+
+@pytest.mark.parametrize("how", ["truncate", "zero", "flip"])
+@pytest.mark.parametrize("kind", ["toc", "segment", "hnp-search.json", "lexicon.pickle", "hnp-search.sums"])
+def test_a_damaged_index_file_gives_a_clear_error_or_check_finds_it_and_rebuild_repairs_it(tiny_index, tmp_path, runner, kind, how):
+    import shutil
+
+    index_dir = tmp_path / "ix"
+    shutil.copytree(tiny_index, index_dir)
+    before = {tuple(args): _run(runner, args, index_dir).output for args in _QUERIES}
+    (victim,) = [p for p in index_dir.iterdir() if _kind_of(p.name) == kind]
+    _damage(victim, how)
+
+    for args in _QUERIES:
+        result = _run(runner, args, index_dir)
+        if result.exit_code:
+            assert "is damaged" in result.output or "could not be read" in result.output, result.output
+            assert "hnp-search index --rebuild" in result.output or "hnp-search check" in result.output
+        else:
+            assert result.output == before[tuple(args)], (args, "results changed silently")
+    check = _run(runner, ["check"], index_dir)
+    if kind == "lexicon.pickle":  # a cache holding its own checksum: rebuilt, never used damaged
+        assert check.exit_code == 0, check.output
+    else:
+        assert check.exit_code == 1 and f"damaged  {victim.name}" in check.output, check.output
+
+    rebuilt = runner.invoke(main, ["index", str(ARTICLES), "--rebuild", "--jobs", "1", "--index-dir", str(index_dir)])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert _run(runner, ["check"], index_dir).exit_code == 0
+    assert {tuple(args): _run(runner, args, index_dir).output for args in _QUERIES} == before
+
+
+def test_missing_metadata_is_reported_as_missing(tiny_index, tmp_path, runner):
+    import shutil
+
+    index_dir = tmp_path / "ix"
+    shutil.copytree(tiny_index, index_dir)
+    (index_dir / "hnp-search.json").unlink()
+    result = _run(runner, ["search", "Hà Nội"], index_dir)
+    assert result.exit_code == 1
+    assert "hnp-search.json: missing: the analyzer version that built the index is unknown" in result.output
+    assert "None" not in result.output

@@ -19,7 +19,7 @@ from whoosh import index as whoosh_index
 from whoosh.util.filelock import FileLock
 
 from conftest import ARTICLES
-from hnp_search import IndexBusyError, IndexNotFoundError, IndexVersionError, SearchEngine, read_articles
+from hnp_search import IndexBusyError, IndexCorruptError, IndexNotFoundError, SearchEngine, read_articles
 from hnp_search.indexing.pipeline import Pipeline
 from hnp_search.store import directory
 from hnp_search.cli import EXIT_INTERRUPTED, main
@@ -37,8 +37,9 @@ def short_articles(path: Path, count: int) -> Path:
     return path
 
 
-def start_indexing(source: Path, index_dir: Path, jobs: int = 1, **popen) -> subprocess.Popen:
-    command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(index_dir), "--jobs", str(jobs)]
+def start_indexing(source: Path, index_dir: Path, jobs: int = 1, *options: str, **popen) -> subprocess.Popen:
+    command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(index_dir), "--jobs", str(jobs),
+               *options]
     env = {**os.environ, "HNP_SEARCH_BATCH_SIZE": str(BATCH)}
     # Ctrl-C as at a terminal even when the tests run as a background job, which starts
     # with SIGINT ignored and would pass that on.
@@ -120,10 +121,10 @@ def test_a_first_run_killed_before_recording_the_version_leaves_no_dead_end(tmp_
     with SearchEngine(tmp_path / "empty") as engine:
         assert engine.index([ARTICLES], jobs=1).added == 10
     with SearchEngine(tmp_path / "full") as engine:  # articles of an unknown analyzer version
-        with pytest.raises(IndexVersionError, match="rebuild it"):
+        with pytest.raises(IndexCorruptError, match="hnp-search.json: missing: the analyzer version .* rebuild it"):
             engine.search("hà nội")
-        with pytest.raises(IndexVersionError):
-            engine.index([ARTICLES], jobs=1)  # adding to it would mix two analyzers
+        with pytest.raises(IndexCorruptError):
+            engine.index([ARTICLES], jobs=1)  # adding to it could mix two analyzers
         assert engine.index([ARTICLES], jobs=1, rebuild=True).added == 10
         assert len(engine) == 10 and engine.search("hà nội")
 
@@ -246,6 +247,26 @@ def test_a_second_writer_waits_a_little_then_is_told_the_index_is_busy(tmp_path,
         assert first.wait(timeout=30) == 0
         assert len(engine) == 3010
     assert len(set(committed_ids(index_dir))) == 3010
+
+
+def test_searchers_see_the_old_index_until_a_rebuild_is_complete(tmp_path):
+    index_dir = tmp_path / "ix"
+    with SearchEngine(index_dir) as engine:
+        engine.index([ARTICLES], jobs=1)
+    source = short_articles(tmp_path / "bai.jsonl", 1000)
+    process = start_indexing(source, index_dir, 1, "--rebuild")
+    seen = []
+    while process.poll() is None:
+        with SearchEngine(index_dir, create=False) as engine:
+            seen.append((len(engine), len(engine.search("hà nội", limit=3, highlight=False))))
+    stdout, stderr = process.communicate()
+    assert process.returncode == 0, stderr
+    with SearchEngine(index_dir, create=False) as engine:
+        seen.append((len(engine), len(engine.search("hà nội", limit=3, highlight=False))))
+    assert len(seen) > 10
+    assert set(seen) == {(10, 3), (1000, 3)}, sorted(set(seen))
+    assert seen.index((1000, 3)) > 0 and (10, 3) not in seen[seen.index((1000, 3)):]
+    assert not (index_dir / ".rebuild").exists()
 
 
 def test_a_long_lived_engine_sees_commits_of_another_process_after_refresh(tmp_path):

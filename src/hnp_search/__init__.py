@@ -10,6 +10,7 @@ from .api import Hit, SearchEngine
 from .errors import (
     HnpSearchError,
     IndexBusyError,
+    IndexCorruptError,
     IndexNotFoundError,
     IndexVersionError,
     IngestError,
@@ -27,6 +28,7 @@ __all__ = [
     "Hit",
     "HnpSearchError",
     "IndexBusyError",
+    "IndexCorruptError",
     "IndexNotFoundError",
     "IndexSummary",
     "IndexVersionError",

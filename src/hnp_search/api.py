@@ -11,9 +11,9 @@ from typing import Callable, Iterable, Union
 
 from whoosh.searching import Searcher
 
-from .errors import IndexVersionError, IngestError, QuerySyntaxError
+from .errors import IndexCorruptError, IndexVersionError, IngestError, QuerySyntaxError
 from .highlight import Matcher, Snippet, highlight_article
-from .indexing.job import MAX_ERRORS_KEPT, IndexSummary, write_articles
+from .indexing.job import MAX_ERRORS_KEPT, IndexSummary, rebuild_articles, write_articles
 from .ingest import Article, read_articles
 from .persons import person_key
 from .query import vocabulary
@@ -21,7 +21,8 @@ from .query.parse import All, DateFilter, Node, Person, date_bound, parse, perso
 from .query.vocabulary import Lexicon
 from .query.vocabulary import suggest as suggest_query
 from .retrieve import IndexView, PostingCache, Retriever
-from .store.directory import create_index, open_index
+from .store.directory import open_index
+from .store.integrity import Report, guard_reads, verify
 from .text.normalize import clean_text, fold
 
 DEFAULT_INDEX_DIR = "index"
@@ -65,8 +66,8 @@ class SearchEngine:
         self.path = Path(index_dir) if index_dir is not None else default_index_dir()
         try:
             self._ix = open_index(self.path, create=create)
-            self._outdated: IndexVersionError | None = None
-        except IndexVersionError as exc:  # usable only to rebuild: index(..., rebuild=True)
+            self._outdated: IndexVersionError | IndexCorruptError | None = None
+        except (IndexVersionError, IndexCorruptError) as exc:  # usable only to rebuild: index(..., rebuild=True)
             self._ix, self._outdated = None, exc
         self._lock = threading.Lock()
         # Whoosh readers share file positions, so each thread gets its own searcher.
@@ -115,15 +116,16 @@ class SearchEngine:
                 else:
                     yield from read_articles(source, on_error=report, exclude=skip)
 
+        options = dict(jobs=jobs or os.cpu_count() or 1, progress=progress, on_error=on_error)
         if rebuild:
+            summary = rebuild_articles(self.path, articles(), **options)
             self._close_searcher()
             if self._ix is not None:
                 self._ix.close()
-            self._ix, self._outdated = create_index(self.path), None
-        self._check_version()
-        summary = write_articles(
-            self._ix, articles(), jobs=jobs or os.cpu_count() or 1, progress=progress, on_error=on_error
-        )
+            self._ix, self._outdated = open_index(self.path), None
+        else:
+            self._check_version()
+            summary = write_articles(self._ix, articles(), **options)
         summary.errors[:0] = unread.errors
         del summary.errors[MAX_ERRORS_KEPT:]
         summary.rejected += unread.rejected
@@ -161,6 +163,7 @@ class SearchEngine:
         local.searcher, local.generation = searcher, self._generation
         return searcher
 
+    @guard_reads
     def reader(self) -> IndexView:
         """This thread's view of the index state searches read (postings, columns, the
         Whoosh reader as ``.reader``): the one public way to inspect an index. It stays
@@ -186,9 +189,11 @@ class SearchEngine:
                 lexicon = self._lexicons[generation] = vocabulary.load_lexicon(self.path, searcher.reader())
             return lexicon
 
+    @guard_reads
     def __len__(self) -> int:
         return self._search_with().doc_count()
 
+    @guard_reads
     def get(self, article_id: str) -> Article | None:
         """The stored article with this id, or None."""
         if not _is_text(article_id):  # no indexed id holds a lone surrogate
@@ -196,6 +201,7 @@ class SearchEngine:
         fields = self._search_with().document(id=article_id)
         return _article(fields) if fields else None
 
+    @guard_reads
     def suggest(self, query: str) -> str | None:
         """A better query to offer when ``query`` finds little ("Did you mean …?"), or None."""
         parse(query)  # malformed queries raise here, as in search
@@ -207,6 +213,7 @@ class SearchEngine:
         # Offer it only if it finds articles with all its words.
         return better if self._retriever(searcher).search(parse(better), [], 1, relax=False) else None
 
+    @guard_reads
     def persons_of(self, article_id: str) -> list[str]:
         """The persons an indexed article names (empty if none, or no such article)."""
         if not _is_text(article_id):
@@ -214,6 +221,7 @@ class SearchEngine:
         fields = self._search_with().document(id=article_id)
         return list(fields.get("persons") or ()) if fields else []
 
+    @guard_reads
     def search(
         self,
         query: str,
@@ -240,6 +248,7 @@ class SearchEngine:
         keys = {person_key(p.name) for p in wanted}
         return [self._hit(searcher, docnum, score, matcher, keys) for docnum, score in ranked]
 
+    @guard_reads
     def persons(self, query: str | None = None, top: int = 20, **filters) -> list[tuple[str, int]]:
         """The persons named in the most articles, overall or among the matches of
         ``query`` (with ``filters`` as for ``search``: date_from, date_to, person),
@@ -309,6 +318,11 @@ class SearchEngine:
             persons=names,
             matched_persons=tuple(n for n in names if _person_matches(n, person_keys)),
         )
+
+    def check(self) -> Report:
+        """Verify every file of the index (``hnp-search check``): what is damaged or missing,
+        found by the checksums recorded at each commit, or by reading files written since."""
+        return verify(self.path)
 
     # -- lifecycle ---------------------------------------------------------
 

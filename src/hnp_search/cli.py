@@ -240,3 +240,19 @@ def show_command(article_id, as_json, index_dir):
         click.echo(json.dumps(render.article_json(article), ensure_ascii=False, indent=1))
         return
     click.echo(render.article_text(article, persons))
+
+
+@main.command("check")
+@_index_dir_option
+def check_command(index_dir):
+    """Verify every file of the index: checksums recorded when each was written, the
+    metadata, the table of contents. Says what is damaged and how to repair it.
+
+    \b
+    hnp-search check --index-dir index/
+    """
+    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+        report = engine.check()
+    click.echo(render.check_text(report))
+    if not report.ok:
+        raise report.error()

@@ -3,6 +3,7 @@
     HnpSearchError
      ├── IndexNotFoundError   no index at the given directory (or not readable)
      ├── IndexVersionError    index built by an incompatible analyzer version
+     ├── IndexCorruptError    an index file is damaged or missing (named in the message)
      ├── IndexBusyError       another process holds the index's write lock
      ├── IngestError          a file or line that cannot be read as an article
      ├── JobError             an indexing job stopped: a worker died, the disk is full
@@ -22,6 +23,16 @@ class IndexNotFoundError(HnpSearchError):
 
 class IndexVersionError(HnpSearchError):
     """The index was built by an incompatible version of the analyzer."""
+
+
+class IndexCorruptError(HnpSearchError):
+    """A file of the index is damaged or missing; ``files`` names them (the index folder
+    when the damaged file is not known). ``hnp-search check`` tells which, and
+    ``hnp-search index --rebuild`` repairs any damage."""
+
+    def __init__(self, message: str, files: list[str] | None = None):
+        self.files = list(files or [])
+        super().__init__(message)
 
 
 class IndexBusyError(HnpSearchError):

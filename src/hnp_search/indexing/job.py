@@ -11,7 +11,8 @@ from typing import Callable, Iterable, Iterator
 
 from ..errors import HnpSearchError, IngestError, JobError
 from ..ingest import Article
-from ..store.directory import index_size, job_lock, save_lexicon
+from ..store import integrity
+from ..store.directory import create_staging, discard_staging, index_size, job_lock, publish_staging, save_lexicon
 from ..store.schema import STORED_FIELDS
 from ..text import analyze
 from .pipeline import Pipeline, ctrl_c_kept
@@ -44,6 +45,24 @@ def write_articles(
     return _Job(ix, progress, on_error).run(articles, jobs, batch_size)
 
 
+def rebuild_articles(folder: Path, articles: Iterable[Article], **options) -> IndexSummary:
+    """``write_articles`` into a fresh index built beside the one in ``folder`` (in its
+    ``.rebuild`` subfolder) and swapped in when complete: until then searches see the old
+    index, and a job that stops (an error, Ctrl-C, a kill) leaves it untouched. Works
+    whatever state the old index is in (damaged, outdated, absent)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with job_lock(folder):
+        staging = create_staging(folder)
+        try:
+            summary = write_articles(staging, articles, **options)
+            staging.close()
+            publish_staging(folder)
+        finally:
+            discard_staging(folder)
+    summary.index_bytes = index_size(folder)
+    return summary
+
+
 class _Job:
     """One run of ``write_articles``: what it has seen and done so far."""
 
@@ -60,7 +79,8 @@ class _Job:
     def run(self, articles: Iterable[Article], jobs: int, batch_size: int) -> IndexSummary:
         summary = self.summary
         started = time.perf_counter()
-        with job_lock(Path(self.ix.storage.folder)), ctrl_c_kept() as interrupted:
+        folder = Path(self.ix.storage.folder)
+        with job_lock(folder), ctrl_c_kept() as interrupted:
             known = self.known = _KnownDigests(self.ix)  # read under the lock: no other job changes the index now
             pipeline = Pipeline(jobs)
             writer = None
@@ -85,13 +105,15 @@ class _Job:
                         self.progress(self.handled)
                     if pending >= batch_size:
                         writer.commit(mergetype=merge_small_segments)
+                        integrity.record_sums(folder)
                         writer, pending, committed = None, 0, committed + pending
                 if writer is not None:
                     writer.commit(mergetype=merge_small_segments)
                     writer = None
                 if summary.indexed:
                     with self.ix.reader() as reader:
-                        save_lexicon(self.ix.storage.folder, reader)
+                        save_lexicon(folder, reader)
+                    integrity.record_sums(folder)
             except JobError as err:
                 raise JobError(
                     f"{err}; the index keeps the batches committed before ({committed} articles of this run): "
