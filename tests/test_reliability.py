@@ -189,3 +189,80 @@ def test_missing_metadata_is_reported_as_missing(tiny_index, tmp_path, runner):
     assert result.exit_code == 1
     assert "hnp-search.json: missing: the analyzer version that built the index is unknown" in result.output
     assert "None" not in result.output
+
+
+# -- 5. negation inside OR and groups, as set algebra says ---------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _syllables_by_article() -> dict[str, set[str]]:
+    """Each test article's folded syllables in title, lead and body: the brute force's truth."""
+    import re
+
+    from hnp_search.text.normalize import fold
+
+    return {a.id: set(re.findall(r"[a-z]+", fold(f"{a.title}\n{a.lead}\n{a.body}").lower()))
+            for a in read_articles_list()}
+
+
+def read_articles_list():
+    from hnp_search import read_articles
+
+    return list(read_articles(ARTICLES))
+
+
+_TRUTH = _syllables_by_article()
+_ATOMS = sorted(w for w in set().union(*_TRUTH.values())
+                if len(w) > 2 and w not in ("and", "not") and 2 <= sum(w in s for s in _TRUTH.values()) <= 8)[:40]
+
+_TREES = st.recursive(
+    st.sampled_from(_ATOMS).map(lambda w: ("word", w)),
+    lambda inner: st.one_of(
+        inner.map(lambda t: ("not", t)),
+        st.lists(inner, min_size=2, max_size=3).map(lambda ts: ("and", ts)),
+        st.lists(inner, min_size=2, max_size=3).map(lambda ts: ("or", ts)),
+    ),
+    max_leaves=6,
+)
+
+
+def _query(tree) -> str:
+    kind, arg = tree
+    if kind == "word":
+        return arg
+    if kind == "not":
+        return f"-({_query(arg)})" if arg[0] != "word" else f"-{arg[1]}"
+    return "(" + (" " if kind == "and" else " OR ").join(_query(t) for t in arg) + ")"
+
+
+def _brute(tree) -> set[str]:
+    kind, arg = tree
+    everything = set(_TRUTH)
+    if kind == "word":
+        return {doc for doc, words in _TRUTH.items() if arg in words}
+    if kind == "not":
+        return everything - _brute(arg)
+    sets = [_brute(t) for t in arg]
+    return set.intersection(*sets) if kind == "and" else set.union(*sets)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tree=_TREES)
+def test_negation_inside_or_and_groups_matches_set_algebra(engine, tree):
+    from hnp_search.query.parse import parse
+    from hnp_search.retrieve.match import NodeMatcher
+
+    reader = engine.reader()
+    found = NodeMatcher(reader).match(parse(_query(tree))).docs  # articles with all words: no loose matches
+    found = reader.all_docs() if found is None else found
+    ids = {reader.reader.stored_fields(d)["id"] for d in found}
+    assert ids == _brute(tree), _query(tree)
+
+
+@pytest.mark.parametrize("query, expected", [
+    ('-"hà nội" OR -xyzzyq', 10), ("date:2024 OR -date:2024", 10), ("metro OR -metro", 10),
+])
+def test_an_exclusion_as_an_alternative_keeps_what_it_does_not_exclude(engine, query, expected):
+    assert len(engine.search(query, limit=100)) == expected

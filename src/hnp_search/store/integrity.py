@@ -16,8 +16,10 @@ from whoosh.index import TOC
 
 from ..errors import HnpSearchError, IndexCorruptError
 
-#: The checksum manifest: {"files": {name: [size, sha256 hex]}}, rewritten after each commit.
+#: The checksum manifest: {"algorithm": ALGORITHM, "files": {name: [size, hex digest]}},
+#: rewritten after each commit.
 SUMS_FILE = "hnp-search.sums"
+ALGORITHM = "sha256"
 META_FILE = "hnp-search.json"
 LEXICON_FILE = "lexicon.pickle"  # checks itself: see store.directory
 INDEX_NAME = "MAIN"
@@ -52,16 +54,19 @@ def _storage(folder: Path):
 
 def file_sum(path: Path) -> list:
     with path.open("rb") as f:
-        return [os.fstat(f.fileno()).st_size, hashlib.file_digest(f, "sha256").hexdigest()]
+        return [os.fstat(f.fileno()).st_size, hashlib.file_digest(f, ALGORITHM).hexdigest()]
 
 
 def recorded_sums(folder: Path) -> dict[str, list] | None:
     """The manifest's {name: [size, digest]}, or None when it is missing or unreadable."""
     try:
-        files = json.loads((folder / SUMS_FILE).read_text(encoding="utf-8"))["files"]
+        sums = json.loads((folder / SUMS_FILE).read_text(encoding="utf-8"))
+        files = sums["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return files if isinstance(files, dict) else None
+    if not isinstance(files, dict) or sums.get("algorithm") != ALGORITHM:
+        return None
+    return files
 
 
 def record_sums(folder: Path) -> None:
@@ -79,7 +84,7 @@ def record_sums(folder: Path) -> None:
         files[name] = known if keep else file_sum(path)
     tmp = folder / f"{SUMS_FILE}.{os.getpid()}.tmp"
     try:
-        tmp.write_text(json.dumps({"files": files}, indent=0) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps({"algorithm": ALGORITHM, "files": files}, indent=0) + "\n", encoding="utf-8")
         os.replace(tmp, folder / SUMS_FILE)
     finally:
         tmp.unlink(missing_ok=True)
