@@ -266,3 +266,52 @@ def test_negation_inside_or_and_groups_matches_set_algebra(engine, tree):
 ])
 def test_an_exclusion_as_an_alternative_keeps_what_it_does_not_exclude(engine, query, expected):
     assert len(engine.search(query, limit=100)) == expected
+
+
+# -- 6. terminal-safe output ---------------------------------------------------------------
+
+_EVIL = "\x1b[2J\x1b]0;pwned\x07x\u009b31m\u202edcba\u2066"
+
+
+@pytest.fixture(scope="module")
+def evil_index(tmp_path_factory):
+    path = tmp_path_factory.mktemp("evil")
+    source = path / "evil.jsonl"
+    record = {"id": f"id{_EVIL}", "title": f"Hà Nội {_EVIL}", "body": f"Hà Nội mùa thu {_EVIL} phố cổ",
+              "lead": f"Hà Nội {_EVIL}", "author": f"Tác giả {_EVIL}", "url": f"http://x/{_EVIL}", "category": _EVIL}
+    source.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    with SearchEngine(path / "ix") as engine:
+        assert engine.index([source], jobs=1).added == 1
+    return path / "ix"
+
+
+def _assert_inert(text: str):
+    for char in "\x1b\x07\u009b\u202e\u2066":
+        assert char not in text, (char, text)
+
+
+@pytest.mark.parametrize("args", [
+    ["search", "Hà Nội"], ["search", "Hà Nội", "--color"], ["search", "Hà Nội", "--html"],
+    ["search", "Hà Nội", "--json"], ["show", f"id{_EVIL}"], ["show", f"id{_EVIL}", "--json"], ["persons"],
+    ["search", f"xyz{_EVIL}"],
+], ids=["search", "color", "html", "json", "show", "show-json", "persons", "query"])
+def test_control_characters_in_any_field_never_reach_the_terminal(evil_index, runner, args):
+    result = runner.invoke(main, [*args, "--index-dir", str(evil_index)], color="--color" in args)
+    assert result.exit_code == 0, result.output
+    shown = result.output.replace("\x1b[1;33m", "").replace("\x1b[0m", "")  # our own highlighting
+    _assert_inert(shown)
+    if "--json" in args:
+        for line in ([result.output] if "show" in args else result.output.splitlines()):
+            value = json.loads(line)
+            assert value["id"] == f"id{_EVIL}"  # the same strings, escaped
+    elif "show" in args or args == ["search", "Hà Nội"]:
+        assert "id\\x1b[2J\\x1b]0;pwned\\x07x\\x9b31m\\u202edcba\\u2066" in shown
+
+
+def test_a_file_name_with_control_characters_is_shown_escaped_in_warnings(tmp_path, runner):
+    bad = tmp_path / "x\x1b[2Jy.jsonl"
+    bad.write_text("not json\n", encoding="utf-8")
+    result = runner.invoke(main, ["index", str(tmp_path), "--index-dir", str(tmp_path / "ix"), "--jobs", "1"])
+    assert result.exit_code == 3
+    _assert_inert(result.output)
+    assert "x\\x1b[2Jy.jsonl:1: not JSON" in result.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -28,7 +27,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except HnpSearchError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(render.terminal_safe(str(exc), newlines=False)) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,7 +106,7 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
     def on_error(error):
         if progress:
             progress.done()
-        click.echo(f"warning: {render.terminal_safe(str(error))}", err=True)
+        click.echo(f"warning: {render.terminal_safe(str(error), newlines=False)}", err=True)
         if report:
             report.add(str(error))
 
@@ -140,7 +139,7 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
     if summary.rejected:
         click.echo("Rejected input:", err=True)
         for error in summary.errors:
-            click.echo(f"  {render.terminal_safe(error)}", err=True)
+            click.echo(f"  {render.terminal_safe(error, newlines=False)}", err=True)
         if summary.rejected > len(summary.errors):
             click.echo(f"  … and {summary.rejected - len(summary.errors):,} more, each shown above as met", err=True)
         sys.exit(EXIT_REJECTED)
@@ -181,7 +180,7 @@ def search_command(query, limit, date_from, date_to, person, sort, as_json, as_h
         hits = engine.search(text, limit=limit, date_from=date_from, date_to=date_to, person=person, sort=sort)
     if as_json:
         for hit in hits:
-            click.echo(json.dumps(render.hit_json(hit), ensure_ascii=False))
+            click.echo(render.to_json(render.hit_json(hit)))
         return
     if as_html:
         click.echo(render.hits_html(hits))
@@ -192,7 +191,7 @@ def search_command(query, limit, date_from, date_to, person, sort, as_json, as_h
         with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
             better = engine.suggest(text)
         if better:
-            click.echo(f"Did you mean: {better}?\n")
+            click.echo(f"Did you mean: {render.terminal_safe(better, newlines=False)}?\n")
     if not hits:
         return
     colour = sys.stdout.isatty() if color is None else color
@@ -220,7 +219,8 @@ def persons_command(query, top, date_from, date_to, as_json, index_dir):
     with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
         ranked = engine.persons(text, top=top, **filters)
     for name, count in ranked:
-        click.echo(json.dumps({"name": name, "articles": count}, ensure_ascii=False) if as_json else f"{count:6d}  {name}")
+        click.echo(render.to_json({"name": name, "articles": count}) if as_json
+                   else f"{count:6d}  {render.terminal_safe(name, newlines=False)}")
     if not ranked and not as_json:
         click.echo("No persons found.")
 
@@ -237,7 +237,7 @@ def show_command(article_id, as_json, index_dir):
     if article is None:
         raise click.ClickException(f"no article with id {article_id!r}")
     if as_json:
-        click.echo(json.dumps(render.article_json(article), ensure_ascii=False, indent=1))
+        click.echo(render.to_json(render.article_json(article), indent=1))
         return
     click.echo(render.article_text(article, persons))
 

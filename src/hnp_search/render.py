@@ -1,4 +1,4 @@
-"""Presentation: ``Hit`` and ``Article`` → JSON-ready dicts, an HTML fragment, terminal text (the CLI's output, for any front end)."""
+"""Presentation: ``Hit`` and ``Article`` → JSON-ready dicts, an HTML fragment, terminal text (the CLI's output, for any front end), every field made safe to show on a terminal."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ def hits_html(hits: list[Hit]) -> str:
     items = []
     for hit in hits:
         published = hit.published.strftime("%d/%m/%Y") if hit.published else ""
-        snippets = "".join(f"<p>… {s.html()} …</p>" for s in hit.snippets)
+        snippets = "".join(f"<p>… {_neutral(s).html()} …</p>" for s in hit.snippets)
+        hit_id = html.escape(terminal_safe(hit.id, newlines=False))
         items.append(
-            f'<li id="{html.escape(hit.id)}"><h3>{hit.title_snippet.html()}</h3>'
-            f"<small>{published} · {html.escape(hit.id)}</small>{snippets}</li>"
+            f'<li id="{hit_id}"><h3>{_neutral(hit.title_snippet).html()}</h3>'
+            f"<small>{published} · {hit_id}</small>{snippets}</li>"
         )
     return "<ol>\n" + "\n".join(items) + "\n</ol>"
 
@@ -43,21 +44,24 @@ def hit_text(rank: int, hit: Hit, mark: Callable[[Snippet], str], scored: bool =
     """A hit as terminal lines (a blank one last), snippets marked by ``mark`` (``Snippet.ansi`` or ``Snippet.plain``)."""
     published = hit.published.strftime("%d/%m/%Y") if hit.published else "no date"
     score = f" · score {hit.score:.2f}" if scored else ""
-    lines = [f"{rank}. {mark(hit.title_snippet)}", f"   {published} · {hit.id}{score}"]
+    lines = [f"{rank}. {mark(_neutral(hit.title_snippet, newlines=False))}",
+             f"   {published} · {_line(hit.id)}{score}"]
     if hit.matched_persons:
-        lines.append(f"   persons: {', '.join(hit.matched_persons)}")
-    lines += [f"   … {mark(snippet)} …" for snippet in hit.snippets]
+        lines.append(f"   persons: {_line(', '.join(hit.matched_persons))}")
+    lines += [f"   … {mark(_neutral(snippet))} …" for snippet in hit.snippets]
     return "\n".join(lines) + "\n"
 
 
 def article_text(article: Article, persons: list[str] | tuple[str, ...] = ()) -> str:
     """An article as terminal text (``show``): a header of its fields, then lead and body."""
     published = article.published.strftime("%H:%M %d/%m/%Y") if article.published else "no date"
-    lines = [f"{article.title} ({published})", f"id: {article.id}" + (f" · author: {article.author}" if article.author else "")]
+    lines = [f"{_line(article.title)} ({published})",
+             f"id: {_line(article.id)}" + (f" · author: {_line(article.author)}" if article.author else "")]
     if persons:
-        lines.append(f"persons: {', '.join(persons)}")
-    lines += [f"{name}: {getattr(article, name)}" for name in ("url", "source", "category") if getattr(article, name)]
-    return "".join(line + "\n" for line in lines) + "\n" + (article.lead + "\n\n" if article.lead else "") + article.body
+        lines.append(f"persons: {_line(', '.join(persons))}")
+    lines += [f"{name}: {_line(getattr(article, name))}" for name in ("url", "source", "category") if getattr(article, name)]
+    text = (article.lead + "\n\n" if article.lead else "") + article.body
+    return "".join(line + "\n" for line in lines) + "\n" + terminal_safe(text)
 
 
 def article_json(article: Article) -> dict:
@@ -82,6 +86,28 @@ def terminal_safe(text: str, *, newlines: bool = True) -> str:
     tabs and newlines too unless ``newlines``. Plain text is returned as it is."""
     unsafe = _UNSAFE if newlines else _UNSAFE_ONE_LINE
     return unsafe.sub(_escape, text) if unsafe.search(text) else text
+
+
+def _line(text: str) -> str:
+    """A one-line field (id, title, author, url, name) made safe: newlines shown escaped too."""
+    return terminal_safe(text, newlines=False)
+
+
+def _neutral(snippet: Snippet, *, newlines: bool = True) -> Snippet:
+    """``snippet`` with each unsafe character replaced by U+FFFD, one for one, so that its
+    match offsets still hold."""
+    unsafe = _UNSAFE if newlines else _UNSAFE_ONE_LINE
+    if not unsafe.search(snippet.text):
+        return snippet
+    return Snippet(unsafe.sub("\ufffd", snippet.text), snippet.matches)
+
+
+def to_json(value, *, indent: int | None = None) -> str:
+    """``value`` as JSON for ``--json``: UTF-8 text, but C0 and 8-bit controls, bidi
+    overrides and lone surrogates as ``\\uXXXX`` escapes (the same strings to a JSON
+    reader, inert on a terminal)."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _escape(match: re.Match) -> str:
