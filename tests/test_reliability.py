@@ -315,3 +315,39 @@ def test_a_file_name_with_control_characters_is_shown_escaped_in_warnings(tmp_pa
     assert result.exit_code == 3
     _assert_inert(result.output)
     assert "x\\x1b[2Jy.jsonl:1: not JSON" in result.output
+
+
+# -- 7. queries: nesting, dates up to 9999, cost ------------------------------------------
+
+@pytest.mark.parametrize("query", [
+    "(" * 400 + "hà nội" + ")" * 400, "date:9999-12-31", "date:>=9999-12-31", "date:>9999", "date:<=9999-12-31",
+    "date:9999-12-31..9999-12-31", "date:>=", "date:>", "(date:>=)", "-date:>", "date:31/12/9999",
+])
+def test_queries_at_the_edges_answer_or_say_why(tiny_index, runner, query):
+    result = runner.invoke(main, ["search", "--index-dir", str(tiny_index), "--", query])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("option", [["--to", "9999-12-31"], ["--from", "9999-12-31"], ["--to", "9999"], ["--from", "0001-01-01"]])
+def test_date_options_up_to_9999(tiny_index, runner, option):
+    result = runner.invoke(main, ["search", "hà nội", *option, "--index-dir", str(tiny_index)])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_pasted_page_of_text_is_refused_as_too_costly_with_a_clear_message(tiny_index, runner):
+    text = " ".join(a.body for a in read_articles_list())[:985]
+    result = runner.invoke(main, ["search", text, "--index-dir", str(tiny_index)])
+    assert result.exit_code == 1
+    assert result.output == ("Error: the query is too costly to run: it looks up more than 1,000 term lists; "
+                             "search with fewer or rarer words\n")
+
+
+def test_the_postings_a_query_reads_are_bounded(engine, monkeypatch):
+    from hnp_search import QueryCostError
+    from hnp_search.retrieve import view
+
+    assert engine.search("hà nội")
+    monkeypatch.setattr(view, "MAX_QUERY_POSTINGS", 5)
+    with pytest.raises(QueryCostError, match="it reads more than 5 postings"):
+        engine.search("hà nội")

@@ -15,6 +15,7 @@ from .errors import (
     IndexVersionError,
     IngestError,
     JobError,
+    QueryCostError,
     QuerySyntaxError,
 )
 from .highlight import Snippet
@@ -34,6 +35,7 @@ __all__ = [
     "IndexVersionError",
     "IngestError",
     "JobError",
+    "QueryCostError",
     "QuerySyntaxError",
     "SearchEngine",
     "Snippet",

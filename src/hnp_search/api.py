@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Union
 
 from whoosh.searching import Searcher
 
-from .errors import IndexCorruptError, IndexVersionError, IngestError, QuerySyntaxError
+from .errors import IndexCorruptError, IndexVersionError, IngestError, QueryCostError, QuerySyntaxError
 from .highlight import Matcher, Snippet, highlight_article
 from .indexing.job import MAX_ERRORS_KEPT, IndexSummary, rebuild_articles, write_articles
 from .ingest import Article, read_articles
@@ -208,10 +208,17 @@ class SearchEngine:
         searcher = self._search_with()
         lexicon = self._lexicon(searcher)
         better = suggest_query(clean_text(query), searcher.reader(), lexicon)
-        if better is None:
+        try:
+            parsed = None if better is None else parse(better)
+        except QuerySyntaxError:  # a rewrite that broke an operator's value: no suggestion
+            return None
+        if parsed is None:
             return None
         # Offer it only if it finds articles with all its words.
-        return better if self._retriever(searcher).search(parse(better), [], 1, relax=False) else None
+        try:
+            return better if self._retriever(searcher).search(parsed, [], 1, relax=False) else None
+        except QueryCostError:
+            return None
 
     @guard_reads
     def persons_of(self, article_id: str) -> list[str]:

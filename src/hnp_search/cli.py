@@ -16,6 +16,8 @@ from .highlight import Snippet
 SUGGEST_BELOW = 3
 #: Exit status when some input files or lines were rejected (the rest is indexed).
 EXIT_REJECTED = 3
+#: Rejected inputs reported one by one as they are met; past that they are only counted.
+SHOW_WARNINGS = 1_000
 #: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
 
@@ -103,12 +105,20 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
     progress = _Progress(None) if sys.stderr.isatty() else None
     report = render.ErrorsJson(errors_json) if errors_json else None
 
+    shown = []
+
     def on_error(error):
-        if progress:
-            progress.done()
-        click.echo(f"warning: {render.terminal_safe(str(error), newlines=False)}", err=True)
         if report:
             report.add(str(error))
+        if len(shown) > SHOW_WARNINGS:
+            return
+        if progress:
+            progress.done()
+        shown.append(1)
+        if len(shown) > SHOW_WARNINGS:
+            click.echo(f"warning: over {SHOW_WARNINGS:,} inputs rejected: the rest are counted, not shown as met", err=True)
+            return
+        click.echo(f"warning: {render.terminal_safe(str(error), newlines=False)}", err=True)
 
     exclude = [errors_json.name] if errors_json and isinstance(errors_json.name, str) else []
     with engine:
@@ -141,7 +151,8 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
         for error in summary.errors:
             click.echo(f"  {render.terminal_safe(error, newlines=False)}", err=True)
         if summary.rejected > len(summary.errors):
-            click.echo(f"  … and {summary.rejected - len(summary.errors):,} more, each shown above as met", err=True)
+            where = " (all of them are in the --errors-json file)" if errors_json else ""
+            click.echo(f"  … and {summary.rejected - len(summary.errors):,} more{where}", err=True)
         sys.exit(EXIT_REJECTED)
 
 

@@ -8,6 +8,7 @@
      ├── IngestError          a file or line that cannot be read as an article
      ├── JobError             an indexing job stopped: a worker died, the disk is full
      └── QuerySyntaxError     a malformed query
+          └── QueryCostError   a query that would read too much of the index
 """
 
 from __future__ import annotations
@@ -83,3 +84,14 @@ class QuerySyntaxError(HnpSearchError):
         self.position = position
         where = f" at position {position + 1}" if position is not None else ""
         super().__init__(f"bad query {query!r}{where}: {message}")
+
+
+class QueryCostError(QuerySyntaxError):
+    """A query that would look up too many terms or postings (a pasted page of text): its
+    cost is bounded so that one query cannot take a server's time and memory."""
+
+    def __init__(self, reason: str, query: str = ""):
+        self.reason = reason
+        QuerySyntaxError.__init__(self, query, f"too costly to run: {reason}; search with fewer or rarer words")
+        if not query:
+            self.args = (f"the query is too costly to run: {reason}; search with fewer or rarer words",)

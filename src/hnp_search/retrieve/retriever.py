@@ -31,9 +31,14 @@ class Retriever:
     ) -> list[tuple[int, float]]:
         """The best ``limit`` (docnum, score) pairs for ``node`` within ``filters``: articles
         with every word (diacritics as typed) first, then, when ``relax`` and too few of
-        those, articles with most of the query's syllables."""
+        those, articles with most of the query's syllables. QueryCostError when it would read
+        too much (``view.MAX_QUERY_POSTINGS``)."""
         if node is None and not filters:
             return []
+        with self.view.metered():
+            return self._search(node, filters, limit, sort, relax)
+
+    def _search(self, node: Node, filters: list[Node], limit: int, sort: str, relax: bool) -> list[tuple[int, float]]:
         required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)), lazy=True)
         if relax and sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required):
@@ -50,6 +55,10 @@ class Retriever:
         """Every docnum ``search`` could return, unordered."""
         if node is None and not filters:
             return set()
+        with self.view.metered():
+            return self._matching(node, filters)
+
+    def _matching(self, node: Node | None, filters: list[Node]) -> set[int]:
         required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)))
         docs = self.view.all_docs() if strict.docs is None else strict.docs
