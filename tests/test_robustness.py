@@ -313,3 +313,62 @@ def test_search_from_8_threads_returns_what_serial_calls_return(tiny_index):
 
     assert len(results) == 8 * 5 * len(QUERIES)
     assert all(hits == serial[query] for query, hits in results)
+
+
+def _expected_files(index_dir: Path) -> set[str]:
+    from hnp_search.store.integrity import live_files
+
+    return set(live_files(index_dir)) | {"hnp-search.lock", "MAIN_WRITELOCK", "hnp-search.sums", "lexicon.pickle"}
+
+
+def _assert_stopped_for_space(process, index_dir: Path, total: int, message: str):
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    assert stderr.startswith(message) and stderr.count("\n") == 1, stderr
+    assert "its temporary files were removed" in stderr and "needs about" in stderr
+    ids = committed_ids(index_dir)
+    assert len(ids) % BATCH_FOR_SPACE == 0 and len(ids) < total
+    assert f"({len(ids)} articles of this run)" in stderr
+    assert set(os.listdir(index_dir)) <= _expected_files(index_dir)  # nothing left behind
+    check = CliRunner().invoke(main, ["check", "--index-dir", str(index_dir)])
+    assert check.exit_code == 0, check.output
+    assert_locks_free(index_dir)
+
+
+BATCH_FOR_SPACE = 1000
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not sys.platform.startswith("linux"), reason="mounts a tmpfs: root on Linux")
+def test_a_full_disk_stops_the_job_with_how_much_is_needed_and_no_temporary_files(tmp_path):
+    total = 20_000
+    source = short_articles(tmp_path / "bai.jsonl", total)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        index_dir = disk / "ix"
+        command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(index_dir), "--jobs", "1"]
+        process = subprocess.Popen(command, env={**os.environ, "HNP_SEARCH_BATCH_SIZE": str(BATCH_FOR_SPACE)},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _assert_stopped_for_space(process, index_dir, total, f"Error: no space left on the device holding {index_dir}")
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE and SIGXFSZ as on Linux")
+def test_a_file_size_limit_stops_the_job_as_a_full_disk_does(tmp_path):
+    import resource
+
+    total = 20_000
+    source = short_articles(tmp_path / "bai.jsonl", total)
+    index_dir = tmp_path / "ix"
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit then fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+
+    command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(index_dir), "--jobs", "1"]
+    process = subprocess.Popen(command, env={**os.environ, "HNP_SEARCH_BATCH_SIZE": str(BATCH_FOR_SPACE)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limited)
+    _assert_stopped_for_space(process, index_dir, total, f"Error: a file size limit reached on the device holding {index_dir}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +14,15 @@ from typing import Callable, Iterable, Iterator
 from ..errors import HnpSearchError, IngestError, JobError
 from ..ingest import Article
 from ..store import integrity
-from ..store.directory import create_staging, discard_staging, index_size, job_lock, publish_staging, save_lexicon
+from ..store.directory import (
+    create_staging,
+    discard_staging,
+    index_size,
+    job_lock,
+    publish_staging,
+    remove_uncommitted,
+    save_lexicon,
+)
 from ..store.schema import STORED_FIELDS
 from ..text import analyze
 from .pipeline import Pipeline, ctrl_c_kept
@@ -52,11 +62,20 @@ def rebuild_articles(folder: Path, articles: Iterable[Article], **options) -> In
     whatever state the old index is in (damaged, outdated, absent)."""
     folder.mkdir(parents=True, exist_ok=True)
     with job_lock(folder):
-        staging = create_staging(folder)
         try:
+            staging = create_staging(folder)
             summary = write_articles(staging, articles, **options)
             staging.close()
             publish_staging(folder)
+        except JobError as err:
+            cause = str(err).split("; ")[0]
+            raise JobError(f"{cause}; the rebuild was abandoned and the index at {folder} is as it was "
+                           "(a rebuild needs room for the new index beside the old one)") from None
+        except OSError as err:
+            if err.errno not in NO_SPACE:
+                raise
+            raise JobError(f"no space left on the device holding {folder}: the rebuild was abandoned and the "
+                           "index is as it was (a rebuild needs room for the new index beside the old one)") from None
         finally:
             discard_staging(folder)
     summary.index_bytes = index_size(folder)
@@ -80,13 +99,14 @@ class _Job:
         summary = self.summary
         started = time.perf_counter()
         folder = Path(self.ix.storage.folder)
+        out_of_space = None
         with job_lock(folder), ctrl_c_kept() as interrupted:
+            remove_uncommitted(folder)
             known = self.known = _KnownDigests(self.ix)  # read under the lock: no other job changes the index now
             pipeline = Pipeline(jobs)
             writer = None
-            committed = 0
+            committed = pending = 0
             try:
-                pending = 0
                 for article, terms in pipeline.map(self.batches(articles)):
                     if interrupted():
                         raise KeyboardInterrupt
@@ -105,11 +125,11 @@ class _Job:
                         self.progress(self.handled)
                     if pending >= batch_size:
                         writer.commit(mergetype=merge_small_segments)
-                        integrity.record_sums(folder)
                         writer, pending, committed = None, 0, committed + pending
+                        integrity.record_sums(folder)
                 if writer is not None:
                     writer.commit(mergetype=merge_small_segments)
-                    writer = None
+                    writer, pending, committed = None, 0, committed + pending
                 if summary.indexed:
                     with self.ix.reader() as reader:
                         save_lexicon(folder, reader)
@@ -119,11 +139,22 @@ class _Job:
                     f"{err}; the index keeps the batches committed before ({committed} articles of this run): "
                     "run the same command again to finish"
                 ) from None
+            except OSError as err:
+                if err.errno not in NO_SPACE:
+                    raise
+                out_of_space = err
             finally:
                 if writer is not None and not writer.is_closed:
-                    writer.cancel()
+                    try:
+                        writer.cancel()
+                    except OSError:
+                        pass
                 pipeline.close()
                 known.close()
+                if out_of_space is not None:
+                    written = remove_uncommitted(folder)
+            if out_of_space is not None:
+                raise _no_space(folder, out_of_space, written, pending or batch_size, committed)
         summary.seconds = time.perf_counter() - started
         summary.index_bytes = index_size(self.ix.storage.folder)
         return summary
@@ -166,6 +197,42 @@ class _Job:
                 batch = []
         if batch:
             yield batch
+
+
+#: The errors of a full disk or quota (and of a file size limit).
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _no_space(folder: Path, err: OSError, written: int, batch: int, committed: int) -> JobError:
+    """The error of a job that ran out of space: where, how much more it needs, what is kept."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = 0
+    free += written  # once this process has closed the files just removed
+    size, count = index_size(folder), _doc_count(folder)
+    per_article = size / count if count else written / max(batch, 1)
+    needed = max(2 * per_article * batch, 2 * written)  # a segment is assembled from its parts: twice its size
+    what = "no space left" if err.errno != errno.EFBIG else "a file size limit reached"
+    return JobError(
+        f"{what} on the device holding {folder}: committing a batch of {batch:,} articles needs about "
+        f"{_megabytes(needed)} free, {_megabytes(free)} are; its temporary files were removed "
+        f"({_megabytes(written)}) and the index keeps the batches committed "
+        f"before ({committed} articles of this run). Free some space and run the same command again to finish"
+    )
+
+
+def _megabytes(size: float) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def _doc_count(folder: Path) -> int:
+    from whoosh import index as whoosh_index
+
+    try:
+        return whoosh_index.open_dir(str(folder)).doc_count()
+    except Exception:  # noqa: BLE001  only an estimate
+        return 0
 
 
 def digest(article: Article) -> str:

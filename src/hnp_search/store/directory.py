@@ -220,6 +220,35 @@ def lexicon_words(reader) -> dict[str, str]:
     return {key: word for key, (_, word) in best.items()}
 
 
+def remove_uncommitted(path: Path) -> int:
+    """Remove what no commit of the index in ``path`` reads: segment files not named by its
+    latest table of contents, temporary files (a table of contents, the lexicon or the
+    checksums being written) and a rebuild left behind, all left by a job that died or ran
+    out of space. Returns the bytes freed. The caller holds ``path``'s job lock."""
+    storage = FileStorage(str(path))
+    try:
+        generation = TOC._latest_generation(storage, INDEX_NAME)
+        live = {s.segment_id() for s in TOC.read(storage, INDEX_NAME, generation).segments} if generation >= 0 else set()
+    except Exception:  # noqa: BLE001  a damaged TOC: leave everything for check and --rebuild
+        return 0
+    segment = TOC._segment_pattern(INDEX_NAME)
+    toc = TOC._filename(INDEX_NAME, generation)
+    freed = 0
+    for name in os.listdir(path):
+        match = segment.match(name)
+        stale = (match is not None and match.group(1) not in live) or name.endswith(".tmp") or (
+            name.startswith(f"_{INDEX_NAME}_") and name != toc)
+        if stale and (path / name).is_file():
+            try:
+                freed += (path / name).stat().st_size
+                (path / name).unlink()
+            except OSError:
+                pass
+    if (path / STAGING).is_dir():
+        discard_staging(path)
+    return freed
+
+
 def index_size(path: str | os.PathLike) -> int:
     """Bytes on disk used by the index at ``path``."""
     return sum(p.stat().st_size for p in Path(path).iterdir() if p.is_file())
