@@ -351,3 +351,31 @@ def test_the_postings_a_query_reads_are_bounded(engine, monkeypatch):
     monkeypatch.setattr(view, "MAX_QUERY_POSTINGS", 5)
     with pytest.raises(QueryCostError, match="it reads more than 5 postings"):
         engine.search("hà nội")
+
+
+def test_files_left_by_killed_jobs_are_removed_by_the_next_job(tiny_index, tmp_path, runner):
+    import shutil
+
+    index_dir = tmp_path / "ix"
+    shutil.copytree(tiny_index, index_dir)
+    leftovers = ["lexicon.pickle.4242.tmp", "_MAIN_7.toc.1733600000.5", "MAIN_deadbeef00000000.seg",
+                 "MAIN_deadbeef00000000._stored.col", "hnp-search.sums.4242.tmp"]
+    for name in leftovers:
+        (index_dir / name).write_bytes(b"x" * 100)
+    (index_dir / ".rebuild").mkdir()
+    result = runner.invoke(main, ["index", str(ARTICLES), "--index-dir", str(index_dir), "--jobs", "1"])
+    assert result.exit_code == 0 and result.stdout.startswith("0 added, 0 updated, 10 unchanged"), result.output
+    assert not [name for name in leftovers if (index_dir / name).exists()]
+    assert not (index_dir / ".rebuild").exists()
+    assert runner.invoke(main, ["check", "--index-dir", str(index_dir)]).exit_code == 0
+
+
+def test_a_file_just_over_the_size_limit_says_so_in_bytes(tmp_path):
+    from hnp_search import IngestError, read_articles
+    from hnp_search.ingest import MAX_ARTICLE_BYTES
+
+    page = tmp_path / "big.txt"
+    page.write_bytes(b"x" * (MAX_ARTICLE_BYTES + 31))
+    with pytest.raises(IngestError) as caught:
+        list(read_articles(page))
+    assert str(caught.value) == f"{page}: too large for a news article (10,000,031 bytes; the limit is 10,000,000 bytes)"

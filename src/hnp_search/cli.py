@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -18,7 +19,7 @@ SUGGEST_BELOW = 3
 EXIT_REJECTED = 3
 #: Rejected inputs reported one by one as they are met; past that they are only counted.
 SHOW_WARNINGS = 1_000
-#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it); after SIGTERM 128 + 15.
 EXIT_INTERRUPTED = 130
 
 
@@ -125,15 +126,17 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
         try:
             summary = engine.index(list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error,
                                    exclude=exclude)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             if progress:
                 progress.done()
+            signum = getattr(stop, "signum", signal.SIGINT)
+            what = "Interrupted" if signum == signal.SIGINT else f"Stopped by {signal.Signals(signum).name}"
             click.echo(
-                f"Interrupted: rolled back the batch being written; the index keeps the {len(engine)} "
+                f"{what}: rolled back the batch being written; the index keeps the {len(engine)} "
                 "articles committed before it. Run the same command again to finish.",
                 err=True,
             )
-            sys.exit(EXIT_INTERRUPTED)
+            sys.exit(128 + signum)
         finally:
             if report:
                 report.close()

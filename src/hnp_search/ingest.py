@@ -237,12 +237,16 @@ _LETTER = re.compile(r"[^\W\d_]")
 def _read_page(path: Path) -> Article:
     size = path.stat().st_size
     if size > MAX_ARTICLE_BYTES:
-        raise IngestError(path, f"too large for a news article ({_megabytes(size)}; the limit is {_megabytes(MAX_ARTICLE_BYTES)})")
+        raise IngestError(path, f"too large for a news article ({_over_limit(size)})")
     return _parse_page(_decode(path.read_bytes(), path, legacy=True), path)
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
+def _over_limit(size: int) -> str:
+    """``size`` beside the limit, in MB, or in bytes where MB would round them alike."""
+    shown, limit = f"{size / 1e6:.1f} MB", f"{MAX_ARTICLE_BYTES / 1e6:.1f} MB"
+    if shown == limit:
+        shown, limit = f"{size:,} bytes", f"{MAX_ARTICLE_BYTES:,} bytes"
+    return f"{shown}; the limit is {limit}"
 
 
 def _parse_page(text: str, path: Path) -> Article:
@@ -318,9 +322,8 @@ def _read_jsonl(path: Path) -> Iterator[Article | IngestError]:
         while raw := lines.readline(MAX_ARTICLE_BYTES + 1):
             number += 1
             if len(raw) > MAX_ARTICLE_BYTES and not raw.endswith(b"\n"):
-                size = _megabytes(len(raw) + _skip_line(lines))
-                limit = _megabytes(MAX_ARTICLE_BYTES)
-                item = IngestError(path, f"line too long for a news article ({size}; the limit is {limit})", number)
+                size = len(raw) + _skip_line(lines)
+                item = IngestError(path, f"line too long for a news article ({_over_limit(size)})", number)
             elif raw.strip():
                 try:
                     item = _parse_record(raw, path, number)

@@ -25,7 +25,7 @@ from ..store.directory import (
 )
 from ..store.schema import STORED_FIELDS
 from ..text import analyze
-from .pipeline import Pipeline, ctrl_c_kept
+from .pipeline import Pipeline, Stopped, ctrl_c_kept
 from .writer import BATCH_SIZE, merge_small_segments, open_writer
 
 
@@ -109,7 +109,7 @@ class _Job:
             try:
                 for article, terms in pipeline.map(self.batches(articles)):
                     if interrupted():
-                        raise KeyboardInterrupt
+                        raise Stopped(interrupted())
                     if writer is None:
                         writer = open_writer(self.ix)
                     doc = _document(article, terms, self.fingerprints.pop(article.id))

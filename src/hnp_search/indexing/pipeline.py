@@ -167,7 +167,9 @@ def _death(exitcode: int) -> str:
 
 def _work(tasks, answer, parent: int) -> None:
     """A worker's life: analyse each batch it is sent, answer (True, result) or (False, error)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in STOP_SIGNALS:  # the writing process stops the job, then its workers
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(STOP_SIGNALS))
     _die_with_parent()
     while os.getppid() == parent:
         try:
@@ -203,38 +205,53 @@ _PR_SET_PDEATHSIG = 1
 
 @contextmanager
 def sigint_blocked():
-    """SIGINT blocked in this thread (and in processes and threads started meanwhile), where
+    """SIGINT and SIGTERM blocked in this thread (and in processes and threads started meanwhile), where
     the system can block signals (not on Windows, whose workers are spawned, not forked)."""
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
+class Stopped(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM during a job; ``signum`` says which."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: Signals that stop a job the way Ctrl-C does: the batch being written rolled back.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
 def ctrl_c_kept():
-    """Yield a function telling whether Ctrl-C was pressed. Python drops a KeyboardInterrupt
-    raised inside a ``__del__`` (Whoosh's readers and locks have them, and a commit frees
-    many), which would let the job go on. The handler still raises, and the writing loop
-    checks the flag too, so an interrupt dropped mid-commit ends the job right after it."""
-    pressed = []
+    """Yield a function telling whether Ctrl-C was pressed (or SIGTERM received). Python
+    drops a KeyboardInterrupt raised inside a ``__del__`` (Whoosh's readers and locks have
+    them, and a commit frees many), which would let the job go on. The handler still raises
+    (``Stopped``), and the writing loop checks the flag too, so an interrupt dropped
+    mid-commit ends the job right after it."""
+    pressed: list[int] = []
 
     def handler(signum, frame):
         pressed.append(signum)
-        raise KeyboardInterrupt
+        raise Stopped(signum)
 
     try:
         if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
             raise ValueError("Ctrl-C handled otherwise")
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS
+                    if signal.getsignal(signum) in (signal.default_int_handler, signal.SIG_DFL)}
     except ValueError:  # not the main thread, or ignored / handled by the caller: leave it
-        yield lambda: False
+        yield lambda: None
         return
     try:
-        yield lambda: bool(pressed)
+        yield lambda: pressed[0] if pressed else None
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
