@@ -4,13 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-all eval bench clean opensearch opensearch-stop opensearch-status
+.PHONY: demo test test-all lint eval bench clean opensearch opensearch-stop opensearch-status
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+$(VENV)/.lint-stamp: $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	touch $@
+
+## Ruff over src/, tests/ and bench/; mypy over src/ (settings in pyproject.toml).
+lint: $(VENV)/.lint-stamp
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 
 ## Index the shipped sample corpus into index/ and run three example searches.
 demo: $(STAMP)

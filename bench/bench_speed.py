@@ -1,4 +1,7 @@
-"""Speed: hnp-search indexing and search latency beside SQLite FTS5 on the shared news corpora, written as a Markdown table and JSON."""
+"""Speed: hnp-search indexing and search latency beside SQLite FTS5 on the shared news corpora.
+
+Written as a Markdown table and JSON.
+"""
 
 from __future__ import annotations
 
@@ -443,7 +446,8 @@ def search_all(engine: SearchEngine, db: sqlite3.Connection, queries: dict[str, 
 
 def cold_start(script: str, args: list[str], env: dict[str, str]) -> dict:
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True, env=env).stdout
+    command = [sys.executable, "-c", script, *args]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
     return {"wall_ms": (time.perf_counter() - started) * 1e3, **json.loads(out)}
 
 
@@ -642,8 +646,10 @@ def indexing_section(result: dict) -> list[str]:
         "",
         (
             f"hnp-search: `hnp-search index FILE --jobs J --rebuild` as a subprocess; wall includes interpreter start, "
-            "model load and reading the file. CPU: user + system of the whole process tree (`getrusage`); main process: "
-            "the one that reads and writes (with J > 1 the analysis runs in J workers), from /proc, sampled every 0.2 s. "
+            "model load and reading the file. CPU: user + system of the whole process tree (`getrusage`); main "
+            "process: "
+            "the one that reads and writes (with J > 1 the analysis runs in J workers), from /proc, sampled every "
+            "0.2 s. "
             f"Largest process: {indexing['hnp'][0]['rss_how']}. Tree sum: RSS of the "
             "process and all its descendants summed, sampled every 0.2 s from /proc (pages shared after fork counted "
             "once per process, so it overstates). FTS5: in this process, `fold`-ed title, lead and body inserted and "
@@ -681,16 +687,20 @@ def segmentation_section(result: dict) -> list[str]:
         "",
         (
             f"Segmentation alone: on each of title, lead, body of {seg['sample']} random articles "
-            f"({seg['alone'][0]['syllables']:,} syllables = `\\w+` tokens), model loaded first, with J > 1 a fork Pool of J: "
-            "underthesea's `word_tokenize` (its Rust featurizer and tagger), and `hnp_search.text.analyze.segment` (the same "
+            f"({seg['alone'][0]['syllables']:,} syllables = `\\w+` tokens), model loaded first, with J > 1 a fork "
+            "Pool of J: "
+            "underthesea's `word_tokenize` (its Rust featurizer and tagger), and "
+            "`hnp_search.text.analyze.segment` (the same "
             "model and tags, scored by `hnp_search.text.segment.CRFTagger`). "
             f"End-to-end: the whole corpus's {result['corpus_stats']['syllables']:,} syllables / indexing wall time. "
             "Last column, less sensitive to other load: CPU seconds hnp-search's segmentation alone would need for the "
             "corpus (at the single-process rate) / CPU seconds of the whole indexing process tree."
         ),
         (
-            f"Share of indexing time in segmentation: the same {share['articles']} articles indexed with `jobs=1` in a forked process, every "
-            f"`analyze.segment` call timed: {fmt(share['segment_seconds'])} s of {fmt(share['seconds'])} s = **{share['share'] * 100:.0f}%**."
+            f"Share of indexing time in segmentation: the same {share['articles']} articles indexed with `jobs=1` "
+            "in a forked process, every "
+            f"`analyze.segment` call timed: {fmt(share['segment_seconds'])} s of {fmt(share['seconds'])} s = "
+            f"**{share['share'] * 100:.0f}%**."
         ),
     ]
 
@@ -754,10 +764,13 @@ def search_section(result: dict) -> list[str]:
     out += [
         (
             "Queries drawn with seed "
-            f"{SEED} from the indexed articles: *words* = 2–3 consecutive words of a random article, lowercased; *phrase* = the "
-            "same kind in quotes; *unaccented* = the *words* queries `fold`-ed; *date* = words with `date_from`/`date_to` "
+            f"{SEED} from the indexed articles: *words* = 2–3 consecutive words of a random article, lowercased; "
+            "*phrase* = the "
+            "same kind in quotes; *unaccented* = the *words* queries `fold`-ed; *date* = words with "
+            "`date_from`/`date_to` "
             '= the article\'s date ± 15 days; *person* = `search("", person=name)` for names from `extract_persons`. '
-            f"hnp-search: `SearchEngine(dir).search(q, limit={LIMIT})` in this process. FTS5: the same queries `fold`-ed, "
+            f"hnp-search: `SearchEngine(dir).search(q, limit={LIMIT})` in this process. FTS5: the same queries "
+            "`fold`-ed, "
             "quoted tokens AND-ed (phrases quoted whole), `ORDER BY rank`, date by `BETWEEN` on an unindexed column, "
             "snippets = `snippet()` of title and body. Each query is timed on both engines, with and without snippets, "
             "in turn (so that they meet the same load), after one untimed pass over the same queries. "
@@ -776,9 +789,12 @@ def render(result: dict) -> str:
         f"## {name}",
         "",
         (
-            f"{stats['articles']:,} articles, {stats['raw_bytes'] / MB:.1f} MB of raw text (UTF-8 title + lead + body), "
-            f"{stats['syllables']:,} syllables. Run {m['date']} on {m['nproc']} × {m['cpu']}, {m['ram_gb']} GB RAM, Python "
-            f"{m['python']}, hnp-search {m['hnp_search']}, underthesea {m['underthesea']}, Whoosh-Reloaded {m['whoosh']}, "
+            f"{stats['articles']:,} articles, {stats['raw_bytes'] / MB:.1f} MB of raw text (UTF-8 title + lead + "
+            "body), "
+            f"{stats['syllables']:,} syllables. Run {m['date']} on {m['nproc']} × {m['cpu']}, {m['ram_gb']} GB "
+            "RAM, Python "
+            f"{m['python']}, hnp-search {m['hnp_search']}, underthesea {m['underthesea']}, Whoosh-Reloaded "
+            f"{m['whoosh']}, "
             f"SQLite {m['sqlite']}; analyzer version {m['analyzer_version']}, source digest {m['code']}. "
             f"Command: `{result['command']}`."
         ),
@@ -824,7 +840,10 @@ def save(result: dict) -> str:
     runs[result["run"]] = result
     store.write_text(json.dumps(runs, ensure_ascii=False, indent=1), encoding="utf-8")
     sections = [render(runs[key]) for key in sorted(runs, key=lambda k: (list(CORPORA).index(runs[k]["corpus"]), k))]
-    header = "# Speed: hnp-search beside SQLite FTS5\n\nWritten by `python bench/bench_speed.py` (see bench/README.md); one section per run.\n"
+    header = (
+        "# Speed: hnp-search beside SQLite FTS5\n\n"
+        "Written by `python bench/bench_speed.py` (see bench/README.md); one section per run.\n"
+    )
     (RESULTS / "speed.md").write_text("\n".join([header, *sections]), encoding="utf-8")
     return render(result)
 
@@ -909,10 +928,11 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     phases: dict = {}
     source = corpus_file(args.corpus, args.limit, workdir)
-    articles = [a for a in read_articles(source, on_error=lambda e: None)]
+    articles = list(read_articles(source, on_error=lambda e: None))
     stats = describe(articles)
     print(
-        f"{run_key}: {stats['articles']:,} articles, {stats['raw_bytes'] / MB:.1f} MB, {stats['syllables']:,} syllables",
+        f"{run_key}: {stats['articles']:,} articles, {stats['raw_bytes'] / MB:.1f} MB, {stats['syllables']:,} "
+        "syllables",
         flush=True,
     )
     result = {

@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import bench_speed  # noqa: E402  (the corpora, the seed and the query drawing)
+import bench_speed  # the corpora, the seed and the query drawing
 
-from hnp_search import read_articles  # noqa: E402
+from hnp_search import read_articles
 
 
 def load_version(number: int, src: Path, packages: Path):
@@ -54,9 +54,13 @@ def percentile(values: list[float], share: float) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("versions", nargs="+", metavar="SRC@INDEX", help="a source tree and the index to search with it")
+    parser.add_argument(
+        "versions", nargs="+", metavar="SRC@INDEX", help="a source tree and the index to search with it"
+    )
     parser.add_argument("--corpus", choices=sorted(bench_speed.CORPORA), default="dantri")
-    parser.add_argument("--classes", default="words,phrase", help="comma-separated query classes (default words,phrase)")
+    parser.add_argument(
+        "--classes", default="words,phrase", help="comma-separated query classes (default words,phrase)"
+    )
     parser.add_argument("--queries", type=int, default=300, metavar="N", help="queries per class (default 300)")
     parser.add_argument("--reps", type=int, default=3, help="timed passes; each query's fastest counts (default 3)")
     parser.add_argument("--no-snippets", action="store_true", help="search with highlight=False")
@@ -69,7 +73,7 @@ def main() -> int:
     queries, _ = bench_speed.draw_queries(articles, args.queries, random.Random(bench_speed.SEED))
     classes = args.classes.split(",")
     if args.known_items:
-        import eval_known_items  # noqa: E402
+        import eval_known_items
 
         queries["known-items"] = [bench_speed.Query(q.text, "known-items") for q in eval_known_items.load_queries()]
         classes.append("known-items")

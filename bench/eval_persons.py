@@ -1,4 +1,7 @@
-"""Person-name extraction on the labelled set: per-article precision and recall of person search, and extraction cost per article."""
+"""Person-name extraction on the labelled set: precision and recall of person search per article.
+
+Also the extraction cost per article.
+"""
 
 from __future__ import annotations
 

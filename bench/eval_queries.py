@@ -1,4 +1,4 @@
-"""Typed and known-item queries, exactly as written, through hnp-search beside SQLite FTS5, tantivy and a bigram BM25."""
+"""Typed and known-item queries, as written, through hnp-search beside FTS5, tantivy and a bigram BM25."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -1,4 +1,7 @@
-"""Retrieval quality on XQuAD-vi: hnp-search beside SQLite FTS5 and stock Whoosh, questions with and without diacritics."""
+"""Retrieval quality on XQuAD-vi: hnp-search beside SQLite FTS5 and stock Whoosh.
+
+Questions are asked with and without diacritics.
+"""
 
 from __future__ import annotations
 

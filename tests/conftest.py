@@ -5,6 +5,24 @@ from pathlib import Path
 
 import pytest
 
+#: The seed of tests' random choices: $HNP_SEARCH_TEST_SEED, else this one (every run the same).
+SEED = int(os.environ.get("HNP_SEARCH_TEST_SEED") or 20240507)
+
+
+@pytest.fixture()
+def seed() -> int:
+    """The seed for a test's random choices; a failing test's report names it."""
+    return SEED
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    parametrized = getattr(getattr(item, "callspec", None), "params", {})
+    if report.failed and "seed" in getattr(item, "fixturenames", ()) and "seed" not in parametrized:
+        report.sections.append(("seed", f"rerun with HNP_SEARCH_TEST_SEED={SEED}"))
+    return report
+
 # ../shared beside the project root (or $HNP_SEARCH_SHARED): corpora and eval data, read in place (see its README.md).
 SHARED = Path(os.environ.get("HNP_SEARCH_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 
@@ -17,8 +35,21 @@ def shared() -> Path:
     return SHARED
 
 
-DATA = Path(__file__).resolve().parent / "data"
-ARTICLES = DATA / "articles.jsonl"
+ARTICLES = Path(__file__).resolve().parent / "data" / "articles.jsonl"
+
+
+@pytest.fixture(scope="session")
+def articles_path() -> Path:
+    """tests/data/articles.jsonl: ten short Vietnamese news articles (ids in ``tiny_index``)."""
+    return ARTICLES
+
+
+@pytest.fixture(scope="session")
+def articles(articles_path) -> tuple:
+    """The ten test articles, read (``Article`` values are frozen, so they are shared)."""
+    from hnp_search import read_articles
+
+    return tuple(read_articles(articles_path))
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +62,14 @@ def tiny_index(tmp_path_factory) -> Path:
         summary = engine.index([ARTICLES], jobs=1)
     assert summary.added == 10 and not summary.errors
     return path
+
+
+@pytest.fixture()
+def runner():
+    """click's CliRunner, stdout and stderr apart (``result.output`` / ``result.stderr``)."""
+    from click.testing import CliRunner
+
+    return CliRunner()
 
 
 @pytest.fixture()

@@ -308,10 +308,10 @@ def filter_bits(article_filter: bytes) -> set[int]:
 @given(st.lists(st.lists(st.sampled_from(COMMON + ["odinga", "hoan", "kiem"]), max_size=40), min_size=1, max_size=3))
 def test_every_phrase_of_an_article_passes_its_pair_filter(fields):
     bits = filter_bits(pair_filter(fields))
-    for terms in fields:
+    for syllables in fields:
         for n in (2, 3):
-            for i in range(len(terms) - n + 1):
-                assert phrase_pair_bits(terms[i : i + n]) <= bits, terms[i : i + n]
+            for i in range(len(syllables) - n + 1):
+                assert phrase_pair_bits(syllables[i : i + n]) <= bits, syllables[i : i + n]
 
 
 def test_the_pair_filter_turns_away_most_pairs_an_article_lacks(sample_text):

@@ -16,13 +16,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ARTICLES
 from hnp_search import SearchEngine
+from hnp_search.render import plural
 from hnp_search.cli import EXIT_REJECTED, main
 from hnp_search.errors import IngestError
 from hnp_search.ingest import MAX_ARTICLE_BYTES, read_articles
-
-GOOD_IDS = {json.loads(line)["id"] for line in ARTICLES.read_text(encoding="utf-8").splitlines()}
 
 
 def page(title="Hà Nội mở rộng phố đi bộ", date="08:30 01/06/2024") -> str:
@@ -53,7 +51,8 @@ def png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0\xff\0\0")) + chunk(b"IEND", b"")
+    pixels = zlib.compress(b"\0\xff\0\0")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
 def single_line(path: Path, size: int, start: bytes = b"", end: bytes = b"") -> Path:
@@ -170,7 +169,8 @@ def huge_single_line_jsonl(d, monkeypatch):
     path = single_line(d / "to.jsonl", 50_000_000, b'{"id": "to", "title": "To", "body": "', b'"}\n')
     with path.open("a", encoding="utf-8") as out:
         out.write(record(id="sau", title="Sau dòng dài") + "\n")
-    return Expect([f"{path}:1: line too long for a news article (50.0 MB; the limit is 10.0 MB)"], {"sau": "Sau dòng dài"})
+    error = f"{path}:1: line too long for a news article (50.0 MB; the limit is 10.0 MB)"
+    return Expect([error], {"sau": "Sau dòng dài"})
 
 
 def missing_path(d, monkeypatch):
@@ -200,10 +200,11 @@ CASES = [empty_page, empty_jsonl, image_renamed_txt, windows_1258_page, latin_1_
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.__name__.replace("_", "-") for case in CASES])
-def test_bad_input_is_reported_once_and_the_rest_indexed(tmp_path, monkeypatch, case):
+def test_bad_input_is_reported_once_and_the_rest_indexed(tmp_path, monkeypatch, case, articles_path, articles):
+    good_ids = [article.id for article in articles]
     folder = tmp_path / "in"
     folder.mkdir()
-    (folder / "good.jsonl").write_bytes(ARTICLES.read_bytes())
+    (folder / "good.jsonl").write_bytes(articles_path.read_bytes())
     expect = case(folder, monkeypatch)
     index_dir, errors_json = tmp_path / "ix", tmp_path / "errors.json"
 
@@ -216,30 +217,33 @@ def test_bad_input_is_reported_once_and_the_rest_indexed(tmp_path, monkeypatch, 
 
     assert result.exit_code == (EXIT_REJECTED if expect.errors else 0), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    indexed = len(GOOD_IDS) + len(expect.titles)
-    assert result.stdout.startswith(f"{indexed} added, 0 updated, 0 unchanged, {len(expect.errors)} errors in ")
+    indexed = len(good_ids) + len(expect.titles)
+    errors = plural(len(expect.errors), "error")
+    assert result.stdout.startswith(f"{indexed} added, 0 updated, 0 unchanged, {errors} in ")
     summary = ["Rejected input:", *(f"  {error}" for error in expect.errors)] if expect.errors else []
     assert result.stderr.splitlines() == [f"warning: {error}" for error in expect.errors] + summary
     assert json.loads(errors_json.read_text(encoding="utf-8")) == expect.errors
     with SearchEngine(index_dir, create=False) as engine:
         assert len(engine) == indexed
-        assert all(engine.get(id) for id in GOOD_IDS)
+        assert all(engine.get(id) for id in good_ids)
         assert {id: engine.get(id).title for id in expect.titles} == expect.titles
 
 
-def test_truncated_jsonl_gz_indexes_the_articles_before_the_damage(tmp_path):
+def test_truncated_jsonl_gz_indexes_the_articles_before_the_damage(tmp_path, articles_path, articles):
     lines = [record(id=f"z{n:03d}", title=f"Bài {n}", body=f"Nội dung số {n}. " * 40) for n in range(200)]
     data = gzip.compress("\n".join(lines).encode())
     path = tmp_path / "cut.jsonl.gz"
     path.write_bytes(data[: len(data) // 2])
 
-    result = CliRunner().invoke(main, ["index", str(ARTICLES), str(path), "--index-dir", str(tmp_path / "ix"), "--jobs", "1"])
+    args = ["index", str(articles_path), str(path), "--index-dir", str(tmp_path / "ix"), "--jobs", "1"]
+    result = CliRunner().invoke(main, args)
 
-    error = f"{path}: damaged or truncated gzip file (Compressed file ended before the end-of-stream marker was reached)"
+    cause = "Compressed file ended before the end-of-stream marker was reached"
+    error = f"{path}: damaged or truncated gzip file ({cause})"
     assert result.exit_code == EXIT_REJECTED
     assert result.stderr.splitlines() == [f"warning: {error}", "Rejected input:", f"  {error}"]
     with SearchEngine(tmp_path / "ix", create=False) as engine:
-        saved = len(engine) - len(GOOD_IDS)
+        saved = len(engine) - len(articles)
         assert 0 < saved < 200
         assert all(engine.get(f"z{n:03d}") for n in range(saved))
 
@@ -285,7 +289,8 @@ def test_jsonl_that_json_cannot_read_is_an_ingest_error(tmp_path):
     errors = []
 
     assert list(read_articles(path, on_error=errors.append)) == []
-    assert [str(error)[: str(error).index(" (")] for error in errors] == [f"{path}:{n}: unreadable JSON" for n in (1, 2)]
+    reasons = [str(error)[: str(error).index(" (")] for error in errors]
+    assert reasons == [f"{path}:{n}: unreadable JSON" for n in (1, 2)]
 
 
 # --- fuzz: mutated real articles never raise anything but IngestError ------------------------
@@ -338,7 +343,9 @@ def test_mutated_sample_page_parses_or_raises_ingest_error(tmp_path, sample_page
 
 
 @FUZZ
-@given(mutations=MUTATIONS, title=st.sampled_from(["Hà Nội mở rộng phố đi bộ", "Giá rau xanh tăng"]), legacy=st.booleans())
+@given(
+    mutations=MUTATIONS, title=st.sampled_from(["Hà Nội mở rộng phố đi bộ", "Giá rau xanh tăng"]), legacy=st.booleans()
+)
 def test_mutated_test_page_parses_or_raises_ingest_error(tmp_path, mutations, title, legacy):
     text = page(title)
     path = tmp_path / "bai.txt"
@@ -352,8 +359,8 @@ def test_mutated_test_page_parses_or_raises_ingest_error(tmp_path, mutations, ti
 
 @FUZZ
 @given(mutations=MUTATIONS, gz=st.booleans())
-def test_mutated_jsonl_gives_articles_and_ingest_errors_only(tmp_path, mutations, gz):
-    data = ARTICLES.read_bytes()
+def test_mutated_jsonl_gives_articles_and_ingest_errors_only(tmp_path, mutations, gz, articles_path):
+    data = articles_path.read_bytes()
     path = tmp_path / ("bai.jsonl.gz" if gz else "bai.jsonl")
     path.write_bytes(mutate(gzip.compress(data) if gz else data, mutations))
     errors = []

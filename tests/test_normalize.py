@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hnp_search.text.normalize import canonical_syllable, clean_text, fold, fold_ascii, fold_lower, has_diacritics, normalize_term
+from hnp_search.text.normalize import (
+    canonical_syllable,
+    clean_text,
+    fold,
+    fold_ascii,
+    fold_lower,
+    has_diacritics,
+    normalize_term,
+)
 
 
 def nfd(text: str) -> str:
@@ -174,7 +182,9 @@ def test_clean_text_keeps_case_tone_placement_and_spacing():
     assert clean_text(text) == text
 
 
-@pytest.mark.parametrize("zero_width", ["\u200b", "\u200d", "\ufeff", "\u00ad"], ids=["zwsp", "zwj", "bom", "soft-hyphen"])
+@pytest.mark.parametrize(
+    "zero_width", ["\u200b", "\u200d", "\ufeff", "\u00ad"], ids=["zwsp", "zwj", "bom", "soft-hyphen"]
+)
 def test_clean_text_output_is_nfc_even_when_a_zero_width_char_splits_a_letter(zero_width):
     # NFD "Nguyễn" with the zero-width character between the circumflex and the tilde.
     cleaned = clean_text(f"Nguye\u0302{zero_width}\u0303n")

@@ -147,7 +147,8 @@ def test_terms_must_be_nfc_as_indexed(client, index):
 def test_match_phrase_on_syllables_and_on_folded_syllables(client, index):
     assert _ids(client, index, {"match_phrase": {"syllables": "hà nội"}}) == {"doc-1", "doc-3"}
     # doc-2 has both syllables, apart and in the other order.
-    assert _ids(client, index, {"match": {"syllables": {"query": "hà nội", "operator": "and"}}}) == {"doc-1", "doc-2", "doc-3"}
+    both = {"match": {"syllables": {"query": "hà nội", "operator": "and"}}}
+    assert _ids(client, index, both) == {"doc-1", "doc-2", "doc-3"}
     # Without diacritics "hả nói" reads as "ha noi" too.
     assert _ids(client, index, {"match_phrase": {"folded": "ha noi"}}) == {"doc-1", "doc-3", "doc-4"}
     assert _ids(client, index, {"match_phrase": {"syllables": "nội hà"}}) == set()
@@ -206,7 +207,9 @@ def test_two_shards_answer_as_one_index(client):
     replicas = 1 if nodes >= 2 else 0
     name = _make_index(client, shards=2, replicas=replicas)
     try:
-        health = client.cluster.health(index=name, wait_for_status="green", params={"timeout": "60s"}, request_timeout=90)
+        health = client.cluster.health(
+            index=name, wait_for_status="green", params={"timeout": "60s"}, request_timeout=90
+        )
         assert health["status"] == "green"
         assert health["active_primary_shards"] == 2
         assert health["active_shards"] == 2 * (1 + replicas)
@@ -217,7 +220,8 @@ def test_two_shards_answer_as_one_index(client):
                 assert len({s["node"] for s in shards if s["shard"] == shard}) == 2  # copies on two nodes
         # The ids route doc-1 to shard 0 and the rest to shard 1, so each "hà nội" is on its own shard.
         assert {s["shard"]: int(s["docs"]) for s in shards if s["prirep"] == "p"} == {"0": 1, "1": 3}
-        found = client.search(index=name, body={"query": {"match_phrase": {"syllables": "hà nội"}}, "track_total_hits": True})
+        phrase = {"query": {"match_phrase": {"syllables": "hà nội"}}, "track_total_hits": True}
+        found = client.search(index=name, body=phrase)
         assert found["_shards"] == {"total": 2, "successful": 2, "skipped": 0, "failed": 0}
         assert found["hits"]["total"] == {"value": 2, "relation": "eq"}
         assert {hit["_id"] for hit in found["hits"]["hits"]} == {"doc-1", "doc-3"}

@@ -1,6 +1,9 @@
 """Crashes and concurrent use (issue 7): a killed or interrupted `hnp-search index` loses at
 most the batch it was writing and a rerun finishes it without duplicates; a second writer
-is told the index is busy; searches in other processes and threads keep working."""
+is told the index is busy; searches in other processes and threads keep working.
+
+The moments processes are killed at are events seen in the index folder (its files appearing),
+chosen from the ``seed`` fixture ($HNP_SEARCH_TEST_SEED), not timed sleeps."""
 
 import json
 import os
@@ -11,6 +14,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,7 +22,6 @@ from click.testing import CliRunner
 from whoosh import index as whoosh_index
 from whoosh.util.filelock import FileLock
 
-from conftest import ARTICLES
 from hnp_search import IndexBusyError, IndexCorruptError, IndexNotFoundError, SearchEngine, read_articles
 from hnp_search.indexing.pipeline import Pipeline
 from hnp_search.store import directory
@@ -38,8 +41,8 @@ def short_articles(path: Path, count: int) -> Path:
 
 
 def start_indexing(source: Path, index_dir: Path, jobs: int = 1, *options: str, **popen) -> subprocess.Popen:
-    command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(index_dir), "--jobs", str(jobs),
-               *options]
+    command = [sys.executable, "-m", "hnp_search", "index", str(source)]
+    command += ["--index-dir", str(index_dir), "--jobs", str(jobs), *options]
     env = {**os.environ, "HNP_SEARCH_BATCH_SIZE": str(BATCH)}
     # Ctrl-C as at a terminal even when the tests run as a background job, which starts
     # with SIGINT ignored and would pass that on.
@@ -57,11 +60,24 @@ def committed_ids(index_dir: Path) -> list[str]:
         return [fields["id"] for fields in reader.all_stored_fields()]
 
 
-def wait_until(condition, timeout: float = 60.0):
+def wait_until(condition, timeout: float = 60.0, every: float = 0.05):
+    """Poll ``condition`` until it is true (``every`` seconds apart)."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+        time.sleep(every)
+
+
+def commit_written(index_dir: Path, commits: int) -> bool:
+    """Whether the index's ``commits``-th commit is done: its table of contents exists."""
+    return (index_dir / f"_MAIN_{commits}.toc").exists()
+
+
+def commit_under_way(index_dir: Path) -> bool:
+    """Whether a segment is being written: a column file of a segment not yet compounded."""
+    names = [p.name for p in index_dir.iterdir()] if index_dir.is_dir() else []
+    done = {name.split(".")[0] for name in names if name.endswith(".seg")}
+    return any(name.endswith(".col") and name.split(".")[0] not in done for name in names)
 
 
 def assert_locks_free(index_dir: Path):
@@ -72,28 +88,33 @@ def assert_locks_free(index_dir: Path):
             lock.release()
 
 
-def test_sigkill_at_any_moment_loses_at_most_one_batch_and_a_rerun_completes(tmp_path):
+def test_sigkill_at_any_moment_loses_at_most_one_batch_and_a_rerun_completes(tmp_path, seed):
     total = 1550
     source = short_articles(tmp_path / "bai.jsonl", total)
     expected = [f"a{n:05d}" for n in range(total)]
-    seed = random.randrange(2**32)
     rng = random.Random(seed)
     kept_after_kills = []
 
-    for attempt in range(10):  # until 5 kills land before the job ends
+    # Each run is killed at one of these moments: once the index exists; once batch n is
+    # committed; while the batch after n is being committed (its files half written).
+    moments = [("created", 0), *[(kind, rng.randrange(1, 12)) for kind in ("committed", "writing") * 2]]
+    for attempt, (moment, commits) in enumerate(moments):
         index_dir = tmp_path / f"ix{attempt}"
         process = start_indexing(source, index_dir)
-        if attempt % 2:  # every other try: amid the batches, else anywhere from start-up on
-            wait_until(lambda: committed_ids(index_dir))
-        time.sleep(rng.uniform(0.05, 1.5))
+        if moment == "created":
+            wait_until((index_dir / directory.META_FILE).exists, every=0.005)
+        else:
+            wait_until(partial(commit_written, index_dir, commits), every=0.005)
+        if moment == "writing":
+            wait_until(partial(commit_under_way, index_dir), every=0.001)
         process.kill()
         process.communicate()
-        if process.returncode != -signal.SIGKILL:
-            continue
+        assert process.returncode == -signal.SIGKILL, f"the job ended before it was killed {moment} {commits}"
         ids = committed_ids(index_dir)
-        kept_after_kills.append(len(ids))
-        assert sorted(ids) == expected[: len(ids)], f"seed {seed}: lost or duplicated articles"
-        assert len(ids) % BATCH == 0, f"seed {seed}: a batch was committed in part"
+        kept_after_kills.append((moment, commits, len(ids)))
+        assert sorted(ids) == expected[: len(ids)], "lost or duplicated articles"
+        assert len(ids) % BATCH == 0, "a batch was committed in part"
+        assert len(ids) >= commits * BATCH, "a commit was lost"
         assert_locks_free(index_dir)  # the lock files stay behind, but nothing holds them
 
         rerun = start_indexing(source, index_dir)
@@ -103,29 +124,27 @@ def test_sigkill_at_any_moment_loses_at_most_one_batch_and_a_rerun_completes(tmp
         assert sorted(committed_ids(index_dir)) == expected
         with SearchEngine(index_dir, create=False) as engine:
             assert len(engine) == total and engine.search("hồ Gươm", limit=1)
-        if len(kept_after_kills) == 5:
-            break
 
-    print(f"seed {seed}: articles kept after each of {attempt + 1} tries that were killed: {kept_after_kills}")
-    assert len(kept_after_kills) == 5
+    print(f"seed {seed}: (moment, batches, articles kept) of each run killed: {kept_after_kills}")
 
 
-def test_a_first_run_killed_before_recording_the_version_leaves_no_dead_end(tmp_path):
-    with SearchEngine(tmp_path / "empty"), SearchEngine(tmp_path / "full") as full:
-        full.index([ARTICLES], jobs=1)
+def test_a_first_run_killed_before_recording_the_version_leaves_no_dead_end(tmp_path, articles_path):
+    directory.create_index(tmp_path / "empty")
+    with SearchEngine(tmp_path / "full") as full:
+        full.index([articles_path], jobs=1)
     for name in ("empty", "full"):
         (tmp_path / name / directory.META_FILE).unlink()  # as if killed just before writing it
 
     with pytest.raises(IndexNotFoundError, match="no index at"):
         SearchEngine(tmp_path / "empty", create=False)
     with SearchEngine(tmp_path / "empty") as engine:
-        assert engine.index([ARTICLES], jobs=1).added == 10
+        assert engine.index([articles_path], jobs=1).added == 10
     with SearchEngine(tmp_path / "full") as engine:  # articles of an unknown analyzer version
         with pytest.raises(IndexCorruptError, match="hnp-search.json: missing: the analyzer version .* rebuild it"):
             engine.search("hà nội")
         with pytest.raises(IndexCorruptError):
-            engine.index([ARTICLES], jobs=1)  # adding to it could mix two analyzers
-        assert engine.index([ARTICLES], jobs=1, rebuild=True).added == 10
+            engine.index([articles_path], jobs=1)  # adding to it could mix two analyzers
+        assert engine.index([articles_path], jobs=1, rebuild=True).added == 10
         assert len(engine) == 10 and engine.search("hà nội")
 
 
@@ -135,7 +154,7 @@ def test_ctrl_c_rolls_back_the_batch_being_written_and_frees_the_lock(tmp_path):
     index_dir = tmp_path / "ix"
     # Its own session, so that Ctrl-C can go to the whole group as from a terminal: workers too.
     process = start_indexing(source, index_dir, jobs=2, start_new_session=True)
-    wait_until(lambda: len(committed_ids(index_dir)) >= BATCH)
+    wait_until(partial(commit_written, index_dir, 1))
 
     os.killpg(process.pid, signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
@@ -160,12 +179,12 @@ def _signal_mask(pid: int, field: str) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
-def test_analysis_workers_are_deaf_to_ctrl_c_and_sigterm_and_live_as_long_as_the_job():
+def test_analysis_workers_are_deaf_to_ctrl_c_and_sigterm_and_live_as_long_as_the_job(articles_path):
     """Workers leave Ctrl-C and SIGTERM to the writing process, and are not replaced mid-run."""
     pipeline = Pipeline(2)
     try:
         pids = [process.pid for process, _, _ in pipeline.workers]
-        articles = list(read_articles(ARTICLES))
+        articles = list(read_articles(articles_path))
         assert [a.id for a, _ in pipeline.map([articles[i : i + 2] for i in range(0, 10, 2)])] == [a.id for a in articles]
         ignored = [_signal_mask(pid, "SigIgn") for pid in pids]
         assert [process.pid for process, _, _ in pipeline.workers] == pids
@@ -248,31 +267,31 @@ def test_sigterm_rolls_back_the_batch_being_written_and_says_so(tmp_path):
     assert_locks_free(index_dir)
 
 
-def test_a_second_writer_waits_a_little_then_is_told_the_index_is_busy(tmp_path, monkeypatch):
+def test_a_second_writer_waits_a_little_then_is_told_the_index_is_busy(tmp_path, monkeypatch, articles_path):
     source = short_articles(tmp_path / "bai.jsonl", 3000)
     index_dir = tmp_path / "ix"
     first = start_indexing(source, index_dir)
-    wait_until(lambda: len(committed_ids(index_dir)) >= BATCH)  # well inside its job
+    wait_until(partial(commit_written, index_dir, 1))  # well inside its job
     monkeypatch.setattr(directory, "LOCK_TIMEOUT", 0.5)
 
-    second = CliRunner().invoke(main, ["index", str(ARTICLES), "--index-dir", str(index_dir), "--jobs", "1"])
+    second = CliRunner().invoke(main, ["index", str(articles_path), "--index-dir", str(index_dir), "--jobs", "1"])
 
     busy = f"the index at {index_dir} is busy: process {first.pid} is writing to it; try again when it finishes"
     assert (second.exit_code, second.output) == (1, f"Error: {busy}\n")
     with SearchEngine(index_dir) as engine:
         with pytest.raises(IndexBusyError, match="busy"):
-            engine.index([ARTICLES], rebuild=True, jobs=1)  # does not empty an index being written
+            engine.index([articles_path], rebuild=True, jobs=1)  # does not empty an index being written
         monkeypatch.setattr(directory, "LOCK_TIMEOUT", 60.0)
-        assert engine.index([ARTICLES], jobs=1).added == 10  # waits for the first job to finish
+        assert engine.index([articles_path], jobs=1).added == 10  # waits for the first job to finish
         assert first.wait(timeout=30) == 0
         assert len(engine) == 3010
     assert len(set(committed_ids(index_dir))) == 3010
 
 
-def test_searchers_see_the_old_index_until_a_rebuild_is_complete(tmp_path):
+def test_searchers_see_the_old_index_until_a_rebuild_is_complete(tmp_path, articles_path):
     index_dir = tmp_path / "ix"
     with SearchEngine(index_dir) as engine:
-        engine.index([ARTICLES], jobs=1)
+        engine.index([articles_path], jobs=1)
     source = short_articles(tmp_path / "bai.jsonl", 1000)
     process = start_indexing(source, index_dir, 1, "--rebuild")
     seen = []
@@ -293,10 +312,11 @@ def test_a_long_lived_engine_sees_commits_of_another_process_after_refresh(tmp_p
     total = 1000
     source = short_articles(tmp_path / "bai.jsonl", total)
     index_dir = tmp_path / "ix"
+    directory.create_index(index_dir)
     with SearchEngine(index_dir) as engine:
         assert len(engine) == 0
         writer = start_indexing(source, index_dir)
-        wait_until(lambda: len(committed_ids(index_dir)) >= BATCH)
+        wait_until(partial(commit_written, index_dir, 1))
         assert len(engine) == 0 and engine.search("hồ Gươm") == []  # the state it opened, until refresh()
         counts = []
         while writer.poll() is None:

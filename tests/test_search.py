@@ -140,12 +140,10 @@ def test_pasted_fragments_search_their_words(engine, query):
     assert [h.id for h in engine.search(query)] == [h.id for h in engine.search("Hà Nội")]
 
 
-def test_reindexing_the_same_articles_adds_nothing(tmp_path):
-    from conftest import ARTICLES
-
+def test_reindexing_the_same_articles_adds_nothing(tmp_path, articles_path):
     with SearchEngine(tmp_path / "ix") as engine:
-        first = engine.index([ARTICLES], jobs=1)
-        second = engine.index([ARTICLES], jobs=1)
+        first = engine.index([articles_path], jobs=1)
+        second = engine.index([articles_path], jobs=1)
         assert (first.added, second.added, second.updated, second.skipped) == (10, 0, 0, 10)
         assert len(engine) == 10
 
@@ -175,11 +173,9 @@ def test_a_part_of_a_hyphenated_token_finds_it_and_is_highlighted(tmp_path):
         assert engine.search('"covid-19"')[0].title_snippet.plain() == "Thêm ca mắc [[Covid-19]]"
 
 
-def test_parallel_indexing_gives_the_same_index(tmp_path, engine):
-    from conftest import ARTICLES
-
+def test_parallel_indexing_gives_the_same_index(tmp_path, engine, articles_path):
     with SearchEngine(tmp_path / "ix") as parallel:
-        parallel.index([ARTICLES], jobs=2)
+        parallel.index([articles_path], jobs=2)
         for query in ("ha noi", "bàn", '"sông Tô Lịch"'):
             assert ids(parallel.search(query)) == ids(engine.search(query))
 
@@ -275,7 +271,9 @@ def xquad(shared, tmp_path_factory):
         with (shared / "eval" / name).open(encoding="utf-8") as lines:
             return [json.loads(line) for line in lines if line.strip()]
 
-    passages = [Article(id=r["id"], title=r["title"].replace("_", " "), body=r["body"]) for r in rows("xquad-vi-passages.jsonl")]
+    passages = [
+        Article(id=r["id"], title=r["title"].replace("_", " "), body=r["body"]) for r in rows("xquad-vi-passages.jsonl")
+    ]
     questions = [(r["query"].replace('"', " "), set(r["relevant"])) for r in rows("xquad-vi-queries.jsonl")[::3]]
     engine = SearchEngine(tmp_path_factory.mktemp("xquad") / "ix")
     engine.index(passages, jobs=1)

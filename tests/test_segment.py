@@ -1,4 +1,7 @@
-"""Word segmentation: underthesea's tokenizer and model read from its files, the tagger scored here, agreement with underthesea."""
+"""Word segmentation: underthesea's tokenizer and model read from its files, the tagger scored here.
+
+Its tags agree with underthesea's.
+"""
 
 import random
 import subprocess
@@ -50,12 +53,16 @@ def model_tokens(texts) -> list[list[str]]:
 # ---------------------------------------------------------------------------
 
 REAL_SENTENCES = [
-    "HNP - Chiều 7/5, Ban Thường vụ Đảng ủy Khối các cơ quan thành phố Hà Nội làm việc với "
-    "Đảng ủy cơ quan Sở Văn hóa và Thể thao Hà Nội về kết quả thực hiện công tác xây dựng "
-    "Đảng năm 2023, quý I/2024; nhiệm vụ trọng tâm 9 tháng cuối năm 2024; Việc xây dựng kế "
-    "hoạch khắc phục khuyết điểm, hạn chế sau kiểm điểm năm 2023.",
-    "Tổ chức hiệu quả, sáng tạo 2.230 sự kiện với quy mô khác nhau; nhiều sự kiện mang tính "
-    "quốc tế có quy mô lớn thu hút sự quan tâm của đông đảo khán giả trong, ngoài nước.",
+    (
+        "HNP - Chiều 7/5, Ban Thường vụ Đảng ủy Khối các cơ quan thành phố Hà Nội làm việc với "
+        "Đảng ủy cơ quan Sở Văn hóa và Thể thao Hà Nội về kết quả thực hiện công tác xây dựng "
+        "Đảng năm 2023, quý I/2024; nhiệm vụ trọng tâm 9 tháng cuối năm 2024; Việc xây dựng kế "
+        "hoạch khắc phục khuyết điểm, hạn chế sau kiểm điểm năm 2023."
+    ),
+    (
+        "Tổ chức hiệu quả, sáng tạo 2.230 sự kiện với quy mô khác nhau; nhiều sự kiện mang tính "
+        "quốc tế có quy mô lớn thu hút sự quan tâm của đông đảo khán giả trong, ngoài nước."
+    ),
     "Sáng 1/6, phố đi bộ Hoàn Kiếm mở rộng thêm 3 tuyến phố.",
     "Người dân đi dạo quanh hồ Gươm.",
     "Bác sĩ bây giờ có thể thản nhiên báo tin bệnh nhân bị ung thư",
@@ -144,8 +151,10 @@ def test_sentences_of_one_and_two_tokens_read_the_edges_as_underthesea_does(unde
 
 
 def test_segmentation_loads_without_running_underthesea_s_package():
-    script = "import sys; from hnp_search.text.analyze import segment; segment('Hà Nội'); print('underthesea' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout == "False\n"
+    script = "import sys; from hnp_search.text.analyze import segment; segment('Hà Nội'); "
+    script += "print('underthesea' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert run.stdout == "False\n"
 
 
 def test_the_tokenizer_read_from_files_is_underthesea_s_own():

@@ -10,10 +10,12 @@ import re
 import sys
 from pathlib import Path
 
-from hnp_search.normalize import fold
+from hnp_search.text.normalize import fold
 
-SHARED = next((p / "shared" / "corpora" for p in Path(__file__).resolve().parents if (p / "shared" / "corpora").is_dir()),
-              Path("/work/shared/corpora"))
+SHARED = next(
+    (p / "shared" / "corpora" for p in Path(__file__).resolve().parents if (p / "shared" / "corpora").is_dir()),
+    Path("/work/shared/corpora"),
+)
 KNOWN_ITEMS = Path(__file__).resolve().parents[1] / "known_items.jsonl"
 
 # set name -> (corpus file, seed, how many articles)

@@ -1,4 +1,6 @@
-"""Persistent names: the tokenizer index files name by pickle (``hnp_search.analyze.VietnameseTokenizer``, in each field of the schema) → ``text.analyze``.
+"""Persistent names: the tokenizer index files name by pickle → ``text.analyze``.
+
+``hnp_search.analyze.VietnameseTokenizer`` is named in each field of the schema.
 
 See ``hnp_search.index``: the schema Whoosh pickles names it here, as indexes written before
 the package layout do; the tokenizer says so (``__module__``).

@@ -1,32 +1,45 @@
-"""Python API: ``SearchEngine`` ties ingest, index, query and highlight together; ``Hit`` is one search result."""
+"""Python API: ``SearchEngine`` ties ingest, index, query and highlight together into ``Results`` of ``Hit``s."""
 
 from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Iterable, Union
 
 from whoosh.searching import Searcher
 
-from .errors import IndexCorruptError, IndexVersionError, IngestError, QueryCostError, QuerySyntaxError
+from .errors import (
+    EngineClosedError,
+    HnpSearchError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    IndexVersionError,
+    IngestError,
+    QuerySyntaxError,
+)
 from .highlight import Matcher, Snippet, highlight_article
-from .indexing.job import MAX_ERRORS_KEPT, IndexSummary, rebuild_articles, write_articles
+from .indexing.job import MAX_ERRORS_KEPT, IndexSummary, delete_articles, rebuild_articles, write_articles
 from .ingest import Article, read_articles
 from .persons import person_key
 from .query import vocabulary
-from .query.parse import All, DateFilter, Node, Person, date_bound, parse, person_filter
+from .query.parse import All, DateFilter, Node, Person, date_bound, facet_filter, parse, person_filter
 from .query.vocabulary import Lexicon
 from .query.vocabulary import suggest as suggest_query
+from .results import Hit, Results
 from .retrieve import IndexView, PostingCache, Retriever
-from .store.directory import open_index
+from .retrieve.facets import check_facets, date_range, facet_counts
+from .retrieve.similar import related
+from .store.directory import create_index, index_exists, index_size, open_index
 from .store.integrity import Report, guard_reads, verify
+from .text.analyze import ANALYZER_VERSION
 from .text.normalize import clean_text, fold
 
 DEFAULT_INDEX_DIR = "index"
 SORTS = ("relevance", "date", "-date")
+#: ``Results.suggestion`` is looked for when a search finds fewer articles than this.
+SUGGEST_BELOW = 3
 
 DateLike = Union[date, datetime, str, None]
 
@@ -36,39 +49,33 @@ def default_index_dir() -> Path:
     return Path(os.environ.get("HNP_SEARCH_INDEX") or DEFAULT_INDEX_DIR)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Hit:
-    """One search result; stays valid after the engine is closed."""
-
-    id: str
-    title: str
-    published: datetime | None
-    score: float
-    snippets: tuple[Snippet, ...]
-    article: Article
-    title_snippet: Snippet
-    #: Persons the article names (canonical full names, in order of first mention).
-    persons: tuple[str, ...] = ()
-    #: Those of them a ``person:`` filter matched.
-    matched_persons: tuple[str, ...] = ()
-
-
 class SearchEngine:
     """A Vietnamese full-text index in one directory.
 
-    >>> engine = SearchEngine("index")           # opens, or creates an empty index
-    >>> engine.index(["corpus/"]).added          # doctest: +SKIP
-    24
-    >>> [h.id for h in engine.search("ha noi", limit=3)]  # doctest: +SKIP
+    >>> engine = SearchEngine("index")           # opens; indexing creates it if absent
+    >>> engine.index(["corpus/"]).added
+    26
+    >>> [h.id for h in engine.search("ha noi", limit=2)]
+    ['dem-nhac-van-mieu-giai-phong-thu-do-2024-10-10', 'dien-kinh-tre-ha-noi-nhat-toan-doan-2024-07-21']
+
+    Reading a path that holds no index raises ``IndexNotFoundError`` (at once with
+    ``create=False``, else at the first read, so that ``SearchEngine(new_path).index(...)``
+    creates it); a closed engine raises ``EngineClosedError``.
     """
 
     def __init__(self, index_dir: str | os.PathLike | None = None, *, create: bool = True):
         self.path = Path(index_dir) if index_dir is not None else default_index_dir()
+        self._ix = None
+        self._outdated: IndexVersionError | IndexNotFoundError | IndexCorruptError | None = None
+        self._closed = False
         try:
-            self._ix = open_index(self.path, create=create)
-            self._outdated: IndexVersionError | IndexCorruptError | None = None
+            self._ix = open_index(self.path, create=False)
         except (IndexVersionError, IndexCorruptError) as exc:  # usable only to rebuild: index(..., rebuild=True)
-            self._ix, self._outdated = None, exc
+            self._outdated = exc
+        except IndexNotFoundError as exc:  # usable only to index: that creates it
+            if not create or _unreadable(self.path):
+                raise
+            self._outdated = exc
         self._lock = threading.Lock()
         # Whoosh readers share file positions, so each thread gets its own searcher.
         self._local = threading.local()
@@ -87,15 +94,18 @@ class SearchEngine:
         jobs: int | None = None,
         progress: Callable[[int], None] | None = None,
         on_error: Callable[[IngestError], None] | None = None,
+        prune: bool = False,
         exclude: Iterable[Union[str, os.PathLike]] = (),
     ) -> IndexSummary:
         """Add or replace articles (from paths, or ``Article`` objects) by id.
 
         Bad files and lines are reported to ``on_error`` (and counted in the summary's
         ``rejected``, the first of them listed in its ``errors``); the rest is indexed.
-        Files and folders in ``exclude``, and the index's own folder, are never read.
-        ``jobs`` analysis processes
-        (default: all cores). ``rebuild`` empties the index first.
+        ``jobs`` analysis processes (default: all cores). ``rebuild`` builds a new index
+        beside the old one and swaps it in when complete. ``prune`` then deletes the
+        articles whose ids none of ``sources`` holds (not done when some input could not
+        be read: its articles' ids are unknown). Files and folders in ``exclude``, and the
+        index's own folder, are never read.
         """
         if isinstance(sources, (str, os.PathLike, Article)):
             sources = [sources]
@@ -107,15 +117,17 @@ class SearchEngine:
             if on_error is not None:
                 on_error(error)
 
-        skip = [self.path, *(exclude or ())]
+        seen: set[str] = set()
+        skip = [self.path, *exclude]
 
         def articles():
             for source in sources:
-                if isinstance(source, Article):
-                    yield source
-                else:
-                    yield from read_articles(source, on_error=report, exclude=skip)
+                found = [source] if isinstance(source, Article) else read_articles(source, on_error=report, exclude=skip)
+                for article in found:
+                    seen.add(article.id)
+                    yield article
 
+        self._check_open()
         options = dict(jobs=jobs or os.cpu_count() or 1, progress=progress, on_error=on_error)
         if rebuild:
             summary = rebuild_articles(self.path, articles(), **options)
@@ -124,13 +136,34 @@ class SearchEngine:
                 self._ix.close()
             self._ix, self._outdated = open_index(self.path), None
         else:
+            if isinstance(self._outdated, IndexNotFoundError):
+                self._close_searcher()
+                self._ix, self._outdated = create_index(self.path), None
             self._check_version()
             summary = write_articles(self._ix, articles(), **options)
         summary.errors[:0] = unread.errors
         del summary.errors[MAX_ERRORS_KEPT:]
         summary.rejected += unread.rejected
+        if prune and not summary.rejected:
+            summary.pruned = delete_articles(self._ix, (), keep=seen.__contains__)
         self.refresh()
         return summary
+
+    def delete(self, ids: Iterable[str] | str) -> int:
+        """Delete the articles with these ids, in one commit (crash-safe, under the job lock
+        as indexing is); returns how many were in the index. They leave search, ``get``,
+        facets, persons and ``len`` at once (for this engine; other engines after
+        ``refresh()``); indexing the same id again adds it anew.
+
+        >>> engine.delete(["gia-xang-giam-2020-03-31"])  # doctest: +SKIP
+        1
+        """
+        if isinstance(ids, str):
+            ids = [ids]
+        self._check_version()
+        deleted = delete_articles(self._ix, ids)
+        self.refresh()
+        return deleted
 
     # -- reading -----------------------------------------------------------
 
@@ -141,7 +174,12 @@ class SearchEngine:
         with self._lock:
             self._generation += 1
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EngineClosedError(f"the search engine of {self.path} is closed: open a new SearchEngine")
+
     def _check_version(self) -> None:
+        self._check_open()
         if self._outdated is not None:
             raise self._outdated
 
@@ -156,6 +194,7 @@ class SearchEngine:
             searcher.close()  # only this thread used it
             searcher = None
         if searcher is None:
+            assert self._ix is not None  # else _check_version raised
             searcher = self._ix.searcher()
             with self._lock:
                 self._searchers.append(searcher)
@@ -170,8 +209,8 @@ class SearchEngine:
         this thread's until ``refresh()`` is called and the index has changed; don't keep
         it across a refresh or ``close()``.
 
-        >>> engine.reader().doc_count  # doctest: +SKIP
-        2653
+        >>> engine.reader().doc_count
+        26
         """
         self._search_with()
         return self._local.view
@@ -205,20 +244,7 @@ class SearchEngine:
     def suggest(self, query: str) -> str | None:
         """A better query to offer when ``query`` finds little ("Did you mean …?"), or None."""
         parse(query)  # malformed queries raise here, as in search
-        searcher = self._search_with()
-        lexicon = self._lexicon(searcher)
-        better = suggest_query(clean_text(query), searcher.reader(), lexicon)
-        try:
-            parsed = None if better is None else parse(better)
-        except QuerySyntaxError:  # a rewrite that broke an operator's value: no suggestion
-            return None
-        if parsed is None:
-            return None
-        # Offer it only if it finds articles with all its words.
-        try:
-            return better if self._retriever(searcher).search(parsed, [], 1, relax=False) else None
-        except QueryCostError:
-            return None
+        return self._suggest(self._search_with(), query)
 
     @guard_reads
     def persons_of(self, article_id: str) -> list[str]:
@@ -233,65 +259,137 @@ class SearchEngine:
         self,
         query: str,
         *,
+        offset: int = 0,
         limit: int = 10,
         date_from: DateLike = None,
         date_to: DateLike = None,
         person: str | None = None,
+        category: str | None = None,
+        source: str | None = None,
         sort: str = "relevance",
+        facets: Iterable[str] = (),
         highlight: bool = True,
-    ) -> list[Hit]:
-        """Articles matching ``query`` (see the README's query language), best first.
+    ) -> Results:
+        """Articles matching ``query`` (see the README's query language): items ``offset``
+        … ``offset + limit - 1`` of one ranked list of all ``Results.total`` matches.
 
-        Articles with every word rank before those with only most of them.
+        Articles with every word rank before those with only most of them (``Hit.all_words``).
         ``date_from`` / ``date_to`` are inclusive (dates, datetimes or strings like
-        ``2024-05-07`` or ``07/05/2024``); ``sort`` is relevance, date or -date
-        (sorted by date, hits have score 0). ``highlight=False`` skips snippets.
+        ``2024-05-07`` or ``07/05/2024``); ``person``, ``category`` and ``source`` are
+        ``person:``, ``category:`` and ``source:``. ``sort`` is relevance, date or -date
+        (sorted by date, hits have score 0); a query with no words to score (only
+        filters) lists newest first. ``facets`` names any of ``category``, ``source``,
+        ``year``, ``month``, ``person``, counted over every match. ``highlight=False``
+        skips snippets.
+
+        >>> results = engine.search("giá xăng", limit=5, facets=["month"])  # doctest: +SKIP
+        >>> results.total, len(results), results.facets["month"][:2]         # doctest: +SKIP
+        (17, 5, [('2020-03', 4), ('2020-04', 6)])
         """
-        if limit < 1:
-            return []
+        if sort not in SORTS:
+            raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
+        try:
+            facets = check_facets(facets)
+        except ValueError as exc:
+            raise QuerySyntaxError(query, str(exc)) from None
+        offset, limit = max(int(offset), 0), max(int(limit), 0)
         searcher = self._search_with()
-        tree, wanted, ranked = self._ranked(searcher, query, limit, date_from, date_to, person, sort)
-        matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight else None
+        tree, filters, wanted = self._filters(query, date_from, date_to, person, category, source)
+        retriever = self._retriever(searcher)
+        page = retriever.page(tree, filters, offset, limit, sort)
+        matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight and page.ranked else None
         keys = {person_key(p.name) for p in wanted}
-        return [self._hit(searcher, docnum, score, matcher, keys) for docnum, score in ranked]
+        hits = tuple(self._hit(searcher, docnum, score, matcher, keys, all_words)
+                     for docnum, score, all_words in page.ranked)  # fmt: skip
+        counted = facet_counts(retriever.view, page.docs, facets) if facets else {}
+        suggestion = self._suggest(searcher, query) if len(page.docs) < SUGGEST_BELOW and query.strip() else None
+        return Results(hits=hits, total=len(page.docs), total_all_words=page.all_words, offset=offset, limit=limit,
+                       facets=counted, suggestion=suggestion)  # fmt: skip
+
+    @guard_reads
+    def similar(self, article_id: str, limit: int = 10) -> list[Hit]:
+        """Articles related to the one with this id (a "more like this"), best first: those
+        scoring best on its most telling terms (folded words and syllables of its title,
+        lead and body, by tf·idf), without itself or exact duplicates of it (the same
+        indexed content, or the same title and text under another id). Raises
+        HnpSearchError when there is no such article.
+
+        >>> [h.id for h in engine.similar("metro-nhon-ga-ha-noi-2024-08-09", limit=3)]  # doctest: +SKIP
+        """
+        searcher = self._search_with()
+        docnum = searcher.document_number(id=article_id)
+        if docnum is None:
+            raise HnpSearchError(f"no article with id {article_id!r}")
+        fields = searcher.stored_fields(docnum)
+        same = (fields.get("title") or "", fields.get("body") or "")
+        hits = []
+        for candidate, score in related(self._local.view, docnum, fields, limit + 5):
+            hit = self._hit(searcher, candidate, score, None, set())
+            if (hit.title, hit.article.body) != same:
+                hits.append(hit)
+        return hits[:limit]
+
+    @guard_reads
+    def stats(self) -> dict:
+        """What the index holds, JSON-ready: path, articles, first and last publication
+        dates (ISO) and how many are undated, articles per category and per source, how
+        many persons are named, size on disk and segments, analyzer version."""
+        self._search_with()
+        view = self._local.view
+        docs = view.all_docs()
+        first, last, undated = date_range(view, docs)
+        counted = facet_counts(view, docs, ["category", "source", "person"], top=len(docs) + 1)
+        return {
+            "path": str(self.path),
+            "articles": len(docs),
+            "first_published": first.isoformat() if first else None,
+            "last_published": last.isoformat() if last else None,
+            "undated": undated,
+            "categories": counted["category"],
+            "sources": counted["source"],
+            "persons": len(counted["person"]),
+            "index_bytes": index_size(self.path),
+            "segments": len(view.leaves),
+            "analyzer_version": ANALYZER_VERSION,
+        }
 
     @guard_reads
     def persons(self, query: str | None = None, top: int = 20, **filters) -> list[tuple[str, int]]:
         """The persons named in the most articles, overall or among the matches of
-        ``query`` (with ``filters`` as for ``search``: date_from, date_to, person),
-        as (name, number of articles), most first.
+        ``query`` (with ``filters`` as for ``search``: date_from, date_to, person,
+        category, source), as (name, number of articles), most first.
 
-        >>> engine.persons("metro", top=3)  # doctest: +SKIP
-        [('Phan Thế Bảo', 2), ('Nguyễn Quốc Toàn', 1), ...]
+        >>> engine.persons("metro", top=3)
+        [('Phan Thế Bảo', 2), ('Lê Thu Trang', 1), ('Nguyễn Quốc Toàn', 1)]
         """
         searcher = self._search_with()
+        view = self._local.view
         if query is None and not filters:
-            deleted = searcher.reader().is_deleted
-            docnums = [d for d in range(searcher.doc_count_all()) if not deleted(d)]
+            docs = view.all_docs()
         else:
             tree, filters_, _ = self._filters(query or "", **filters)
-            docnums = sorted(self._retriever(searcher).matching(tree, filters_))
-        counts: dict[str, int] = {}
-        spellings: dict[str, dict[str, int]] = {}
-        for docnum in docnums:
-            for name in searcher.stored_fields(docnum).get("persons") or ():
-                key = person_key(name)
-                counts[key] = counts.get(key, 0) + 1
-                seen = spellings.setdefault(key, {})
-                seen[name] = seen.get(name, 0) + 1
-        ranked = sorted(counts, key=lambda k: (-counts[k], k))[:top]
-        return [(max(spellings[k], key=spellings[k].get), counts[k]) for k in ranked]
+            docs = self._retriever(searcher).page(tree, filters_, 0, 0).docs
+        return facet_counts(view, docs, ["person"], top=top)["person"]
 
-    def _ranked(self, searcher, query: str, limit: int, date_from: DateLike = None, date_to: DateLike = None,
-                person: str | None = None, sort: str = "relevance"):
-        """Parse and run a query: (tree, person filters, [(docnum, score)])."""
-        if sort not in SORTS:
-            raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
-        tree, filters, wanted = self._filters(query, date_from, date_to, person)
-        return tree, wanted, self._retriever(searcher).search(tree, filters, limit, sort)
+    def _suggest(self, searcher: Searcher, query: str) -> str | None:
+        lexicon = self._lexicon(searcher)
+        better = suggest_query(clean_text(query), searcher.reader(), lexicon)
+        if better is None:
+            return None
+        try:  # offered only if it finds articles with all its words
+            return better if self._retriever(searcher).search(parse(better), [], 1, relax=False) else None
+        except QuerySyntaxError:  # a correction that breaks an operator ("date:2023-11" → "date:2023-"), or costs too much
+            return None
 
     @staticmethod
-    def _filters(query: str, date_from: DateLike = None, date_to: DateLike = None, person: str | None = None):
+    def _filters(
+        query: str,
+        date_from: DateLike = None,
+        date_to: DateLike = None,
+        person: str | None = None,
+        category: str | None = None,
+        source: str | None = None,
+    ):
         """The parsed query, the filters the options add, and every person filter."""
         tree = parse(query)
         filters: list[Node] = []
@@ -302,13 +400,16 @@ class SearchEngine:
         if person:
             wanted.append(person_filter(person))
             filters.append(wanted[-1])
+        filters += [facet_filter(name, value) for name, value in (("category", category), ("source", source)) if value]
         return tree, filters, wanted
 
     @staticmethod
-    def _hit(searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str]) -> Hit:
+    def _hit(searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str],
+             all_words: bool = True) -> Hit:  # fmt: skip
         fields = searcher.stored_fields(docnum)
         article = _article(fields)
         names = tuple(fields.get("persons") or ())
+        snippets: list[Snippet]
         if matcher is None:
             title_snippet, snippets = Snippet(article.title), []
         else:
@@ -324,11 +425,13 @@ class SearchEngine:
             title_snippet=title_snippet,
             persons=names,
             matched_persons=tuple(n for n in names if _person_matches(n, person_keys)),
+            all_words=all_words,
         )
 
     def check(self) -> Report:
         """Verify every file of the index (``hnp-search check``): what is damaged or missing,
         found by the checksums recorded at each commit, or by reading files written since."""
+        self._check_open()
         return verify(self.path)
 
     # -- lifecycle ---------------------------------------------------------
@@ -342,15 +445,28 @@ class SearchEngine:
             self._local = threading.local()
 
     def close(self) -> None:
+        """Release the index; any later call raises ``EngineClosedError``."""
         self._close_searcher()
         if self._ix is not None:
             self._ix.close()
+        self._closed = True
 
     def __enter__(self) -> "SearchEngine":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _unreadable(path: Path) -> bool:
+    """Whether ``path`` holds index files that cannot be opened: an error at once, not an index to create over."""
+    try:
+        open_index(path, create=False)
+    except IndexNotFoundError as exc:
+        return index_exists(path) and "cannot open" in str(exc)
+    except (IndexVersionError, IndexCorruptError):
+        pass
+    return False
 
 
 def _is_text(value: str) -> bool:

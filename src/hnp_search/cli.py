@@ -1,7 +1,11 @@
-"""Command line: ``hnp-search index | search | show``, arguments → ``SearchEngine`` calls → ``render``ed output."""
+"""Command line: ``hnp-search index | search | similar | persons | show | delete | stats | check``.
+
+Arguments → ``SearchEngine`` calls → ``render``ed output.
+"""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -11,10 +15,9 @@ import click
 from . import render
 from .api import SORTS, SearchEngine, default_index_dir
 from .errors import HnpSearchError
-from .highlight import Snippet
+from .ingest import estimate_articles
+from .results import FACETS
 
-#: Offer a better query when a search finds fewer hits than this.
-SUGGEST_BELOW = 3
 #: Exit status when some input files or lines were rejected (the rest is indexed).
 EXIT_REJECTED = 3
 #: Rejected inputs reported one by one as they are met; past that they are only counted.
@@ -28,9 +31,15 @@ class _Group(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # here, so that a closed pipe is caught below
+            return result
         except HnpSearchError as exc:
             raise click.ClickException(render.terminal_safe(str(exc), newlines=False)) from None
+        except BrokenPipeError:  # `hnp-search search … | head -3`: the reader has all it wants
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so that the exit's flush finds no closed pipe
+            sys.exit(0)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,8 +99,11 @@ def _duration(seconds: float) -> str:
               help="Analysis processes (default: number of cores).")
 @click.option("--errors-json", type=click.File("w"), default=None,
               help="Also write the rejected inputs to this file as JSON.")
+@click.option("--prune", is_flag=True,
+              help="Then delete the indexed articles whose ids PATHS no longer hold "
+                   "(not done if some input is rejected).")
 @_index_dir_option
-def index_command(paths, rebuild, jobs, errors_json, index_dir):
+def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
     """Add or replace the articles in PATHS (HNP page text, JSONL, JSONL.gz, folders).
 
     Articles are matched by id, so indexing the same files again adds nothing.
@@ -103,9 +115,9 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
     hnp-search index corpus/ ../archive/2024.jsonl.gz --jobs 2
     """
     engine = SearchEngine(index_dir or default_index_dir())
-    progress = _Progress(None) if sys.stderr.isatty() else None
-    report = render.ErrorsJson(errors_json) if errors_json else None
+    progress = _Progress(estimate_articles(*paths)) if sys.stderr.isatty() else None
 
+    report = render.ErrorsJson(errors_json) if errors_json else None
     shown = []
 
     def on_error(error):
@@ -124,16 +136,19 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
     exclude = [errors_json.name] if errors_json and isinstance(errors_json.name, str) else []
     with engine:
         try:
-            summary = engine.index(list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error,
-                                   exclude=exclude)
+            summary = engine.index(
+                list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error, prune=prune,
+                exclude=exclude,
+            )
         except KeyboardInterrupt as stop:
             if progress:
                 progress.done()
             signum = getattr(stop, "signum", signal.SIGINT)
             what = "Interrupted" if signum == signal.SIGINT else f"Stopped by {signal.Signals(signum).name}"
             click.echo(
-                f"{what}: rolled back the batch being written; the index keeps the {len(engine)} "
-                "articles committed before it. Run the same command again to finish.",
+                f"{what}: rolled back the batch being written; the index keeps the "
+                f"{render.plural(len(engine), 'article')} "
+                "committed before it. Run the same command again to finish.",
                 err=True,
             )
             sys.exit(128 + signum)
@@ -143,12 +158,9 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
         total = len(engine)
     if progress:
         progress.done()
-    rate = summary.indexed / summary.seconds if summary.seconds else 0
-    click.echo(
-        f"{summary.added} added, {summary.updated} updated, {summary.skipped} unchanged, "
-        f"{summary.rejected} errors in {summary.seconds:.1f}s ({rate:.1f} articles/s); "
-        f"index: {total} articles, {summary.index_bytes / 1e6:.1f} MB at {render.terminal_safe(str(engine.path))}"
-    )
+    click.echo(render.index_summary_text(summary, total, engine.path))
+    if prune and summary.rejected:
+        click.echo("Not pruned: some input was rejected, so the ids it holds are unknown.", err=True)
     if summary.rejected:
         click.echo("Rejected input:", err=True)
         for error in summary.errors:
@@ -159,59 +171,160 @@ def index_command(paths, rebuild, jobs, errors_json, index_dir):
         sys.exit(EXIT_REJECTED)
 
 
+def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in (value or "").split(",") if n.strip())
+    unknown = [n for n in names if n not in FACETS]
+    if unknown:
+        raise click.BadParameter(f"unknown facet {unknown[0]!r} (use any of {', '.join(FACETS)})")
+    return names
+
+
 @main.command("search")
 @click.argument("query", nargs=-1, required=False)
-@click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Most hits to show.")
-@click.option("--from", "date_from", default=None, help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024).")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Hits per page.")
+@click.option("--offset", type=click.IntRange(min=0), default=None, help="Skip this many hits (0: from the best).")
+@click.option("--page", type=click.IntRange(min=1), default=None, help="Show page N of --limit hits (1: the first).")
+@click.option("--from", "date_from", default=None,
+              help="Published on or after (2024-05-07, 07/05/2024, 2024-05, 2024).")
 @click.option("--to", "date_to", default=None, help="Published on or before (same forms).")
-@click.option("--person", default=None, help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding to it).')
-@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
-@click.option("--html", "as_html", is_flag=True, help="An HTML list of hits, matches in <mark>.")
+@click.option("--person", default=None,
+              help='Only articles naming this person ("Doãn Trung Tuấn"; without diacritics, every name folding '
+                   'to it).')
+@click.option("--category", default=None, help="Only articles of this category (as category:).")
+@click.option("--source", default=None, help="Only articles read from this file (as source:; its name will do).")
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="relevance",
+    show_default=True,
+    help="relevance (a query with no words: newest first), date or -date.",
+)
+@click.option(
+    "--facets",
+    callback=_facet_names,
+    default=None,
+    metavar="NAMES",
+    help=f"Count all matches by these, comma-separated: {','.join(FACETS)}.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The page as one JSON object: total, hits, facets.")
+@click.option("--html", "as_html", is_flag=True, help="The page as a complete HTML document.")
 @click.option("--color/--no-color", default=None, help="Highlight with colour (default: on a terminal).")
 @_index_dir_option
-def search_command(query, limit, date_from, date_to, person, sort, as_json, as_html, color, index_dir):
+def search_command(
+    query,
+    limit,
+    offset,
+    page,
+    date_from,
+    date_to,
+    person,
+    category,
+    source,
+    sort,
+    facets,
+    as_json,
+    as_html,
+    color,
+    index_dir,
+):
     """Search the index. Words match with or without diacritics; "quotes" make a phrase.
 
     \b
     hnp-search search Hà Nội
-    hnp-search search ha noi --limit 5
+    hnp-search search ha noi --limit 5 --page 2
     hnp-search search '"văn hóa thể thao"' --from 2024-01-01
     hnp-search search 'giao thông -"xe buýt" date:2024-05'
     hnp-search search metro --person "Nguyễn Quốc Toàn" --sort -date
+    hnp-search search giá xăng --facets category,month,person
 
     \b
     Query language: words (all of them first, then most; a question, with a
     ? or a question word such as gì or bao nhiêu, by score alone); "a phrase";
     -word / -"phrase" to exclude; a OR b; ( ); title: lead: body: author:;
-    person:"Name"; date:2024-05-07, date:2024-05, date:2024, date:07/05/2024,
-    date:2024-05-01..2024-05-31, date:>=2024-05-01, date:<2024.
+    person:"Name"; category:business; source:dantri; date:2024-05-07,
+    date:2024-05, date:2024, date:07/05/2024, date:2024-05-01..2024-05-31,
+    date:>=2024-05-01, date:<2024.
     """
     text = " ".join(query)
-    if not text.strip() and not (person or date_from or date_to):
-        raise click.UsageError("give a query, --person, --from or --to")
+    if not text.strip() and not (person or date_from or date_to or category or source):
+        raise click.UsageError("give a query, --person, --category, --source, --from or --to")
+    if as_json and as_html:
+        raise click.UsageError("--json and --html cannot be used together")
+    if offset is not None and page is not None:
+        raise click.UsageError("--offset and --page cannot be used together")
+    offset = (page - 1) * limit if page is not None else offset or 0
     with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
-        hits = engine.search(text, limit=limit, date_from=date_from, date_to=date_to, person=person, sort=sort)
+        results = engine.search(text, offset=offset, limit=limit, date_from=date_from, date_to=date_to, person=person,
+                                category=category, source=source, sort=sort, facets=facets)  # fmt: skip
+    out = results.to_dict()
+    suggestion = render.terminal_safe(results.suggestion or "", newlines=False)
+    if results.suggestion and (as_json or as_html):
+        click.echo(f"Did you mean: {suggestion}?", err=True)
     if as_json:
-        for hit in hits:
-            click.echo(render.to_json(render.hit_json(hit)))
+        click.echo(render.to_json({"query": text, **out}))
         return
     if as_html:
-        click.echo(render.hits_html(hits))
-        return
-    if not hits:
-        click.echo(f"No articles match {text!r}.")
-    if len(hits) < min(limit, SUGGEST_BELOW) and text.strip():
-        with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
-            better = engine.suggest(text)
-        if better:
-            click.echo(f"Did you mean: {render.terminal_safe(better, newlines=False)}?\n")
-    if not hits:
+        click.echo(render.results_html(out, text))
         return
     colour = sys.stdout.isatty() if color is None else color
-    mark = Snippet.ansi if colour else Snippet.plain
+    if results.suggestion:
+        click.echo(f"Did you mean: {suggestion}?\n")
+    scored = sort == "relevance" and any(hit.score for hit in results)
+    mark = render.ANSI if colour else render.PLAIN
+    click.echo(render.results_text(out, text, mark, scored), color=colour, nl=False)
+
+
+@main.command("similar")
+@click.argument("article_id")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many related articles.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the article's id and the related hits.")
+@_index_dir_option
+def similar_command(article_id, limit, as_json, index_dir):
+    """List articles related to one (sharing its most telling words), best first.
+
+    \b
+    hnp-search similar news_business_250 --limit 5
+    """
+    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+        hits = engine.similar(article_id, limit=limit)
+    if as_json:
+        click.echo(render.to_json({"id": article_id, "hits": [h.to_dict() for h in hits]}))
+        return
+    if not hits:
+        click.echo(f"No articles related to {article_id!r}.")
     for rank, hit in enumerate(hits, 1):
-        click.echo(render.hit_text(rank, hit, mark, scored=sort == "relevance"), color=colour)
+        click.echo(render.hit_text(rank, hit.to_dict()))
+
+
+@main.command("delete")
+@click.argument("article_ids", nargs=-1, required=True)
+@_index_dir_option
+def delete_command(article_ids, index_dir):
+    """Delete articles by id, in one commit. Exit status 1 if some id is not in the index.
+
+    \b
+    hnp-search delete news_business_250 news_business_197
+    """
+    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+        missing = [i for i in dict.fromkeys(article_ids) if engine.get(i) is None]
+        deleted = engine.delete(article_ids)
+        total = len(engine)
+    click.echo(f"Deleted {render.plural(deleted, 'article')}; index: {render.plural(total, 'article')}.")
+    for article_id in missing:
+        click.echo(f"warning: no article with id {article_id!r}", err=True)
+    if missing:
+        sys.exit(1)
+
+
+@main.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
+@_index_dir_option
+def stats_command(as_json, index_dir):
+    """What the index holds: articles, date range, categories, sources, size, analyzer version."""
+    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+        stats = engine.stats()
+    click.echo(render.to_json(stats) if as_json else render.stats_text(stats), nl=as_json)
 
 
 @main.command("persons")
@@ -233,8 +346,9 @@ def persons_command(query, top, date_from, date_to, as_json, index_dir):
     with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
         ranked = engine.persons(text, top=top, **filters)
     for name, count in ranked:
-        click.echo(render.to_json({"name": name, "articles": count}) if as_json
-                   else f"{count:6d}  {render.terminal_safe(name, newlines=False)}")
+        line = (render.to_json({"name": name, "articles": count}) if as_json
+                else f"{count:6d}  {render.terminal_safe(name, newlines=False)}")
+        click.echo(line)
     if not ranked and not as_json:
         click.echo("No persons found.")
 

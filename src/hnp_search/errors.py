@@ -5,6 +5,7 @@
      ├── IndexVersionError    index built by an incompatible analyzer version
      ├── IndexCorruptError    an index file is damaged or missing (named in the message)
      ├── IndexBusyError       another process holds the index's write lock
+     ├── EngineClosedError    a SearchEngine used after close()
      ├── IngestError          a file or line that cannot be read as an article
      ├── JobError             an indexing job stopped: a worker died, the disk is full
      └── QuerySyntaxError     a malformed query
@@ -12,6 +13,8 @@
 """
 
 from __future__ import annotations
+
+import os
 
 
 class HnpSearchError(Exception):
@@ -40,6 +43,10 @@ class IndexBusyError(HnpSearchError):
     """Another writer holds the index lock."""
 
 
+class EngineClosedError(HnpSearchError):
+    """A ``SearchEngine`` used after ``close()``."""
+
+
 class IngestError(HnpSearchError):
     """A file, or one line of a file, that cannot be read as an article.
 
@@ -47,7 +54,7 @@ class IngestError(HnpSearchError):
     when the whole file is at fault).
     """
 
-    def __init__(self, path: str, message: str, line: int | None = None):
+    def __init__(self, path: str | os.PathLike[str], message: str, line: int | None = None):
         self.path = str(path)
         self.line = line
         self.message = message

@@ -1,4 +1,7 @@
-"""Highlighting: find a query's matches in stored text (no re-segmentation) and cut them into short snippets for the terminal, plain text, HTML or JSON."""
+"""Highlighting: a query's matches in stored text → short snippets (terminal, plain, HTML, JSON).
+
+Matches are found in the stored text itself, without segmenting it again.
+"""
 
 from __future__ import annotations
 
@@ -132,7 +135,8 @@ class Matcher:
         if self._regions is None:
             found = _word_starts(self._pattern, folded)
         else:  # phrases may overlap ("a b", "b c" in "a b c"): scan their union
-            regions = _merge(text, [m.span() for m in _word_starts(self._regions, folded, overlapping=True)], gaps=False)
+            starts = _word_starts(self._regions, folded, overlapping=True)
+            regions = _merge(text, [m.span() for m in starts], gaps=False)
             found = (m for region in regions for m in _word_starts(self._pattern, folded, *region))
         chains: list[list[tuple[int, int, str, str]]] = []
         last_end = -1
@@ -141,7 +145,8 @@ class Matcher:
             before = _SYLLABLE.match(text, start - 2) if start >= 2 else None
             if before and before.end() > start:
                 continue  # inside a longer syllable: "5" of "7/5"
-            if _SYLLABLE.match(text, start).end() != end:
+            whole = _SYLLABLE.match(text, start)
+            if whole is None or whole.end() != end:
                 continue  # the start of one: "7" of "7/5"
             token = (start, end, *_term(text[start:end]))
             if chains and not _WORD_CHAR.search(text, last_end, start):
@@ -261,7 +266,9 @@ def _widen(text: str, start: int, end: int, budget: int) -> tuple[int, int]:
     return left, right
 
 
-def snippets(text: str, spans: list[tuple[int, int]], limit: int = MAX_SNIPPETS, size: int = SNIPPET_CHARS) -> list[Snippet]:
+def snippets(
+    text: str, spans: list[tuple[int, int]], limit: int = MAX_SNIPPETS, size: int = SNIPPET_CHARS
+) -> list[Snippet]:
     """Up to ``limit`` fragments of ``text`` around its best matches (``spans``), in text order."""
     if not spans:
         return []
@@ -269,7 +276,8 @@ def snippets(text: str, spans: list[tuple[int, int]], limit: int = MAX_SNIPPETS,
     # by how many different terms they show, then by how many matches.
     clusters: list[list[tuple[int, int]]] = []
     for span in spans:
-        if clusters and span[1] - clusters[-1][0][0] <= size * 3 // 4 and "\n" not in text[clusters[-1][-1][1] : span[0]]:
+        near = clusters and span[1] - clusters[-1][0][0] <= size * 3 // 4
+        if near and "\n" not in text[clusters[-1][-1][1] : span[0]]:
             clusters[-1].append(span)
         else:
             clusters.append([span])

@@ -1,4 +1,6 @@
-"""Persistent names: the codec, format and field classes (and the block loader) that index files name by pickle → their code in ``store``.
+"""Persistent names: the classes index files name by pickle → their code in ``store``.
+
+They are the codec, format and field classes, and the block loader.
 
 Whoosh pickles the schema and each segment's codec into the table of contents, and every
 posting block is a pickle calling ``_unpacked_block``: they name ``hnp_search.index.<name>``,

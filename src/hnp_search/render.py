@@ -1,4 +1,8 @@
-"""Presentation: ``Hit`` and ``Article`` → JSON-ready dicts, an HTML fragment, terminal text (the CLI's output, for any front end), every field made safe to show on a terminal."""
+"""Presentation: ``Results.to_dict()``, ``Hit.to_dict()``, ``Article`` and stats → terminal text, an HTML page, dicts.
+
+The CLI's output, for any front end; every field from an article or a file name is made safe
+to show on a terminal (``terminal_safe``, ``to_json``).
+"""
 
 from __future__ import annotations
 
@@ -7,61 +11,173 @@ import json
 import re
 from typing import Callable, TextIO
 
-from .api import Hit
+from .results import Hit
 from .highlight import Snippet
 from .ingest import Article
 
 
-def hits_html(hits: list[Hit]) -> str:
-    """Hits as an HTML fragment: article text escaped, matches in <mark>."""
+def plural(count: int, noun: str) -> str:
+    """``1 article``, ``2 articles``, ``1,234 articles``."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def marked(text: str, matches, before: str, after: str, escape: Callable[[str], str] = str) -> str:
+    """``text`` with each [start, end) of ``matches`` between ``before`` and ``after``, the rest through ``escape``."""
+    out, last = [], 0
+    for start, end in sorted(matches):
+        if start < last:
+            continue
+        out += [escape(text[last:start]), before, escape(text[start:end]), after]
+        last = end
+    out.append(escape(text[last:]))
+    return "".join(out)
+
+
+#: How terminal text marks matches: plain ``[[…]]`` or bold yellow.
+PLAIN = ("[[", "]]")
+ANSI = ("\x1b[1;33m", "\x1b[0m")
+
+
+def results_header(results: dict, query: str) -> str:
+    """The line above the hits: how many articles match, how many hold every word, which are shown."""
+    total, shown = results["total"], len(results["hits"])
+    what = f" for {query!r}" if query.strip() else ""
+    if not total:
+        return f"No articles match {query!r}." if query.strip() else "No articles match."
+    line = f"Found {plural(total, 'article')}{what}"
+    if results["total_all_words"] != total:
+        line += f" ({results['total_all_words']:,} with every word)"
+    first = results["offset"] + 1
+    if not shown:
+        return line + f"; none from #{first:,} on (the last page is {-(-total // max(results['limit'], 1)):,})."
+    if shown < total:
+        line += f"; showing {first:,}–{first + shown - 1:,}"
+    return line + "."
+
+
+def hit_text(rank: int, hit: dict | Hit, mark: tuple[str, str] | Callable = PLAIN, scored: bool = True) -> str:
+    """A hit (``Hit.to_dict()``) as terminal lines (a blank one last), matches between ``mark``'s two strings."""
+    if isinstance(hit, Hit):
+        hit = hit.to_dict()
+    if callable(mark):  # Snippet.plain or Snippet.ansi, as before
+        mark = ANSI if mark is Snippet.ansi else PLAIN
+    published = hit["published"][:10].split("-") if hit["published"] else None
+    date = "/".join(reversed(published)) if published else "no date"
+    score = f" · score {hit['score']:.2f}" if scored else ""
+    title = marked(hit["title"], hit.get("title_matches", ()), *mark, _line)
+    lines = [f"{rank}. {title}", f"   {date} · {_line(hit['id'])}{score}"]
+    if hit["matched_persons"]:
+        lines.append(f"   persons: {_line(', '.join(hit['matched_persons']))}")
+    lines += [f"   … {marked(s['text'], s['matches'], *mark, terminal_safe)} …" for s in hit["snippets"]]
+    return "\n".join(lines) + "\n"
+
+
+def facets_text(facets: dict) -> str:
+    """Facet counts (``Results.to_dict()["facets"]``) as terminal lines, one per facet."""
+    lines = []
+    for name, counts in facets.items():
+        values = " · ".join(f"{_line(str(c['value']))} {c['count']:,}" for c in counts) or "none"
+        lines.append(f"{name}: {values}")
+    return "".join(line + "\n" for line in lines)
+
+
+def results_text(results: dict, query: str, mark: tuple[str, str] = PLAIN, scored: bool = True) -> str:
+    """A page of results (``Results.to_dict()``) as terminal text: the header, the hits
+    numbered from the page's offset, the facets."""
+    out = [results_header(results, query) + "\n"]
+    if results["hits"]:
+        out.append("\n")
+    out += [hit_text(results["offset"] + i, hit, mark, scored) + "\n" for i, hit in enumerate(results["hits"], 1)]
+    if results["facets"]:
+        out.append(facets_text(results["facets"]))
+    return "".join(out).rstrip("\n") + "\n"
+
+
+_PAGE_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
+    "mark{background:#fde68a}li{margin-bottom:1.2rem}small{color:#555}.facets{columns:2;font-size:.9rem}"
+)
+
+
+def results_html(results: dict, query: str) -> str:
+    """A page of results (``Results.to_dict()``) as a complete HTML page: charset, title,
+    counts, facets, hits linked to their URLs with dates, matches in <mark>, all text escaped."""
+    esc = _html
     items = []
-    for hit in hits:
-        published = hit.published.strftime("%d/%m/%Y") if hit.published else ""
-        snippets = "".join(f"<p>… {_neutral(s).html()} …</p>" for s in hit.snippets)
-        hit_id = html.escape(terminal_safe(hit.id, newlines=False))
-        items.append(
-            f'<li id="{hit_id}"><h3>{_neutral(hit.title_snippet).html()}</h3>'
-            f"<small>{published} · {hit_id}</small>{snippets}</li>"
-        )
-    return "<ol>\n" + "\n".join(items) + "\n</ol>"
+    for hit in results["hits"]:
+        title = marked(hit["title"], hit.get("title_matches", ()), "<mark>", "</mark>", esc)
+        if hit.get("url"):
+            title = f'<a href="{esc(hit["url"])}">{title}</a>'
+        published = hit["published"]
+        day = "/".join(reversed(published[:10].split("-"))) if published else ""
+        date = f'<time datetime="{esc(published)}">{esc(day)}</time>' if published else "no date"
+        meta = " · ".join([date, *(esc(hit[k]) for k in ("category",) if hit.get(k)), esc(hit["id"])])
+        snippets = "".join(f"<p>… {marked(s['text'], s['matches'], '<mark>', '</mark>', esc)} …</p>"
+                           for s in hit["snippets"])  # fmt: skip
+        items.append(f'<li id="{esc(hit["id"])}"><h3>{title}</h3><small>{meta}</small>{snippets}</li>')
+    facets = "".join(
+        f"<section><h4>{esc(name)}</h4><ul>"
+        + "".join(f"<li>{esc(c['value'])} <small>{c['count']:,}</small></li>" for c in counts)
+        + "</ul></section>"
+        for name, counts in results["facets"].items()
+    )
+    suggestion = f"<p>Did you mean: <em>{esc(results['suggestion'])}</em>?</p>" if results.get("suggestion") else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="vi">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc(query.strip() or 'hnp-search')} · hnp-search</title>\n"
+        f"<style>{_PAGE_STYLE}</style>\n</head>\n<body>\n"
+        f"<h1>{esc(query)}</h1>\n<p class=\"count\">{esc(results_header(results, query))}</p>\n{suggestion}"
+        + (f'<div class="facets">{facets}</div>\n' if facets else "")
+        + f'<ol start="{results["offset"] + 1}">\n'
+        + "\n".join(items)
+        + "\n</ol>\n</body>\n</html>"
+    )
 
 
 def hit_json(hit: Hit) -> dict:
-    """A hit as a JSON-ready dict (one line of ``search --json``)."""
-    return {
-        "id": hit.id,
-        "title": hit.title,
-        "published": hit.published.isoformat() if hit.published else None,
-        "url": hit.article.url,
-        "score": hit.score,
-        "snippets": [s.to_json() for s in hit.snippets],
-        "persons": list(hit.persons),
-        "matched_persons": list(hit.matched_persons),
-    }
+    """A hit as a JSON-ready dict: ``Hit.to_dict``."""
+    return hit.to_dict()
 
 
-def hit_text(rank: int, hit: Hit, mark: Callable[[Snippet], str], scored: bool = True) -> str:
-    """A hit as terminal lines (a blank one last), snippets marked by ``mark`` (``Snippet.ansi`` or ``Snippet.plain``)."""
-    published = hit.published.strftime("%d/%m/%Y") if hit.published else "no date"
-    score = f" · score {hit.score:.2f}" if scored else ""
-    lines = [f"{rank}. {mark(_neutral(hit.title_snippet, newlines=False))}",
-             f"   {published} · {_line(hit.id)}{score}"]
-    if hit.matched_persons:
-        lines.append(f"   persons: {_line(', '.join(hit.matched_persons))}")
-    lines += [f"   … {mark(_neutral(snippet))} …" for snippet in hit.snippets]
-    return "\n".join(lines) + "\n"
+def index_summary_text(summary, total: int, path) -> str:
+    """What an indexing run did, one line: counts, time, rate (when anything was indexed), the index's size."""
+    rate = f" ({summary.indexed / summary.seconds:,.1f} articles/s)" if summary.indexed and summary.seconds else ""
+    pruned = f", {summary.pruned:,} pruned" if summary.pruned else ""
+    return (
+        f"{summary.added} added, {summary.updated} updated, {summary.skipped} unchanged{pruned}, "
+        f"{plural(summary.rejected, 'error')} in {summary.seconds:.1f}s{rate}; "
+        f"index: {plural(total, 'article')}, {summary.index_bytes / 1e6:.1f} MB in {_line(str(path))}"
+    )
+
+
+def stats_text(stats: dict) -> str:
+    """``engine.stats()`` as terminal lines."""
+    first, last = stats["first_published"], stats["last_published"]
+    lines = [
+        f"index: {_line(str(stats['path']))}",
+        f"articles: {stats['articles']:,}",
+        f"published: {first[:10]} to {last[:10]}" if first else "published: no dates",
+        f"undated: {stats['undated']:,}",
+        f"categories: {' · '.join(f'{_line(str(v))} {n:,}' for v, n in stats['categories']) or 'none'}",
+        f"sources: {' · '.join(f'{_line(str(v))} {n:,}' for v, n in stats['sources']) or 'none'}",
+        f"persons named: {stats['persons']:,}",
+        f"size: {stats['index_bytes'] / 1e6:.1f} MB in {stats['segments']} segments",
+        f"analyzer version: {stats['analyzer_version']}",
+    ]
+    return "".join(line + "\n" for line in lines)
 
 
 def article_text(article: Article, persons: list[str] | tuple[str, ...] = ()) -> str:
     """An article as terminal text (``show``): a header of its fields, then lead and body."""
     published = article.published.strftime("%H:%M %d/%m/%Y") if article.published else "no date"
-    lines = [f"{_line(article.title)} ({published})",
-             f"id: {_line(article.id)}" + (f" · author: {_line(article.author)}" if article.author else "")]
+    author = f" · author: {_line(article.author)}" if article.author else ""
+    lines = [f"{_line(article.title)} ({published})", f"id: {_line(article.id)}{author}"]
     if persons:
         lines.append(f"persons: {_line(', '.join(persons))}")
     lines += [f"{name}: {_line(getattr(article, name))}" for name in ("url", "source", "category") if getattr(article, name)]
-    text = (article.lead + "\n\n" if article.lead else "") + article.body
-    return "".join(line + "\n" for line in lines) + "\n" + terminal_safe(text)
+    lead = article.lead + "\n\n" if article.lead else ""
+    return "".join(line + "\n" for line in lines) + "\n" + terminal_safe(lead + article.body)
 
 
 def article_json(article: Article) -> dict:
@@ -93,13 +209,10 @@ def _line(text: str) -> str:
     return terminal_safe(text, newlines=False)
 
 
-def _neutral(snippet: Snippet, *, newlines: bool = True) -> Snippet:
-    """``snippet`` with each unsafe character replaced by U+FFFD, one for one, so that its
-    match offsets still hold."""
-    unsafe = _UNSAFE if newlines else _UNSAFE_ONE_LINE
-    if not unsafe.search(snippet.text):
-        return snippet
-    return Snippet(unsafe.sub("\ufffd", snippet.text), snippet.matches)
+def _html(text: str) -> str:
+    """Text escaped for HTML, its control characters shown as escapes (inert if the page is
+    printed on a terminal)."""
+    return html.escape(terminal_safe(text))
 
 
 def to_json(value, *, indent: int | None = None) -> str:

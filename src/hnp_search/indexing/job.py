@@ -1,4 +1,7 @@
-"""An indexing job: articles → committed segments (dedupe by id and digest, batches, commits) and its ``IndexSummary``."""
+"""An indexing job: articles → committed segments and its ``IndexSummary``; deleting articles by id.
+
+Articles are deduplicated by id and digest, then written in batches, one commit each.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from ..store.directory import (
     index_size,
     job_lock,
     publish_staging,
+    restamp_lexicon,
     remove_uncommitted,
     save_lexicon,
 )
@@ -80,6 +84,36 @@ def rebuild_articles(folder: Path, articles: Iterable[Article], **options) -> In
             discard_staging(folder)
     summary.index_bytes = index_size(folder)
     return summary
+
+
+def delete_articles(ix, ids: Iterable[str], keep: Callable[[str], bool] | None = None) -> int:
+    """Delete the articles with ``ids`` (or, when ``keep`` is given, every article whose id
+    it rejects) in one commit, holding the job lock as indexing does: a crash leaves the
+    index as before or as after. Returns how many articles were deleted."""
+    with job_lock(Path(ix.storage.folder)), ctrl_c_kept() as interrupted:
+        with ix.searcher() as searcher:
+            if keep is None:
+                found = [i for i in dict.fromkeys(ids) if searcher.document_number(id=i) is not None]
+            else:
+                rejected = (t.decode("utf-8") for t in searcher.reader().lexicon("id"))
+                found = [i for i in rejected if not keep(i) and searcher.document_number(id=i) is not None]
+            generation = searcher.reader().generation()
+        if not found:
+            return 0
+        writer = open_writer(ix)
+        try:
+            for article_id in found:
+                writer.delete_by_term("id", article_id)
+            if interrupted():
+                raise KeyboardInterrupt
+            writer.commit(mergetype=merge_small_segments)
+            integrity.record_sums(Path(ix.storage.folder))
+        finally:
+            if not writer.is_closed:
+                writer.cancel()
+        with ix.reader() as reader:
+            restamp_lexicon(ix.storage.folder, generation, reader.generation())
+    return len(found)
 
 
 class _Job:
@@ -166,9 +200,13 @@ class _Job:
 
     def fresh(self, articles: Iterable[Article]) -> Iterator[tuple[Article, str]]:
         """The articles to analyse, with their digests: duplicates and unchanged ones skipped."""
+        known = self.known
+        if known is None:
+            raise RuntimeError("the index's digests are read when the job starts")
         for article in articles:
             if article.id in self.seen:
-                self.report(IngestError(article.source or "<api>", f"duplicate id {article.id!r}, first read from {self.seen[article.id]}: skipped"))
+                message = f"duplicate id {article.id!r}, first read from {self.seen[article.id]}: skipped"
+                self.report(IngestError(article.source or "<api>", message))
                 self.handled += 1
                 continue
             self.seen[article.id] = article.source or "<api>"
@@ -178,7 +216,7 @@ class _Job:
                 self.report(IngestError(article.source or "<api>", f"article {article.id!r} holds a lone surrogate {err.object[err.start]!r}, which is no character: skipped"))
                 self.handled += 1
                 continue
-            if self.known(article.id) == fingerprint:
+            if known(article.id) == fingerprint:
                 self.summary.skipped += 1
                 self.handled += 1
                 if self.progress:
@@ -249,6 +287,11 @@ def _document(article: Article, terms: dict[str, object], fingerprint: str) -> d
     doc.update(id=article.id, digest=fingerprint, **terms)
     if article.published is not None:
         doc["published"] = article.published
+    doc.update(
+        facet_category=(article.category or "").encode("utf-8"),
+        facet_source=(article.source or "").encode("utf-8"),
+        facet_person="\n".join(terms.get("persons") or ()).encode("utf-8"),  # type: ignore[arg-type]
+    )
     return doc
 
 
@@ -266,10 +309,12 @@ class IndexSummary:
     skipped: int = 0
     #: The first MAX_ERRORS_KEPT rejected inputs, as ``path:line: what is wrong``.
     errors: list[str] = field(default_factory=list)
-    #: Every rejected input, counted (``errors`` keeps only the first few).
-    rejected: int = 0
     seconds: float = 0.0
     index_bytes: int = 0
+    #: Articles deleted because their ids are no longer in the paths indexed (``prune``).
+    pruned: int = 0
+    #: Every rejected input, counted (``errors`` keeps only the first MAX_ERRORS_KEPT).
+    rejected: int = 0
 
     def reject(self, message: str) -> None:
         """Count a rejected input; keep its message while fewer than MAX_ERRORS_KEPT are kept."""
@@ -280,7 +325,6 @@ class IndexSummary:
     @property
     def indexed(self) -> int:
         return self.added + self.updated
-
 
 
 class _KnownDigests:

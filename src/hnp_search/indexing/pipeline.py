@@ -1,4 +1,7 @@
-"""Analysis in worker processes: articles → their fields' postings, pair filter and persons, in order; Ctrl-C and SIGINT handling."""
+"""Analysis in worker processes: articles → their fields' postings, pair filter and persons, in order.
+
+Ctrl-C and SIGINT are handled here too.
+"""
 
 from __future__ import annotations
 

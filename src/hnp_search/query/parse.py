@@ -9,6 +9,7 @@ Syntax (see README "Query language"):
     title:x  author:"..."   restrict to a field
     person:"Doãn Trung Tuấn"   articles naming that person (not a street named after them)
     date:2024-05  date:07/05/2024  date:2024-05-01..2024-05-31  date:>=2024-05-01
+    category:business  source:dantri   articles of that category or source (case and diacritics aside)
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Facet:
+    """Articles whose ``name`` (category or source) is ``value``, case and diacritics aside."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
 class Not:
     node: "Node"
 
@@ -70,7 +79,7 @@ class Any:
     nodes: tuple["Node", ...]
 
 
-Node = Union[Words, Phrase, DateFilter, Person, Not, All, Any]
+Node = Union[Words, Phrase, DateFilter, Person, Facet, Not, All, Any]
 
 FIELDS = {"title": ("title",), "lead": ("lead",), "body": ("body",), "author": ("author",)}
 
@@ -78,7 +87,9 @@ FIELDS = {"title": ("title",), "lead": ("lead",), "body": ("body",), "author": (
 # Parsing
 
 #: Field names a query may use as ``name:value``; any other ``word:`` is plain text.
-FIELD_NAMES = ("title", "lead", "body", "author", "date", "person")
+FIELD_NAMES = ("title", "lead", "body", "author", "date", "person", "category", "source")
+#: Fields that filter by a stored value rather than by words.
+FACET_FIELDS = ("category", "source")
 #: Parentheses nested deeper than this are read as plain text.
 MAX_DEPTH = 16
 #: Longest query accepted, in characters.
@@ -122,9 +133,9 @@ class Parsed:
 
 
 def _lex(query: str, notes: list[str]) -> list[_Tok]:
-    tokens = []
+    tokens: list[_Tok] = []
     for m in _TOKEN.finditer(query):
-        kind = "field" if m.group("field") else m.lastgroup
+        kind = "field" if m.group("field") else m.lastgroup or "word"
         if kind == "space":
             continue
         if kind == "quote":
@@ -201,11 +212,11 @@ class _Parser:
         return None if not nodes else nodes[0] if len(nodes) == 1 else All(tuple(nodes))
 
     def alternatives(self) -> "Node | None":
-        nodes = [self.sequence()]
+        parts = [self.sequence()]
         while (tok := self.peek()) is not None and tok.kind == "or":
             self.take()
-            nodes.append(self.sequence())
-        nodes = [n for n in nodes if n is not None]
+            parts.append(self.sequence())
+        nodes = [n for n in parts if n is not None]
         return None if not nodes else nodes[0] if len(nodes) == 1 else Any(tuple(nodes))
 
     def sequence(self) -> "Node | None":
@@ -231,6 +242,8 @@ class _Parser:
         tok = self.take()
         if tok.kind == "minus":
             nxt = self.peek()
+            if nxt is None:
+                return None
             if nxt.kind == "word":
                 return Not(Words(self.take().text))
             node = self.unary()
@@ -260,6 +273,8 @@ class _Parser:
                 return None
         if tok.text == "person":
             return person_filter(text, self.query, value.pos) if any(c.isalpha() for c in text) else Words(text)
+        if tok.text in FACET_FIELDS:
+            return facet_filter(tok.text, text)
         fields = FIELDS[tok.text]
         return Phrase(text, fields) if value.kind == "phrase" else Words(text, fields)
 
@@ -273,7 +288,8 @@ def understand(query: str) -> Parsed:
     operator used wrongly (``date:31/02/2024``) or a query over ``MAX_QUERY_CHARS``."""
     query = clean_text(query).translate(_QUOTES)
     if len(query) > MAX_QUERY_CHARS:
-        raise QuerySyntaxError(query[:40] + "…", f"query too long: {len(query):,} characters (at most {MAX_QUERY_CHARS:,})")
+        message = f"query too long: {len(query):,} characters (at most {MAX_QUERY_CHARS:,})"
+        raise QuerySyntaxError(query[:40] + "…", message)
     notes: list[str] = []
     return Parsed(_Parser(query, notes).parse(), notes)
 
@@ -289,6 +305,11 @@ def person_filter(name: str, query: str = "", pos: int = 0) -> Person:
     if not any(c.isalpha() for c in name):
         raise QuerySyntaxError(query or name, "person: needs a name", pos)
     return Person(name)
+
+
+def facet_filter(name: str, value: str) -> Facet:
+    """``category:business`` (or the API's ``category=``) as a tree node."""
+    return Facet(name, " ".join(clean_text(value).split()))
 
 
 # ---------------------------------------------------------------------------
@@ -332,11 +353,11 @@ def parse_date_filter(text: str, query: str = "", pos: int = 0) -> DateFilter:
             }[op]
     if ".." in text:
         left, right = text.split("..", 1)
-        start = _day_span(left, query, pos)[0] if left else None
-        end = _day_span(right, query, pos + len(left) + 2)[1] if right else None
-        if start and end and start >= end:
+        low = _day_span(left, query, pos)[0] if left else None
+        high = _day_span(right, query, pos + len(left) + 2)[1] if right else None
+        if low and high and low >= high:
             raise QuerySyntaxError(query, f"date range {text!r} ends before it starts", pos)
-        return DateFilter(start, end)
+        return DateFilter(low, high)
     return DateFilter(*_day_span(text, query, pos))
 
 

@@ -1,4 +1,6 @@
-"""Query understanding: a tree's bare words and phrases → the index terms they mean, weighted (a ``Plan``), and whether they ask a question.
+"""Query understanding: a tree's bare words and phrases → the index terms they mean, weighted (a ``Plan``).
+
+Also whether a query asks a question.
 
 This is where what a query means is decided: diacritics typed or not, restored readings,
 2- and 3-syllable runs tried as words, syllable weights. ``retrieve`` only looks up, matches
@@ -143,7 +145,11 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
     for a, b, wa, wb in zip(syllables, syllables[1:], weights, weights[1:]):
         key = (fold(a), fold(b))
         paired[key] = max(paired.get(key, 0.0), (wa + wb) / 2)
-    pairs = [Pair(f"{f}_sf", a, b, FIELD_WEIGHTS[f] * PROXIMITY_BOOST * w) for (a, b), w in sorted(paired.items()) for f in fields]
+    pairs = [
+        Pair(f"{f}_sf", a, b, FIELD_WEIGHTS[f] * PROXIMITY_BOOST * w)
+        for (a, b), w in sorted(paired.items())
+        for f in fields
+    ]
     return Plan(tuple(required), tuple(terms), tuple(pairs))
 
 

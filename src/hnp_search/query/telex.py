@@ -1,4 +1,6 @@
-"""Typing left in Telex or VNI keystrokes (the input method off) → the Vietnamese syllable meant: ``hoaf`` → ``hòa``, ``vie65t`` → ``việt``.
+"""Typing left in Telex or VNI keystrokes → the Vietnamese syllable meant: ``hoaf`` → ``hòa``.
+
+``vie65t`` → ``việt``: the input method was off.
 
 Both decoders are blind: ``taxi`` decodes to ``tãi`` as readily as ``binhf`` to
 ``bình``. The query planner keeps a decoding only where the index holds it, and
@@ -38,9 +40,15 @@ def _compose(onset: str, vowels: str, coda: str, tone: str) -> str | None:
     return canonical_syllable(unicodedata.normalize("NFC", base + tone))
 
 
+def _onset(letters: str) -> str:
+    """The consonants a syllable starts with ("" when it starts with a vowel)."""
+    match = _ONSET.match(letters)
+    return match.group() if match else ""
+
+
 def _split(letters: str) -> tuple[str, str, str] | None:
     """(onset, vowels, rest) of a lowercase ASCII string, or None if it has no vowel."""
-    onset = _ONSET.match(letters).group()
+    onset = _onset(letters)
     rest = letters[len(onset):]
     i = 0
     while i < len(rest) and rest[i] in _VOWELS:
@@ -69,12 +77,14 @@ def decode_telex(token: str) -> str | None:
     t = token.lower()
     if not t.isascii() or not t.isalpha() or len(t) > 10:
         return None
-    onset = _ONSET.match(t).group()
+    onset = _onset(t)
     body = t[len(onset):]
     if not body or body[0] not in _VOWELS + "w":
         return None
     # Tone keys and w can come anywhere after the first vowel: take them out.
-    tone, horn, kept = None, False, []
+    tone: str | None = None
+    horn = False
+    kept: list[str] = []
     for c in body:
         if kept and c in _TELEX_TONES:
             tone = _TELEX_TONES[c]
@@ -121,7 +131,7 @@ def decode_vni(token: str) -> str | None:
         return None  # "19a", "2020s": numbers, not keystrokes
     tone = None
     shapes = []
-    letters = []
+    letters: list[str] = []
     for c in t:
         if c in _VNI_TONES:
             tone = _VNI_TONES[c]
@@ -139,14 +149,16 @@ def decode_vni(token: str) -> str | None:
         return None
     onset, vowels, coda = parts
     for c, _ in shapes:
+        shaped: str | None = vowels
         if c == "6":
-            vowels = _shape(vowels, _CIRCUMFLEX)
+            shaped = _shape(vowels, _CIRCUMFLEX)
         elif c == "7":
-            vowels = _shape(vowels, _HORN, prefer_uo=True)
+            shaped = _shape(vowels, _HORN, prefer_uo=True)
         elif c == "8":
-            vowels = _shape(vowels, _BREVE)
-        if vowels is None:
+            shaped = _shape(vowels, _BREVE)
+        if shaped is None:
             return None
+        vowels = shaped
     return _compose(onset, vowels, coda, tone or "")
 
 

@@ -1,4 +1,6 @@
-"""Typos: terms one edit away from a mistyped one (a letter missing, extra, wrong or two swapped), found among an index's own terms by their deletions (SymSpell's idea).
+"""Typos: the index's terms one edit away from a mistyped one, found by their deletions (SymSpell's idea).
+
+An edit is a letter missing, extra or wrong, or two letters swapped.
 
 A term and a mistyped form of it are one edit apart exactly when deleting at most
 one letter from each makes them equal, or when they are two swapped letters; so each

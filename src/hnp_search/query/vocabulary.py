@@ -1,4 +1,7 @@
-"""The index's vocabulary: a lexicon (folded words → accented readings, for restoring diacritics) and "did you mean" suggestions."""
+"""The index's vocabulary: a lexicon (folded words → accented readings) and "did you mean" suggestions.
+
+The lexicon restores diacritics to queries typed without them.
+"""
 
 from __future__ import annotations
 

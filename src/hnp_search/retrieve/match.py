@@ -1,4 +1,7 @@
-"""Matching: a query tree (its plans looked up in an ``IndexView``) → the documents it matches (set algebra, phrases checked by position) and the terms that score them."""
+"""Matching: a query tree → the documents it matches and the terms that score them.
+
+Plans are looked up in an ``IndexView``; set algebra, phrases checked by position.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,13 @@ from typing import Callable
 
 from ..persons import person_key
 from ..query import plan as planning
-from ..query.parse import All, Any, DateFilter, Node, Not, Person, Phrase, Words
+from ..query.parse import All, Any, DateFilter, Facet, Node, Not, Person, Phrase, Words
 from ..query.plan import FIELD_WEIGHTS
 from ..query.vocabulary import Lexicon
 from ..store.schema import TEXT_FIELDS
 from ..store.columns import iter_positions
 from ..text.normalize import fold, has_diacritics
+from .facets import value_docs
 from .view import IndexView, Positions, Postings
 
 
@@ -97,6 +101,8 @@ class NodeMatcher:
             return self._phrase(node, lazy)
         if isinstance(node, DateFilter):
             return Match(self.view.date_docs(node.start, node.end))
+        if isinstance(node, Facet):
+            return Match(value_docs(self.view, node.name, node.value))
         if isinstance(node, Person):
             key = person_key(node.name)
             return Match(set(self.view.docs("person_k" if has_diacritics(key) else "person_kf", key)))
@@ -104,7 +110,8 @@ class NodeMatcher:
             return Match(self.view.all_docs() - self.excluded(node.node))
         if isinstance(node, Any):  # an alternative "-x" is every article without x
             parts = [self.match(n) for n in node.nodes]
-            docs = None if any(p.docs is None for p in parts) else set().union(*(p.docs for p in parts))
+            alternatives = [p.docs for p in parts if p.docs is not None]
+            docs = set().union(*alternatives) if len(alternatives) == len(parts) else None
             return Match(docs, [t for p in parts for t in p.terms], [p_ for p in parts for p_ in p.pairs])
         parts = [self.match(n, lazy) for n in node.nodes if not isinstance(n, Not)]
         terms = [t for p in parts for t in p.terms]
@@ -165,21 +172,29 @@ class NodeMatcher:
                           for f, postings, found in fields]  # fmt: skip
         if lazy and len(tokens) > 1:  # each term a copy of its own, to be dropped by id
             unverified = Unverified(
-                [(found, [p.positions for p in postings], [(FIELD_WEIGHTS[f], _within(p, found)) for p in postings])
+                [(found, [_positions(p) for p in postings], [(FIELD_WEIGHTS[f], _within(p, found)) for p in postings])
                  for f, postings, found in fields]
             )  # fmt: skip
             if unverified.common():
-                return Match(set().union(*(found for _, _, found in fields)), unverified.terms(), unverified=[unverified])
+                candidates = set().union(*(found for _, _, found in fields))
+                return Match(candidates, unverified.terms(), unverified=[unverified])
         docs: set[int] = set()
         terms = []
         for f, postings, found in fields:
             if len(postings) > 1 and found:
                 # Positions of many candidates are looked up faster in a mapping built at once.
-                lookups = [p.positions.mapping() if len(found) * 8 > len(p.tfs) else p.positions for p in postings]
+                lookups = [_positions(p).mapping() if len(found) * 8 > len(p.tfs) else _positions(p) for p in postings]
                 found = {d for d in found if _consecutive([lookup[d] for lookup in lookups])}
             docs |= found
             terms += [(FIELD_WEIGHTS[f], p.only(found)) for p in postings]
         return Match(docs, terms)
+
+
+def _positions(postings: Postings) -> Positions:
+    """The positions of a syllable field's postings (every field a phrase is looked for in has them)."""
+    if postings.positions is None:
+        raise ValueError("a phrase looked for in a field without positions")
+    return postings.positions
 
 
 def _within(postings: Postings, docs: set[int]) -> Postings:

@@ -1,9 +1,13 @@
-"""Ranking: matched documents and their scoring terms → the best (docnum, score) pairs: BM25F sums pruned by MaxScore, phrases checked lazily, proximity bonuses."""
+"""Ranking: matched documents and their scoring terms → the best (docnum, score) pairs.
+
+BM25F sums pruned by MaxScore, phrases checked lazily, proximity bonuses.
+"""
 
 from __future__ import annotations
 
 import math
 from heapq import heapify, heappop, heappush, heappushpop, nlargest
+from collections.abc import Iterable
 from itertools import chain, islice
 from operator import itemgetter
 
@@ -25,7 +29,9 @@ def rank(view: IndexView, match: Match, limit: int, sort: str) -> list[tuple[int
         return []
     if sort != "relevance":
         published = view.published()
-        dated = sorted(docs, key=lambda d: (published[d] >= _MISSING_DATE, published[d] if sort == "date" else -published[d], d))
+        dated: Iterable[int] = sorted(
+            docs, key=lambda d: (published[d] >= _MISSING_DATE, published[d] if sort == "date" else -published[d], d)
+        )
         if match.unverified:
             dated = (d for d in dated if all(u.unscored(d) is not None for u in match.unverified))
         return [(d, 0.0) for d in islice(dated, limit)]
@@ -33,7 +39,9 @@ def rank(view: IndexView, match: Match, limit: int, sort: str) -> list[tuple[int
     # halved, drop the candidates that can no longer reach the best ``depth`` (MaxScore):
     # the best ``depth`` are exactly those without pruning.
     depth = max(PROXIMITY_DEPTH, limit) if match.pairs else limit
-    terms = sorted(((w * p.scale * p.peak, w * p.scale, p) for w, p in match.terms if w * p.scale), key=itemgetter(0), reverse=True)
+    terms = sorted(
+        ((w * p.scale * p.peak, w * p.scale, p) for w, p in match.terms if w * p.scale), key=itemgetter(0), reverse=True
+    )
     remaining = sum(t[0] for t in terms)
     prune_below = remaining / 2
     scores = dict.fromkeys(docs, 0.0)
@@ -56,10 +64,14 @@ def rank(view: IndexView, match: Match, limit: int, sort: str) -> list[tuple[int
     if match.unverified:
         scores = _verified(scores, match.unverified, depth, terms)
     if match.pairs:
+        # The bonus goes to the best PROXIMITY_DEPTH by score whatever the limit, so that
+        # a page's order does not depend on its size: bonuses only add, so they stay first.
         top = [d for d, _ in nlargest(depth, scores.items(), key=lambda x: (x[1], -x[0]))]
-        for d, bonus in _proximity(top, match.pairs).items():
+        near = top[:PROXIMITY_DEPTH]
+        for d, bonus in _proximity(near, match.pairs).items():
             scores[d] += bonus
-        return sorted(((d, scores[d]) for d in top), key=lambda x: (-x[1], x[0]))[:limit]
+        return (sorted(((d, scores[d]) for d in near), key=lambda x: (-x[1], x[0]))
+                + [(d, scores[d]) for d in top[PROXIMITY_DEPTH:]])[:limit]
     return sorted(nlargest(limit, scores.items(), key=lambda x: (x[1], -x[0])), key=lambda x: (-x[1], x[0]))
 
 
@@ -76,7 +88,7 @@ def _verified(scores: dict[int, float], unverified: list[Unverified], depth: int
         unscored = [u.unscored(doc) for u in unverified]
         if None in unscored:
             continue
-        dropped = set(chain.from_iterable(unscored))
+        dropped = set(chain.from_iterable(filter(None, unscored)))
         if dropped:
             score = 0.0
             for _, scale, p in terms:

@@ -1,9 +1,13 @@
-"""The retriever: a query tree and filters → ranked (docnum, score) pairs: all the words first, then most of them; a question by score alone."""
+"""The retriever: a query tree and filters → ranked (docnum, score) pairs.
+
+All the words first, then most of them; a question by score alone.
+"""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from itertools import chain
 from typing import Callable
 
@@ -16,6 +20,16 @@ from .view import IndexView
 
 #: A loose hit needs at least this share of the query's syllables (queries of 3+).
 MIN_SHARE = 0.34
+
+
+@dataclass
+class Page:
+    """One page of a query's ranked list: (docnum, score, holds every word) in order,
+    every matching docnum (``docs``), and how many of them hold every word."""
+
+    ranked: list[tuple[int, float, bool]]
+    docs: set[int]
+    all_words: int
 
 
 class Retriever:
@@ -38,18 +52,51 @@ class Retriever:
         with self.view.metered():
             return self._search(node, filters, limit, sort, relax)
 
-    def _search(self, node: Node, filters: list[Node], limit: int, sort: str, relax: bool) -> list[tuple[int, float]]:
-        required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+    def _search(self, node: Node | None, filters: list[Node], limit: int, sort: str, relax: bool) -> list[tuple[int, float]]:
+        required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)), lazy=True)
-        if relax and sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required):
+        question = any(isinstance(n, Words) and planning.is_question(n.text) for n in required)
+        if relax and sort == "relevance" and question:
             # A question's answer seldom repeats all its words (its "what", "who"…): by score alone.
             return self._rank(self._loose(required, filters, strict), limit, sort)
         ranked = self._rank(strict, limit, sort)
         if relax and len(ranked) < limit and any(isinstance(n, Words) for n in required):
-            loose = self._loose(required, filters, strict)
-            loose.docs -= {d for d, _ in ranked}
-            ranked += self._rank(loose, limit - len(ranked), sort)
+            loose = self._loose_docs(required, filters) - {d for d, _ in ranked}
+            ranked += self._rank(Match(loose, strict.terms, strict.pairs, strict.unverified), limit - len(ranked), sort)
         return ranked
+
+    def page(self, node: Node | None, filters: list[Node], offset: int, limit: int, sort: str = "relevance") -> Page:
+        """Items ``offset`` … ``offset + limit - 1`` of one ranked list of every match:
+        articles with every word (diacritics as typed) first, then those with most of the
+        query's syllables; a question by score alone. The set of matches, and so each
+        item's place, does not depend on ``offset`` or ``limit``. A query without scoring
+        words (only filters, persons, dates, exclusions) lists newest first. QueryCostError
+        when it would read too much (``view.MAX_QUERY_POSTINGS``)."""
+        if node is None and not filters:
+            return Page([], set(), 0)
+        with self.view.metered():
+            return self._page(node, filters, offset, limit, sort)
+
+    def _page(self, node: Node | None, filters: list[Node], offset: int, limit: int, sort: str) -> Page:
+        required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        strict = self.match(All(tuple(required + filters)))
+        strict_docs = self.view.all_docs() if strict.docs is None else strict.docs
+        if sort == "relevance" and not strict.terms:
+            sort = "-date"
+        want = offset + limit
+        if sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required):
+            loose = self._loose_docs(required, filters) | strict_docs
+            scored = self._rank(Match(loose, strict.terms, strict.pairs), want, sort)
+            return Page([(d, s, d in strict_docs) for d, s in scored][offset:], loose, len(strict_docs))
+        ranked = [(d, s, True) for d, s in self._rank(strict, want, sort)]
+        docs = strict_docs
+        if any(isinstance(n, Words) for n in required):
+            loose = self._loose_docs(required, filters) - strict_docs
+            if len(ranked) < want:
+                scored = self._rank(Match(loose, strict.terms, strict.pairs), want - len(ranked), sort)
+                ranked += [(d, s, False) for d, s in scored]
+            docs = strict_docs | loose
+        return Page(ranked[offset:], docs, len(strict_docs))
 
     def matching(self, node: Node | None, filters: list[Node]) -> set[int]:
         """Every docnum ``search`` could return, unordered."""
@@ -59,14 +106,18 @@ class Retriever:
             return self._matching(node, filters)
 
     def _matching(self, node: Node | None, filters: list[Node]) -> set[int]:
-        required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)))
         docs = self.view.all_docs() if strict.docs is None else strict.docs
         if any(isinstance(n, Words) for n in required):
-            docs = docs | self._loose(required, filters, strict).docs
+            docs = docs | self._loose_docs(required, filters)
         return docs
 
     def _loose(self, required: list[Node], filters: list[Node], strict: Match) -> Match:
+        """``strict``'s scoring terms over ``_loose_docs``."""
+        return Match(self._loose_docs(required, filters), strict.terms, strict.pairs, strict.unverified)
+
+    def _loose_docs(self, required: list[Node], filters: list[Node]) -> set[int]:
         """Articles with at least ``MIN_SHARE`` of the folded syllables of the query's
         bare words (all of them for one or two), and everything else it requires."""
         covering: dict[str, set[int]] = {}
@@ -79,7 +130,7 @@ class Retriever:
         counts = Counter(chain.from_iterable(covering.values()))
         docs = {d for d, c in counts.items() if c >= need}
         others = self.match(All(tuple([n for n in required if not isinstance(n, Words)] + filters)))
-        return Match(docs if others.docs is None else docs & others.docs, strict.terms, strict.pairs, strict.unverified)
+        return docs if others.docs is None else docs & others.docs
 
 
     def _rank(self, match: Match, limit: int, sort: str) -> list[tuple[int, float]]:

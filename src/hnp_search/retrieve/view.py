@@ -1,4 +1,7 @@
-"""What retrieval reads from one index state: (field, term) → decoded ``Postings`` and ``Positions``, columns (lengths, dates, pair filters), cached across threads."""
+"""What retrieval reads from one index state, cached across threads.
+
+(field, term) → decoded ``Postings`` and ``Positions``; columns (lengths, dates, pair filters).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
@@ -17,7 +21,7 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 
 from ..errors import QueryCostError
 from ..store.codec import read_postings
-from ..store.columns import LENGTH_OF_BYTE, column_bytes, column_values
+from ..store.columns import LENGTH_OF_BYTE, column_bytes, column_strings, column_values
 from ..store.schema import NO_PAIR_FILTER
 from ..text import analyze
 
@@ -63,7 +67,7 @@ class Postings(NamedTuple):
 
     tfs: dict[int, int]
     scale: float = 0.0
-    norms: list[float] | None = None
+    norms: Sequence[float] = ()
     positions: Positions | None = None
     peak: float = 1.0  # no tf / (tf + norm) of these postings exceeds it
 
@@ -86,7 +90,7 @@ class Positions:
         self._ids = ids  # every posting's docnum, ascending
         self._starts = starts  # index in ids of each block's first posting
         self._blocks = blocks  # each block's values (a tuple or ``store.codec.PackedValues``)
-        self._mapping = None
+        self._mapping: dict[int, bytes] | None = None
 
     def __getitem__(self, doc: int) -> bytes:
         ids = self._ids
@@ -178,6 +182,8 @@ class IndexView:
         self.doc_count = reader.doc_count_all()
         self.schema = reader.schema
         self._meter: dict[tuple[str, str], int] | None = None  # lists looked up by the query being run
+        self._spent = 0  # postings in them
+        self._frequencies: dict[tuple[str, str], int] = {}
 
     @contextmanager
     def metered(self):
@@ -234,7 +240,7 @@ class IndexView:
         def make():
             a, b = self._length_norm(fieldname)
             of_byte = [a + b * n for n in LENGTH_OF_BYTE]  # a stored length byte -> its norm
-            out = []
+            out: list[float] = []
             for lr, _ in self.leaves:
                 perdoc = getattr(lr, "_perdoc", None)  # an empty index's reader has none
                 column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN) if perdoc else None
@@ -247,7 +253,7 @@ class IndexView:
         """Per document: its publication time as Whoosh's sortable integer (missing: huge)."""
 
         def make():
-            out = []
+            out: list[int] = []
             for lr, _ in self.leaves:
                 column = lr.column_reader("published", translate=False) if lr.has_column("published") else None
                 out += column_values(column, lr.doc_count_all(), default=2**64 - 1)
@@ -268,6 +274,22 @@ class IndexView:
 
         return self._cached(("pairs",), make, pinned=True)
 
+    def strings(self, column: str) -> list[bytes]:
+        """Per document: its value of a bytes column (``facet_category``…)."""
+
+        def make():
+            out = []
+            for lr, _ in self.leaves:
+                reader = lr.column_reader(column, translate=False) if lr.has_column(column) else None
+                out += column_strings(reader, lr.doc_count_all())
+            return out, len(out)
+
+        return self._cached(("strings", column), make, pinned=True)
+
+    def coded(self, key: str, make):
+        """A per-document code column derived once per index state by ``make()`` (-> value, size)."""
+        return self._cached(("coded", key), make, pinned=True)
+
     def may_hold(self, folded: list[str]) -> bytes | None:
         """Per document, 1 when its pair filter lets it hold a phrase of ``folded`` syllables,
         else 0; None when the phrase has no common syllables side by side (then any may)."""
@@ -285,6 +307,17 @@ class IndexView:
         low = field_.prepare_datetime(start) if start else 0
         high = field_.prepare_datetime(end) if end else _MISSING_DATE
         return {d for d, t in enumerate(self.published()) if low <= t < high} - self.deleted()
+
+    def doc_frequency(self, fieldname: str, term: str) -> int:
+        """In how many documents ``term`` is in ``fieldname`` (deleted ones included), remembered
+        for this index state."""
+        key = (fieldname, term)
+        found = self._frequencies.get(key)
+        if found is None:
+            if len(self._frequencies) > 1_000_000:
+                self._frequencies.clear()
+            found = self._frequencies[key] = self.reader.doc_frequency(fieldname, term)
+        return found
 
     def postings(self, fieldname: str, term: str) -> Postings:
         postings = self._cached(("postings", fieldname, term), lambda: self._decode(fieldname, term))

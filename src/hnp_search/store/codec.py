@@ -1,4 +1,6 @@
-"""The posting format: postings → Whoosh W3 segment files (``CompactCodec``) and back (``read_postings``), segments read through their memory map.
+"""The posting format: postings → Whoosh W3 segment files (``CompactCodec``) and back (``read_postings``).
+
+Segments are read through their memory map.
 
 Every Whoosh private internal the package uses (pinned by ``whoosh-reloaded<2.8``), and what for:
 
@@ -36,7 +38,7 @@ from array import array
 from io import BytesIO
 from itertools import accumulate
 from pickle import load, loads
-from typing import Iterator
+from typing import Any, Iterator
 
 from whoosh import formats
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3PostingsWriter, W3Segment, W3TermInfo, W3TermsReader
@@ -95,7 +97,7 @@ class PackedValues:
         self._lengths = lengths
         self._blob = blob
         self._zipped = zipped
-        self._ends = None
+        self._ends: array | None = None
 
     def __len__(self) -> int:
         return len(self._lengths)
@@ -188,6 +190,9 @@ class CompactPostingsWriter(W3PostingsWriter):
     compresses it whole: loading a common syllable's list went to unpickling and
     decompressing positions that scoring never reads."""
 
+    _ids: array  # the block being filled, as Whoosh's writer keeps it
+    _terminfo: Any  # the term's info being made, None between terms
+
     def _write_block(self, last=False):
         if not self._blockcount:
             self._postfile.write(WHOOSH3_HEADER_MAGIC)
@@ -196,7 +201,8 @@ class CompactPostingsWriter(W3PostingsWriter):
         data = _pickled(_PackedBlock(self._mini_ids(), self._weights, values, self._compression))
         ids = self._ids
         # Compression is inside the block (``_PackedBlock``): Whoosh's flag stays 0.
-        stats = (len(ids), ids[-1], self._maxweight, 0, length_to_byte(self._minlength), length_to_byte(self._maxlength))
+        lengths = length_to_byte(self._minlength), length_to_byte(self._maxlength)
+        stats = (len(ids), ids[-1], self._maxweight, 0, *lengths)
         info = _pickled(stats)
         self._postfile.write_int(-(len(info) + len(data)) if last else len(info) + len(data))
         self._postfile.write(info)
@@ -269,7 +275,7 @@ def inlined_term_info(ids: list[int], weights: list[float], values: list[bytes],
         ids[0],
         ids[-1],
     )
-    values = [v for v in values if v] or (b"",) * len(ids)
+    values = [v for v in values if v] or [b""] * len(ids)
     return stats + _pickled((tuple(ids), _compact_weights(held), tuple(values)))
 
 
@@ -287,7 +293,11 @@ class CompactCodec(W3Codec):
 
     def postings_writer(self, dbfile, byteids=False):
         return CompactPostingsWriter(
-            dbfile, blocklimit=self._blocklimit, byteids=byteids, compression=self._compression, inlinelimit=self._inlinelimit
+            dbfile,
+            blocklimit=self._blocklimit,
+            byteids=byteids,
+            compression=self._compression,
+            inlinelimit=self._inlinelimit,
         )
 
     def new_segment(self, storage, indexname):
@@ -373,7 +383,7 @@ def read_postings(leaf, fieldname: str, btext: bytes, offset: int, out) -> int:
     return its document frequency there (``out``: ``positional``, and
     ``add(ids, weights, values, max_weight, min_length)`` per block). Whole blocks are decoded at once, not posting by
     posting as Whoosh's matcher does; short lists come inlined in the term's info."""
-    terms = getattr(leaf, "_terms", None)
+    terms: Any = getattr(leaf, "_terms", None)
     if type(terms) is not W3TermsReader:  # another codec, or an empty index: the generic, slower way
         if (fieldname, btext) not in leaf:
             return 0

@@ -1,7 +1,8 @@
 """Per-document columns and encoded positions: Whoosh column readers and posting values → Python lists, bytes and ints.
 
 Reads Whoosh column internals (see ``codec``'s docstring): ``Reader._dbfile``, ``_basepos``,
-``_count``, ``_fixedlen``, ``_typecode`` and ``_default``, to read a whole column in one call.
+``_count``, ``_fixedlen``, ``_typecode``, ``_default``, ``_offsets`` and ``_lengths``, to read a whole
+column in one call.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from array import array
 from itertools import accumulate
 from typing import Iterator
 
-from whoosh.columns import FixedBytesColumn, NumericColumn
+from whoosh.columns import FixedBytesColumn, NumericColumn, VarBytesColumn
 from whoosh.util.numeric import byte_to_length
 
 
@@ -26,7 +27,7 @@ def positions_of(value: bytes) -> list[int]:
 def iter_positions(value: bytes) -> Iterator[int]:
     """One posting's positions (``PackedPositions``), decoded as they are iterated."""
     code = value[0]
-    return accumulate(value[1:] if code == _BYTE else memoryview(value)[1:].cast(chr(code)))
+    return accumulate(value[1:] if code == _BYTE else memoryview(value)[1:].cast(chr(code)))  # type: ignore[call-overload]  # typeshed wants a literal format
 
 
 _BYTE = ord("B")  # the type code of gaps under 256: the bytes are read as they are
@@ -58,3 +59,17 @@ def column_bytes(column, doc_count: int, default: bytes) -> bytes:
         return b"".join(column[d] for d in range(doc_count))
     written = min(column._count, doc_count)
     return column._dbfile.get(column._basepos, written * column._fixedlen) + default * (doc_count - written)
+
+
+def column_strings(column, doc_count: int) -> list[bytes]:
+    """Every document's value of a variable-size bytes column (facet values), read in one
+    call and sliced (missing: ``b""``)."""
+    if column is None:
+        return [b""] * doc_count
+    if type(column) is not VarBytesColumn.Reader:
+        return [column[d] for d in range(doc_count)]
+    lengths, offsets = column._lengths, column._offsets
+    written = min(len(lengths), doc_count)
+    end = (offsets[written - 1] + lengths[written - 1]) if written else 0
+    data = column._dbfile.get(column._basepos, end)
+    return [data[o : o + n] for o, n in zip(offsets[:written], lengths[:written])] + [b""] * (doc_count - written)

@@ -1,4 +1,7 @@
-"""An index directory: path → an open Whoosh index (created, version-checked), its lexicon file, its size, its job lock, and a rebuild staged beside it and swapped in."""
+"""An index directory: path → an open Whoosh index, its lexicon file, its size, its job lock, and a rebuild staged beside it and swapped in.
+
+The index is created or version-checked when opened.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +46,11 @@ def _analyzer_version(path: Path):
         raise IndexCorruptError(f"the index at {path} is damaged: {META_FILE}: {problem}; {REBUILD_HINT}",
                                 files=[str(path / META_FILE)])
     return json.loads((path / META_FILE).read_text(encoding="utf-8"))["analyzer_version"]
+
+
+def index_exists(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds an index's files (readable or not)."""
+    return has_index(Path(path))
 
 
 def open_index(path: str | os.PathLike, create: bool = True):
@@ -198,6 +206,17 @@ def _write_lexicon(path: Path, generation: int, words: dict[str, str]) -> None:
         pass  # a read-only index still works, just slower to open
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def restamp_lexicon(path: str | os.PathLike, old_generation: int, new_generation: int) -> None:
+    """Carry the saved lexicon of ``old_generation`` over to ``new_generation`` (after a delete:
+    the words of deleted articles may stay in it, as they stay in the index's vocabulary)."""
+    try:
+        generation, words = _read_lexicon(Path(path) / LEXICON_FILE)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        return
+    if generation == old_generation:
+        _write_lexicon(Path(path), new_generation, words)
 
 
 def lexicon_words(reader) -> dict[str, str]:

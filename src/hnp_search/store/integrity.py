@@ -16,8 +16,8 @@ from whoosh.index import TOC
 
 from ..errors import HnpSearchError, IndexCorruptError
 
-#: The checksum manifest: {"algorithm": ALGORITHM, "files": {name: [size, hex digest]}},
-#: rewritten after each commit.
+#: The checksum manifest: {"algorithm": ALGORITHM, "files": {name: [size, hex digest]}, "sum":
+#: the digest of the files' entries}, rewritten after each commit.
 SUMS_FILE = "hnp-search.sums"
 ALGORITHM = "sha256"
 META_FILE = "hnp-search.json"
@@ -64,9 +64,13 @@ def recorded_sums(folder: Path) -> dict[str, list] | None:
         files = sums["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not isinstance(files, dict) or sums.get("algorithm") != ALGORITHM:
+    if not isinstance(files, dict) or sums.get("algorithm") != ALGORITHM or sums.get("sum") != _entries_sum(files):
         return None
     return files
+
+
+def _entries_sum(files: dict) -> str:
+    return hashlib.new(ALGORITHM, json.dumps(files, sort_keys=True).encode()).hexdigest()
 
 
 def record_sums(folder: Path) -> None:
@@ -84,7 +88,7 @@ def record_sums(folder: Path) -> None:
         files[name] = known if keep else file_sum(path)
     tmp = folder / f"{SUMS_FILE}.{os.getpid()}.tmp"
     try:
-        tmp.write_text(json.dumps({"algorithm": ALGORITHM, "files": files}, indent=0) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps({"algorithm": ALGORITHM, "files": files, "sum": _entries_sum(files)}, indent=0) + "\n", encoding="utf-8")
         os.replace(tmp, folder / SUMS_FILE)
     finally:
         tmp.unlink(missing_ok=True)
@@ -136,7 +140,7 @@ def verify(folder: str | os.PathLike, *, deep: bool = True) -> Report:
         report.damaged[META_FILE] = meta
     sums = recorded_sums(folder)
     if sums is None and (folder / SUMS_FILE).exists():
-        report.damaged[SUMS_FILE] = "unreadable: the checksums of the other files are lost"
+        report.damaged[SUMS_FILE] = "damaged: the checksums of the other files are lost, so they were read through"
     for name in names:
         if name in report.damaged:
             continue
@@ -158,7 +162,7 @@ def verify(folder: str | os.PathLike, *, deep: bool = True) -> Report:
     for name in (n for n in (sums or {}) if n not in names and n.startswith(("MAIN_", "_MAIN_"))):
         if not (folder / name).exists():
             report.damaged[name] = "missing"
-    if deep and report.ok and any(n != META_FILE for n in report.unrecorded):
+    if deep and not (set(report.damaged) - {SUMS_FILE}) and any(n != META_FILE for n in report.unrecorded):
         problem = _read_through(folder)
         if problem:
             report.damaged[", ".join(report.unrecorded)] = problem

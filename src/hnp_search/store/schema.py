@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from whoosh.columns import FixedBytesColumn
+from whoosh.columns import FixedBytesColumn, VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from ..text import analyze
@@ -12,6 +12,9 @@ from .codec import PICKLED_AS, PackedPositions, WeightOnly
 #: Stored article fields, in ``Article`` order.
 STORED_FIELDS = ("title", "lead", "body", "author", "url", "source", "category")
 
+
+#: Facets read from a column of their own (``facet_<name>``, UTF-8; persons one a line).
+COLUMN_FACETS = ("category", "source", "person")
 
 #: Fields searched by bare words.
 TEXT_FIELDS = ("title", "lead", "body")
@@ -52,6 +55,8 @@ def schema() -> Schema:
     fields["persons"] = STORED()
     fields["person_k"] = KEYWORD(commas=True)
     fields["person_kf"] = KEYWORD(commas=True)
+    for name in COLUMN_FACETS:
+        fields[f"facet_{name}"] = COLUMN(VarBytesColumn())
     fields["pairs"] = COLUMN(FixedBytesColumn(analyze.PAIR_FILTER_BYTES, default=NO_PAIR_FILTER))
     for name in TEXT_FIELDS + ("author",):
         for variant in ("s", "sf"):

@@ -1,4 +1,4 @@
-"""Analysis: turn segmented Vietnamese text into index terms (syllables and words, exact and folded) with their character offsets.
+"""Analysis: segmented Vietnamese text → index terms (syllables and words, exact and folded) with offsets.
 
 Every text field is indexed four ways, so that a query matches whether or not it
 carries diacritics and whether it names a whole word or one syllable of it:
@@ -26,8 +26,8 @@ from whoosh.analysis import Token, Tokenizer
 from .normalize import fold, normalize_term
 from .segment import Word, segment
 
-#: Bump when the terms produced for a given text change; indexes record it.
-ANALYZER_VERSION = 5
+#: Bump when the terms produced for a given text, or the fields an index holds, change; indexes record it.
+ANALYZER_VERSION = 6
 
 VARIANTS = ("s", "sf", "w", "wf")
 WORD_JOINER = "_"
@@ -61,8 +61,9 @@ def terms_of_words(text: str, words: Iterable[Word]) -> Terms:
         exact, folded = [], []
         for a, b in word.syllables:
             syllable = text[a:b]
-            found = terms.get(syllable, _UNSEEN)
-            if found is _UNSEEN:
+            try:
+                found = terms[syllable]
+            except KeyError:
                 found = terms[syllable] = _syllable_term(syllable)
             if found is not None:
                 exact.append(found[0])
@@ -134,7 +135,6 @@ def _syllable_term(syllable: str) -> tuple[str, str] | None:
 
 
 _syllable_terms: dict[str, tuple[str, str] | None] = {}  # syllables seen lately, cached (they repeat)
-_UNSEEN = object()
 
 
 class QueryWord(NamedTuple):

@@ -1,4 +1,7 @@
-"""Text normalization: clean raw text for storage, canonicalize terms (NFC, lowercase, tone placement), fold diacritics."""
+"""Text normalization: clean raw text for storage, canonicalize terms, fold diacritics.
+
+Terms are NFC, lowercase, with one tone-mark placement.
+"""
 
 from __future__ import annotations
 
@@ -142,8 +145,10 @@ _CODE = codecs.charmap_build("".join(map(chr, range(128))) + _LETTERS + _PUNCTUA
 _CODE_TO_ASCII = bytes(range(128)) + "".join(map(fold, _LETTERS)).encode("ascii") + b" " * len(_PUNCTUATION)
 
 
-def _fold_ascii_rest(error: UnicodeEncodeError) -> tuple[str, int]:
+def _fold_ascii_rest(error: UnicodeError) -> tuple[str, int]:
     """Characters outside the code: folded alone, or "_" (letters, digits) or " " (the rest)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
     out = []
     for char in error.object[error.start : error.end]:
         folded = fold_lower(char)

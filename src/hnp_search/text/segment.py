@@ -347,7 +347,10 @@ def _load_files():
 
 def _pipeline() -> Path:
     """underthesea's ``pipeline`` folder, located without running the package."""
-    return Path(importlib.util.find_spec("underthesea").origin).parent / "pipeline"
+    spec = importlib.util.find_spec("underthesea")
+    if spec is None or spec.origin is None:
+        raise ImportError("underthesea is not installed")
+    return Path(spec.origin).parent / "pipeline"
 
 
 def _model_dir() -> Path:
@@ -368,7 +371,7 @@ def _run_alone(path: Path, imports: dict[str, object]) -> ModuleType:
 
     module = ModuleType(f"_hnp_search_{path.stem}")
     module.__file__ = str(path)
-    module.__builtins__ = {**vars(builtins), "__import__": import_}
+    vars(module)["__builtins__"] = {**vars(builtins), "__import__": import_}
     exec(compile(path.read_bytes(), str(path), "exec"), vars(module))
     return module
 
