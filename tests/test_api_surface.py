@@ -75,7 +75,8 @@ EMPTY = inspect.Parameter.empty
 def test_search_engine_has_exactly_the_documented_methods():
     methods = sorted(name for name, _ in inspect.getmembers(hnp_search.SearchEngine, inspect.isfunction))
     assert [m for m in methods if not m.startswith("_")] == [
-        "check", "close", "delete", "get", "index", "persons", "persons_of", "reader", "refresh", "search", "similar", "stats",
+        "check", "close", "delete", "get", "index", "persons", "persons_of", "reader", "refresh", "search", "similar",
+        "stats",
         "suggest",
     ]  # fmt: skip
     assert {"__enter__", "__exit__", "__init__", "__len__"} <= set(methods)

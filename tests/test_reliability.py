@@ -25,7 +25,8 @@ def _lines() -> list[str]:
 def test_a_lone_surrogate_in_a_json_line_rejects_that_line_and_the_job_goes_on(tmp_path, runner):
     corpus = tmp_path / "bad.jsonl"
     lines = _lines()
-    corpus.write_text("".join(lines[:5]) + '{"id":"s","title":"x \\ud800","body":"b"}\n' + "".join(lines[5:]), encoding="utf-8")
+    bad = '{"id":"s","title":"x \\ud800","body":"b"}\n'
+    corpus.write_text("".join(lines[:5]) + bad + "".join(lines[5:]), encoding="utf-8")
     result = runner.invoke(main, ["index", str(corpus), "--index-dir", str(tmp_path / "ix"), "--jobs", "1"])
     assert result.exit_code == 3, result.output
     assert f"{corpus}:6: 'title' holds a lone surrogate" in result.output
@@ -114,7 +115,8 @@ def test_the_default_index_and_an_errors_report_inside_the_input_folder_are_not_
 
 # -- 4. damaged indexes -------------------------------------------------------------------
 
-_QUERIES = [["search", "Hà Nội"], ["search", "ha noi", "-n", "3"], ["search", '"ga Hà Nội"'], ["search", "metro OR Tây"],
+_QUERIES = [["search", "Hà Nội"], ["search", "ha noi", "-n", "3"], ["search", '"ga Hà Nội"'],
+            ["search", "metro OR Tây"],
             ["show", "metro-nhon-ga-ha-noi"], ["persons"]]
 
 
@@ -145,7 +147,9 @@ def _run(runner, args, index_dir):
 
 @pytest.mark.parametrize("how", ["truncate", "zero", "flip"])
 @pytest.mark.parametrize("kind", ["toc", "segment", "hnp-search.json", "lexicon.pickle", "hnp-search.sums"])
-def test_a_damaged_index_file_gives_a_clear_error_or_check_finds_it_and_rebuild_repairs_it(tiny_index, tmp_path, runner, kind, how):
+def test_a_damaged_index_file_gives_a_clear_error_or_check_finds_it_and_rebuild_repairs_it(
+    tiny_index, tmp_path, runner, kind, how
+):
     import shutil
 
     index_dir = tmp_path / "ix"
@@ -322,7 +326,9 @@ def test_queries_at_the_edges_answer_or_say_why(tiny_index, runner, query):
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.parametrize("option", [["--to", "9999-12-31"], ["--from", "9999-12-31"], ["--to", "9999"], ["--from", "0001-01-01"]])
+@pytest.mark.parametrize("option", [
+    ["--to", "9999-12-31"], ["--from", "9999-12-31"], ["--to", "9999"], ["--from", "0001-01-01"],
+])
 def test_date_options_up_to_9999(tiny_index, runner, option):
     result = runner.invoke(main, ["search", "hà nội", *option, "--index-dir", str(tiny_index)])
     assert result.exit_code == 0, result.output
@@ -371,4 +377,5 @@ def test_a_file_just_over_the_size_limit_says_so_in_bytes(tmp_path):
     page.write_bytes(b"x" * (MAX_ARTICLE_BYTES + 31))
     with pytest.raises(IngestError) as caught:
         list(read_articles(page))
-    assert str(caught.value) == f"{page}: too large for a news article (10,000,031 bytes; the limit is 10,000,000 bytes)"
+    limit = "10,000,031 bytes; the limit is 10,000,000 bytes"
+    assert str(caught.value) == f"{page}: too large for a news article ({limit})"

@@ -185,7 +185,8 @@ def test_analysis_workers_are_deaf_to_ctrl_c_and_sigterm_and_live_as_long_as_the
     try:
         pids = [process.pid for process, _, _ in pipeline.workers]
         articles = list(read_articles(articles_path))
-        assert [a.id for a, _ in pipeline.map([articles[i : i + 2] for i in range(0, 10, 2)])] == [a.id for a in articles]
+        analysed = pipeline.map([articles[i : i + 2] for i in range(0, 10, 2)])
+        assert [a.id for a, _ in analysed] == [a.id for a in articles]
         ignored = [_signal_mask(pid, "SigIgn") for pid in pids]
         assert [process.pid for process, _, _ in pipeline.workers] == pids
         assert all(process.is_alive() for process, _, _ in pipeline.workers)
@@ -388,7 +389,7 @@ def test_a_full_disk_stops_the_job_with_how_much_is_needed_and_no_temporary_file
         pytest.skip("cannot mount a tmpfs here")
     try:
         index_dir = disk / "ix"
-        command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(index_dir), "--jobs", "1"]
+        command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(index_dir), "-j1"]
         process = subprocess.Popen(command, env={**os.environ, "HNP_SEARCH_BATCH_SIZE": str(BATCH_FOR_SPACE)},
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _assert_stopped_for_space(process, index_dir, total, f"Error: no space left on the device holding {index_dir}")
@@ -411,4 +412,5 @@ def test_a_file_size_limit_stops_the_job_as_a_full_disk_does(tmp_path):
     command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(index_dir), "--jobs", "1"]
     process = subprocess.Popen(command, env={**os.environ, "HNP_SEARCH_BATCH_SIZE": str(BATCH_FOR_SPACE)},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limited)
-    _assert_stopped_for_space(process, index_dir, total, f"Error: a file size limit reached on the device holding {index_dir}")
+    message = f"Error: a file size limit reached on the device holding {index_dir}"
+    _assert_stopped_for_space(process, index_dir, total, message)

@@ -122,15 +122,16 @@ class SearchEngine:
 
         def articles():
             for source in sources:
-                found = [source] if isinstance(source, Article) else read_articles(source, on_error=report, exclude=skip)
+                found = [source] if isinstance(source, Article) else read_articles(
+                    source, on_error=report, exclude=skip)
                 for article in found:
                     seen.add(article.id)
                     yield article
 
         self._check_open()
-        options = dict(jobs=jobs or os.cpu_count() or 1, progress=progress, on_error=on_error)
+        jobs = jobs or os.cpu_count() or 1
         if rebuild:
-            summary = rebuild_articles(self.path, articles(), **options)
+            summary = rebuild_articles(self.path, articles(), jobs=jobs, progress=progress, on_error=on_error)
             self._close_searcher()
             if self._ix is not None:
                 self._ix.close()
@@ -140,7 +141,7 @@ class SearchEngine:
                 self._close_searcher()
                 self._ix, self._outdated = create_index(self.path), None
             self._check_version()
-            summary = write_articles(self._ix, articles(), **options)
+            summary = write_articles(self._ix, articles(), jobs=jobs, progress=progress, on_error=on_error)
         summary.errors[:0] = unread.errors
         del summary.errors[MAX_ERRORS_KEPT:]
         summary.rejected += unread.rejected
@@ -378,7 +379,7 @@ class SearchEngine:
             return None
         try:  # offered only if it finds articles with all its words
             return better if self._retriever(searcher).search(parse(better), [], 1, relax=False) else None
-        except QuerySyntaxError:  # a correction that breaks an operator ("date:2023-11" → "date:2023-"), or costs too much
+        except QuerySyntaxError:  # it breaks an operator ("date:2023-11" → "date:2023-"), or costs too much
             return None
 
     @staticmethod

@@ -118,7 +118,7 @@ def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
     progress = _Progress(estimate_articles(*paths)) if sys.stderr.isatty() else None
 
     report = render.ErrorsJson(errors_json) if errors_json else None
-    shown = []
+    shown: list[int] = []
 
     def on_error(error):
         if report:
@@ -129,7 +129,8 @@ def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
             progress.done()
         shown.append(1)
         if len(shown) > SHOW_WARNINGS:
-            click.echo(f"warning: over {SHOW_WARNINGS:,} inputs rejected: the rest are counted, not shown as met", err=True)
+            message = f"over {SHOW_WARNINGS:,} inputs rejected: the rest are counted, not shown as met"
+            click.echo(f"warning: {message}", err=True)
             return
         click.echo(f"warning: {render.terminal_safe(str(error), newlines=False)}", err=True)
 

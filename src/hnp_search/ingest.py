@@ -367,7 +367,8 @@ def _parse_record(raw: bytes, path: Path, line: int) -> Article:
         if value is not None and not isinstance(value, str):
             raise IngestError(path, f"{name!r} must be a string, not {_json_type(value)}", line)
         if value and not _encodable(value):
-            raise IngestError(path, f"{name!r} holds a lone surrogate escape (\\ud800-\\udfff), which is no character: line rejected", line)
+            message = f"{name!r} holds a lone surrogate escape (\\ud800-\\udfff), which is no character"
+            raise IngestError(path, f"{message}: line rejected", line)
         return (clean_text(value).strip() or None) if value else None
 
     def required(name: str) -> str:

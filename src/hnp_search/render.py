@@ -175,7 +175,7 @@ def article_text(article: Article, persons: list[str] | tuple[str, ...] = ()) ->
     lines = [f"{_line(article.title)} ({published})", f"id: {_line(article.id)}{author}"]
     if persons:
         lines.append(f"persons: {_line(', '.join(persons))}")
-    lines += [f"{name}: {_line(getattr(article, name))}" for name in ("url", "source", "category") if getattr(article, name)]
+    lines += [f"{name}: {_line(value)}" for name in ("url", "source", "category") if (value := getattr(article, name))]
     lead = article.lead + "\n\n" if article.lead else ""
     return "".join(line + "\n" for line in lines) + "\n" + terminal_safe(lead + article.body)
 

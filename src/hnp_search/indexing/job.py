@@ -213,7 +213,9 @@ class _Job:
             try:
                 fingerprint = digest(article)
             except UnicodeEncodeError as err:  # an Article made in Python with a lone surrogate
-                self.report(IngestError(article.source or "<api>", f"article {article.id!r} holds a lone surrogate {err.object[err.start]!r}, which is no character: skipped"))
+                char = err.object[err.start]
+                message = f"article {article.id!r} holds a lone surrogate {char!r}, which is no character: skipped"
+                self.report(IngestError(article.source or "<api>", message))
                 self.handled += 1
                 continue
             if known(article.id) == fingerprint:

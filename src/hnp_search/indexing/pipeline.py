@@ -13,7 +13,7 @@ import signal
 import sys
 from contextlib import contextmanager
 from multiprocessing.connection import wait
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator, cast
 
 from .. import persons
 from ..errors import JobError
@@ -96,10 +96,11 @@ class Pipeline:
 
     def __init__(self, jobs: int):
         self.jobs = jobs
-        self.workers: list[tuple[multiprocessing.Process, object, object]] = []
+        #: (process, its task queue, the connection its answers come on)
+        self.workers: list[tuple[Any, Any, Any]] = []
         if jobs > 1:
             methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            context: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
             with sigint_blocked():
                 for _ in range(jobs):
                     tasks = context.Queue()
@@ -138,15 +139,15 @@ class Pipeline:
                 except EOFError:
                     ok, value = None, None
                 if ok:
-                    return value
+                    return cast(list[tuple[Article, dict[str, object]]], value)
                 if ok is False:
-                    raise value
+                    raise cast(Exception, value)
             for number, (process, _, _) in enumerate(self.workers, 1):
                 if process.exitcode is not None:
                     raise JobError(f"analysis worker {number} (process {process.pid}) {_death(process.exitcode)}")
 
     def close(self):
-        for process, tasks, results in self.workers:
+        for process, _, _ in self.workers:
             if process.is_alive():
                 process.kill()
         for process, tasks, results in self.workers:
@@ -179,15 +180,16 @@ def _work(tasks, answer, parent: int) -> None:
             batch = tasks.get(timeout=1.0)
         except queue.Empty:
             continue
+        reply: tuple[bool, object]
         try:
             reply = (True, _analyze_batch(batch))
-        except Exception as error:  # reported by the writing process, which stops the job
+        except Exception as error:  # noqa: BLE001  reported by the writing process, which stops the job
             reply = (False, error)
         try:
             answer.send(reply)
         except (BrokenPipeError, OSError):
             return
-        except Exception as error:  # an unpicklable error
+        except Exception as error:  # noqa: BLE001  an unpicklable error
             answer.send((False, JobError(f"analysis failed: {error!r}")))
 
 

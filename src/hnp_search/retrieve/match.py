@@ -12,7 +12,7 @@ from typing import Callable
 
 from ..persons import person_key
 from ..query import plan as planning
-from ..query.parse import All, Any, DateFilter, Facet, Node, Not, Person, Phrase, Words
+from ..query.parse import Any, DateFilter, Facet, Node, Not, Person, Phrase, Words
 from ..query.plan import FIELD_WEIGHTS
 from ..query.vocabulary import Lexicon
 from ..store.schema import TEXT_FIELDS

@@ -52,7 +52,9 @@ class Retriever:
         with self.view.metered():
             return self._search(node, filters, limit, sort, relax)
 
-    def _search(self, node: Node | None, filters: list[Node], limit: int, sort: str, relax: bool) -> list[tuple[int, float]]:
+    def _search(
+        self, node: Node | None, filters: list[Node], limit: int, sort: str, relax: bool
+    ) -> list[tuple[int, float]]:
         required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)), lazy=True)
         question = any(isinstance(n, Words) and planning.is_question(n.text) for n in required)

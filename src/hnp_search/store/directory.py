@@ -1,6 +1,6 @@
-"""An index directory: path → an open Whoosh index, its lexicon file, its size, its job lock, and a rebuild staged beside it and swapped in.
+"""An index directory: path → an open Whoosh index, its lexicon file, its size and its job lock.
 
-The index is created or version-checked when opened.
+The index is created or version-checked when opened; a rebuild is staged beside it and swapped in.
 """
 
 from __future__ import annotations
@@ -153,7 +153,8 @@ def publish_staging(path: Path) -> None:
         pass  # rebuilt on first use
     keep = {TOC._filename(INDEX_NAME, generation), *moved}
     for name in os.listdir(path):
-        if name not in keep and (TOC._pattern(INDEX_NAME).match(name) or pattern.match(name) or name.startswith(f"_{INDEX_NAME}_")):
+        old = TOC._pattern(INDEX_NAME).match(name) or pattern.match(name) or name.startswith(f"_{INDEX_NAME}_")
+        if name not in keep and old:
             try:
                 os.remove(path / name)
             except OSError:
@@ -247,7 +248,8 @@ def remove_uncommitted(path: Path) -> int:
     storage = FileStorage(str(path))
     try:
         generation = TOC._latest_generation(storage, INDEX_NAME)
-        live = {s.segment_id() for s in TOC.read(storage, INDEX_NAME, generation).segments} if generation >= 0 else set()
+        segments = TOC.read(storage, INDEX_NAME, generation).segments if generation >= 0 else []
+        live = {s.segment_id() for s in segments}
     except Exception:  # noqa: BLE001  a damaged TOC: leave everything for check and --rebuild
         return 0
     segment = TOC._segment_pattern(INDEX_NAME)

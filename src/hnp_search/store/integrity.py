@@ -1,4 +1,7 @@
-"""An index's integrity: checksums of its files recorded at each commit, verified by ``check`` and whenever a read fails (``IndexCorruptError``)."""
+"""An index's integrity: checksums of its files recorded at each commit, verified by ``check`` and on read errors.
+
+A read error that damage explains becomes an ``IndexCorruptError`` naming the damaged files.
+"""
 
 from __future__ import annotations
 
@@ -88,7 +91,8 @@ def record_sums(folder: Path) -> None:
         files[name] = known if keep else file_sum(path)
     tmp = folder / f"{SUMS_FILE}.{os.getpid()}.tmp"
     try:
-        tmp.write_text(json.dumps({"algorithm": ALGORITHM, "files": files, "sum": _entries_sum(files)}, indent=0) + "\n", encoding="utf-8")
+        manifest = {"algorithm": ALGORITHM, "files": files, "sum": _entries_sum(files)}
+        tmp.write_text(json.dumps(manifest, indent=0) + "\n", encoding="utf-8")
         os.replace(tmp, folder / SUMS_FILE)
     finally:
         tmp.unlink(missing_ok=True)
@@ -132,7 +136,7 @@ def verify(folder: str | os.PathLike, *, deep: bool = True) -> Report:
         return report
     try:
         names = live_files(folder)
-    except Exception as exc:  # whatever a damaged TOC raises
+    except Exception as exc:  # noqa: BLE001  whatever a damaged TOC raises
         report.damaged[toc_name] = f"unreadable ({_describe(exc)})"
         return report
     meta = _check_meta(folder)
@@ -227,7 +231,7 @@ def _read_through(folder: Path) -> str | None:
                         postings.value()
                         postings.next()
         ix.close()
-    except Exception as exc:  # whatever damaged data raises
+    except Exception as exc:  # noqa: BLE001  whatever damaged data raises
         return f"unreadable ({_describe(exc)})"
     return None
 
