@@ -379,3 +379,17 @@ def test_a_file_just_over_the_size_limit_says_so_in_bytes(tmp_path):
         list(read_articles(page))
     limit = "10,000,031 bytes; the limit is 10,000,000 bytes"
     assert str(caught.value) == f"{page}: too large for a news article ({limit})"
+
+
+def test_an_index_without_recorded_checksums_is_read_through_by_check(tiny_index, tmp_path, runner):
+    import shutil
+
+    index_dir = tmp_path / "ix"
+    shutil.copytree(tiny_index, index_dir)
+    (index_dir / "hnp-search.sums").unlink()  # as an index built before checksums were recorded
+    sound = _run(runner, ["check"], index_dir)
+    assert sound.exit_code == 0 and "(no checksum recorded for it: read through instead)" in sound.output
+    (segment,) = index_dir.glob("*.seg")
+    _damage(segment, "truncate")
+    damaged = _run(runner, ["check"], index_dir)
+    assert damaged.exit_code == 1 and f"{segment.name}: unreadable" in damaged.output

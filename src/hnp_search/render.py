@@ -251,7 +251,7 @@ def check_text(report) -> str:
     """``hnp-search check``'s report: each file of the index and what was found."""
     lines = [f"damaged  {terminal_safe(name)}: {terminal_safe(why)}" for name, why in report.damaged.items()]
     lines += [f"ok       {name}" for name in report.sound]
-    lines += [f"read     {name} (no checksum recorded: written after the last recorded commit)"
+    lines += [f"read     {name} (no checksum recorded for it: read through instead)"
               for name in report.unrecorded if name not in report.damaged]
     verdict = "the index is sound" if report.ok else "the index is damaged"
     return "\n".join(lines + [f"{terminal_safe(str(report.folder))}: {verdict}"])
