@@ -136,7 +136,8 @@ class Pipeline:
             if results in ready:
                 try:
                     ok, value = results.recv()
-                except EOFError:
+                except (EOFError, OSError):  # the worker died, maybe halfway through its answer
+                    self.workers[n][0].join(timeout=5)
                     ok, value = None, None
                 if ok:
                     return cast(list[tuple[Article, dict[str, object]]], value)
