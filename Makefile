@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-all lint eval bench clean opensearch opensearch-stop opensearch-status
+.PHONY: demo serve test test-all lint eval bench clean opensearch opensearch-stop opensearch-status
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ demo: $(STAMP)
 	$(BIN)/hnp-search search "Hà Nội" --limit 3
 	$(BIN)/hnp-search search ho tay song to lich --limit 3
 	$(BIN)/hnp-search search '"Nguyễn Quốc Toàn"' --from 2024-01-01 --sort -date --limit 3
+
+## The search page and JSON API on the sample corpus: http://127.0.0.1:$(PORT)/ (Ctrl-C stops it).
+PORT ?= 8080
+serve: $(STAMP)
+	$(BIN)/hnp-search index corpus/
+	$(BIN)/hnp-search serve --port $(PORT)
 
 ## The default test run (big-corpus tests marked slow are left out).
 test: $(STAMP)

@@ -45,7 +45,9 @@ def load_version(number: int, src: Path, packages: Path):
 
 def exact_hits(engine, q) -> list[tuple[int, float]]:
     """The (docnum, unrounded score) pairs a search ranks: what ``Hit.score`` rounds."""
-    return engine._ranked(engine._search_with(), q.text, 10, **q.options())[2]
+    tree, filters, _ = engine._filters(q.text, **q.options())
+    page = engine._retriever(engine._search_with()).page(tree, filters, 0, 10)
+    return [(docnum, score) for docnum, score, _ in page.ranked]
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -24,6 +24,7 @@ EXPORTED = [
     "Results",
     "SearchEngine",
     "Snippet",
+    "SynonymsError",
     "read_articles",
 ]
 
@@ -60,6 +61,7 @@ def test_every_error_users_can_cause_is_one_family():
         "JobError": ["HnpSearchError"],
         "QueryCostError": ["QuerySyntaxError"],
         "QuerySyntaxError": ["HnpSearchError"],
+        "SynonymsError": ["HnpSearchError"],
     }
 
 
@@ -75,9 +77,8 @@ EMPTY = inspect.Parameter.empty
 def test_search_engine_has_exactly_the_documented_methods():
     methods = sorted(name for name, _ in inspect.getmembers(hnp_search.SearchEngine, inspect.isfunction))
     assert [m for m in methods if not m.startswith("_")] == [
-        "check", "close", "delete", "get", "index", "persons", "persons_of", "reader", "refresh", "search", "similar",
-        "stats",
-        "suggest",
+        "check", "close", "delete", "explain", "get", "index", "persons", "persons_of", "reader", "refresh", "search",
+        "similar", "stats", "suggest", "synonyms",
     ]  # fmt: skip
     assert {"__enter__", "__exit__", "__init__", "__len__"} <= set(methods)
 
@@ -87,6 +88,7 @@ def test_the_documented_methods_take_the_documented_arguments():
     assert _parameters(engine.__init__) == [
         ("index_dir", "POSITIONAL_OR_KEYWORD", None),
         ("create", "KEYWORD_ONLY", True),
+        ("synonyms", "KEYWORD_ONLY", None),
     ]
     assert _parameters(engine.search) == [
         ("query", "POSITIONAL_OR_KEYWORD", EMPTY),
@@ -114,6 +116,15 @@ def test_the_documented_methods_take_the_documented_arguments():
     assert _parameters(engine.similar) == [
         ("article_id", "POSITIONAL_OR_KEYWORD", EMPTY),
         ("limit", "POSITIONAL_OR_KEYWORD", 10),
+    ]
+    assert _parameters(engine.explain) == [
+        ("query", "POSITIONAL_OR_KEYWORD", EMPTY),
+        ("date_from", "KEYWORD_ONLY", None),
+        ("date_to", "KEYWORD_ONLY", None),
+        ("person", "KEYWORD_ONLY", None),
+        ("category", "KEYWORD_ONLY", None),
+        ("source", "KEYWORD_ONLY", None),
+        ("sort", "KEYWORD_ONLY", "relevance"),
     ]
     assert _parameters(engine.get) == [("article_id", "POSITIONAL_OR_KEYWORD", EMPTY)]
     assert _parameters(engine.suggest) == [("query", "POSITIONAL_OR_KEYWORD", EMPTY)]

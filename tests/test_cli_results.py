@@ -66,8 +66,8 @@ def test_json_without_hits_is_a_valid_empty_page_and_suggestions_go_to_stderr(ru
     assert json.loads(empty.stdout) == {"query": "tàu vũ trụ", "total": 0, "total_all_words": 0, "offset": 0,
                                         "limit": 10, "hits": [], "facets": {}, "suggestion": None}  # fmt: skip
     suggested = search(runner, tiny_index, "ho tay", "--json")
-    assert json.loads(suggested.stdout)["suggestion"] == "hồ tây"
-    assert suggested.stderr == "Did you mean: hồ tây?\n"
+    assert json.loads(suggested.stdout)["suggestion"] == "Hồ Tây"
+    assert suggested.stderr == "Did you mean: Hồ Tây?\n"
 
 
 def test_html_is_a_complete_escaped_page_with_links_dates_and_facets(runner, tiny_index):

@@ -100,8 +100,8 @@ def test_a_phrase_with_diacritics_needs_them(engine):
 
 
 def test_unaccented_query_gets_a_suggested_reading(engine):
-    assert engine.suggest("song to lich") == "sông tô lịch"
-    assert engine.suggest("sông tô lịchh") == "sông tô lịch"
+    assert engine.suggest("song to lich").lower() == "sông tô lịch"
+    assert engine.suggest("sông tô lịchh").lower() == "sông tô lịch"
     assert engine.suggest("Hồ Tây") is None
 
 

@@ -31,9 +31,10 @@ def fenced_blocks(language: str) -> list[tuple[int, str]]:
 
 
 def commands() -> list[list[str]]:
-    """The ``hnp-search`` command lines of the README's first shell block, comments dropped."""
-    lines = [line for _, block in fenced_blocks("sh") for line in block.splitlines()]
-    return [shlex.split(line, comments=True)[1:] for line in lines if line.startswith("hnp-search ")]
+    """The ``hnp-search`` command lines of the README's quickstart (the shell block that indexes
+    ``corpus/``), comments dropped."""
+    (block,) = [block for _, block in fenced_blocks("sh") if "hnp-search index corpus/" in block]
+    return [shlex.split(line, comments=True)[1:] for line in block.splitlines() if line.startswith("hnp-search ")]
 
 
 @pytest.fixture()

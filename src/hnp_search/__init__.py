@@ -18,6 +18,7 @@ from .errors import (
     JobError,
     QueryCostError,
     QuerySyntaxError,
+    SynonymsError,
 )
 from .highlight import Snippet
 from .indexing.job import IndexSummary
@@ -43,5 +44,6 @@ __all__ = [
     "Results",
     "SearchEngine",
     "Snippet",
+    "SynonymsError",
     "read_articles",
 ]

@@ -24,7 +24,13 @@ from .indexing.job import MAX_ERRORS_KEPT, IndexSummary, delete_articles, rebuil
 from .ingest import Article, read_articles
 from .persons import person_key
 from .query import vocabulary
-from .query.parse import All, DateFilter, Node, Person, date_bound, facet_filter, parse, person_filter
+from .query import explain as explaining
+from .query.explain import Explanation
+from .query.parse import All, DateFilter, Node, Person, Phrase, Words, date_bound, facet_filter, parse, person_filter
+from .query.parse import Any as AnyOf
+from .query.parse import understand
+from .query.synonyms import Synonyms
+from .query.synonyms import load as load_synonyms
 from .query.vocabulary import Lexicon
 from .query.vocabulary import suggest as suggest_query
 from .results import Hit, Results
@@ -63,7 +69,11 @@ class SearchEngine:
     creates it); a closed engine raises ``EngineClosedError``.
     """
 
-    def __init__(self, index_dir: str | os.PathLike | None = None, *, create: bool = True):
+    def __init__(self, index_dir: str | os.PathLike | None = None, *, create: bool = True,
+                 synonyms: str | os.PathLike | None = None):
+        """``synonyms``: a file of the user's own synonyms, one group a line, forms separated by
+        ``|`` (default: the file ``$HNP_SEARCH_SYNONYMS`` names), used beside the built-in list."""
+        self._synonyms_path = synonyms
         self.path = Path(index_dir) if index_dir is not None else default_index_dir()
         self._ix = None
         self._outdated: IndexVersionError | IndexNotFoundError | IndexCorruptError | None = None
@@ -218,7 +228,11 @@ class SearchEngine:
 
     def _retriever(self, searcher: Searcher) -> Retriever:
         """Retrieval on the index state ``searcher`` (this thread's) reads."""
-        return Retriever(self._local.view, lambda: self._lexicon(searcher))
+        return Retriever(self._local.view, lambda: self._lexicon(searcher), self.synonyms())
+
+    def synonyms(self) -> Synonyms:
+        """The synonyms queries are expanded with: the built-in list and the user's."""
+        return load_synonyms(self._synonyms_path)
 
     def _lexicon(self, searcher: Searcher) -> Lexicon:
         """The diacritic-restoring lexicon of the index state ``searcher`` reads."""
@@ -227,6 +241,8 @@ class SearchEngine:
             lexicon = self._lexicons.get(generation)
             if lexicon is None:
                 lexicon = self._lexicons[generation] = vocabulary.load_lexicon(self.path, searcher.reader())
+                for old in sorted(self._lexicons)[:-2]:  # a long-lived engine sees many commits
+                    del self._lexicons[old]
             return lexicon
 
     @guard_reads
@@ -246,6 +262,36 @@ class SearchEngine:
         """A better query to offer when ``query`` finds little ("Did you mean …?"), or None."""
         parse(query)  # malformed queries raise here, as in search
         return self._suggest(self._search_with(), query)
+
+    @guard_reads
+    def explain(self, query: str, *, date_from: DateLike = None, date_to: DateLike = None,
+                person: str | None = None, category: str | None = None, source: str | None = None,
+                sort: str = "relevance") -> Explanation:
+        """How ``query`` is understood, as Elasticsearch's validate/explain and _analyze
+        show it: what was reinterpreted, its parts, each syllable's weight and the readings
+        (Telex, typo, split, restored diacritics) and synonyms it also finds, the filters,
+        how matches are ranked and how many there are. ``print()`` it, or ``.to_dict()``.
+
+        >>> print(engine.explain("dduwowngf sắt Cát Linh TPHCM"))  # doctest: +SKIP
+        """
+        if sort not in SORTS:
+            raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
+        notes = understand(query).notes
+        tree, filters, _ = self._filters(query, date_from, date_to, person, category, source)
+        searcher = self._search_with()
+        retriever = self._retriever(searcher)
+        every, most = retriever.tiers(tree, filters)
+        described = [explaining.filter_text(f) for f in filters]
+        return Explanation(
+            query=query,
+            notes=tuple(notes),
+            tree=explaining.describe(tree, retriever.matcher.plan),
+            filters=tuple(described),
+            ranking=explaining.ranking_rule(tree, sort),
+            all_words=len(every),
+            most_words=len(most),
+            suggestion=self.suggest(query) if len(every) < 3 else None,
+        )
 
     @guard_reads
     def persons_of(self, article_id: str) -> list[str]:
@@ -283,9 +329,9 @@ class SearchEngine:
         ``year``, ``month``, ``person``, counted over every match. ``highlight=False``
         skips snippets.
 
-        >>> results = engine.search("giá xăng", limit=5, facets=["month"])  # doctest: +SKIP
-        >>> results.total, len(results), results.facets["month"][:2]         # doctest: +SKIP
-        (17, 5, [('2020-03', 4), ('2020-04', 6)])
+        >>> results = engine.search("giao thông", limit=5, facets=["month"])
+        >>> results.total, len(results), results.facets["month"][:2]
+        (10, 5, [('2023-03', 1), ('2023-06', 2)])
         """
         if sort not in SORTS:
             raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
@@ -298,7 +344,10 @@ class SearchEngine:
         tree, filters, wanted = self._filters(query, date_from, date_to, person, category, source)
         retriever = self._retriever(searcher)
         page = retriever.page(tree, filters, offset, limit, sort)
-        matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight and page.ranked else None
+        matcher = None
+        if highlight and page.ranked:
+            synonyms = _synonyms_in(tree, retriever.matcher.plan)
+            matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted, *synonyms)))
         keys = {person_key(p.name) for p in wanted}
         hits = tuple(self._hit(searcher, docnum, score, matcher, keys, all_words)
                      for docnum, score, all_words in page.ranked)  # fmt: skip
@@ -315,7 +364,8 @@ class SearchEngine:
         indexed content, or the same title and text under another id). Raises
         HnpSearchError when there is no such article.
 
-        >>> [h.id for h in engine.similar("metro-nhon-ga-ha-noi-2024-08-09", limit=3)]  # doctest: +SKIP
+        >>> [h.id for h in engine.similar("metro-nhon-ga-ha-noi-2024-08-09", limit=2)]
+        ['khai-hoi-chua-huong-2024-02-15', 'hdnd-chat-van-giao-thong-truong-lop-2024-07-03']
         """
         searcher = self._search_with()
         docnum = searcher.document_number(id=article_id)
@@ -361,7 +411,7 @@ class SearchEngine:
         category, source), as (name, number of articles), most first.
 
         >>> engine.persons("metro", top=3)
-        [('Phan Thế Bảo', 2), ('Lê Thu Trang', 1), ('Nguyễn Quốc Toàn', 1)]
+        [('Phan Thế Bảo', 3), ('Bạch Ngọc Diệp', 1), ('Lê Thu Trang', 1)]
         """
         searcher = self._search_with()
         view = self._local.view
@@ -374,7 +424,7 @@ class SearchEngine:
 
     def _suggest(self, searcher: Searcher, query: str) -> str | None:
         lexicon = self._lexicon(searcher)
-        better = suggest_query(clean_text(query), searcher.reader(), lexicon)
+        better = suggest_query(clean_text(query), self._local.view, lexicon)
         if better is None:
             return None
         try:  # offered only if it finds articles with all its words
@@ -457,6 +507,17 @@ class SearchEngine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _synonyms_in(node: Node | None, plan_of) -> list[Phrase]:
+    """The other forms of the runs of a query tree's words (outside exclusions) found in
+    the synonyms list, each as a ``Phrase`` (highlighted whole, diacritics ignored)."""
+    if isinstance(node, Words):
+        plan = plan_of(node)
+        return [Phrase(form, node.fields) for e in (plan.expansions if plan else ()) for form in e.forms]
+    if isinstance(node, (All, AnyOf)):
+        return [w for child in node.nodes for w in _synonyms_in(child, plan_of)]
+    return []
 
 
 def _unreadable(path: Path) -> bool:

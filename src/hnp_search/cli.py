@@ -172,6 +172,31 @@ def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
         sys.exit(EXIT_REJECTED)
 
 
+class _QueryFirst(click.Command):
+    """Reads ``-word`` (an exclusion) as part of the query wherever it stands, even first:
+    only the command's own options are options."""
+
+    def parse_args(self, ctx, args):
+        takes_value = {name: not (p.is_flag or p.count) for p in self.get_params(ctx) if isinstance(p, click.Option)
+                       for name in (*p.opts, *p.secondary_opts)}
+        options, words = [], []
+        rest = iter(args)
+        for arg in rest:
+            name = arg.split("=", 1)[0]
+            if arg == "--":
+                words += rest
+            elif arg.startswith("-") and name in takes_value:
+                options.append(arg)
+                following = next(rest, None) if takes_value[name] and "=" not in arg else None
+                if following is not None:
+                    options.append(following)
+            elif arg.startswith("-") and takes_value.get(arg[:2]) and arg[2:].isdigit():
+                options.append(arg)  # -n5
+            else:
+                words.append(arg)
+        return super().parse_args(ctx, options + (["--", *words] if words else []))
+
+
 def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
     names = tuple(n.strip() for n in (value or "").split(",") if n.strip())
     unknown = [n for n in names if n not in FACETS]
@@ -180,7 +205,7 @@ def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
     return names
 
 
-@main.command("search")
+@main.command("search", cls=_QueryFirst)
 @click.argument("query", nargs=-1, required=False)
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Hits per page.")
 @click.option("--offset", type=click.IntRange(min=0), default=None, help="Skip this many hits (0: from the best).")
@@ -210,6 +235,11 @@ def _facet_names(ctx, param, value: str | None) -> tuple[str, ...]:
 @click.option("--json", "as_json", is_flag=True, help="The page as one JSON object: total, hits, facets.")
 @click.option("--html", "as_html", is_flag=True, help="The page as a complete HTML document.")
 @click.option("--color/--no-color", default=None, help="Highlight with colour (default: on a terminal).")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Show how the query is understood (readings, corrections, synonyms, tiers, filters) instead of hits.",
+)
 @_index_dir_option
 def search_command(
     query,
@@ -226,6 +256,7 @@ def search_command(
     as_json,
     as_html,
     color,
+    explain,
     index_dir,
 ):
     """Search the index. Words match with or without diacritics; "quotes" make a phrase.
@@ -255,6 +286,11 @@ def search_command(
         raise click.UsageError("--offset and --page cannot be used together")
     offset = (page - 1) * limit if page is not None else offset or 0
     with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+        if explain:
+            explained = engine.explain(text, date_from=date_from, date_to=date_to, person=person, category=category,
+                                       source=source, sort=sort)  # fmt: skip
+            click.echo(render.explanation(explained, as_json))
+            return
         results = engine.search(text, offset=offset, limit=limit, date_from=date_from, date_to=date_to, person=person,
                                 category=category, source=source, sort=sort, facets=facets)  # fmt: skip
     out = results.to_dict()
@@ -369,6 +405,40 @@ def show_command(article_id, as_json, index_dir):
         click.echo(render.to_json(render.article_json(article), indent=1))
         return
     click.echo(render.article_text(article, persons))
+
+
+@main.command("serve")
+@_index_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Server processes (each opens the index; the kernel spreads connections).")
+@click.option("--allow-writes", is_flag=True,
+              help="Accept POST /articles and DELETE /articles/ID with `Authorization: Bearer $HNP_SEARCH_TOKEN`.")
+@click.option("--timeout", type=click.FloatRange(min=0.001), default=10.0, show_default=True,
+              help="Seconds a request may take before it is answered 504.")
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Search threads per worker (they share one engine).")
+def serve_command(index_dir, host, port, workers, allow_writes, timeout, threads):
+    """Serve the JSON API and a search page over HTTP until Ctrl-C.
+
+    Searches see articles another process commits within a second. The index need
+    not exist yet: until it does, requests are answered 503.
+
+    \b
+    hnp-search serve --port 8080
+    curl 'http://127.0.0.1:8080/search?q=ha+noi&limit=3&facets=category,year'
+    HNP_SEARCH_TOKEN=secret hnp-search serve --allow-writes
+    """
+    import os
+
+    from .server import run
+    from .server.app import ENV_TOKEN
+
+    if allow_writes and not os.environ.get(ENV_TOKEN):
+        raise click.UsageError(f"--allow-writes needs a token: set ${ENV_TOKEN}")
+    run(index_dir or default_index_dir(), host=host, port=port, workers=workers, allow_writes=allow_writes,
+        timeout=timeout, threads=threads)
 
 
 @main.command("check")

@@ -8,8 +8,9 @@
      ├── EngineClosedError    a SearchEngine used after close()
      ├── IngestError          a file or line that cannot be read as an article
      ├── JobError             an indexing job stopped: a worker died, the disk is full
-     └── QuerySyntaxError     a malformed query
-          └── QueryCostError   a query that would read too much of the index
+     ├── QuerySyntaxError     a malformed query
+     │    └── QueryCostError  a query that would read too much of the index
+     └── SynonymsError        a synonyms list that cannot be read (file and line named)
 """
 
 from __future__ import annotations
@@ -102,3 +103,15 @@ class QueryCostError(QuerySyntaxError):
         QuerySyntaxError.__init__(self, query, f"too costly to run: {reason}; search with fewer or rarer words")
         if not query:
             self.args = (f"the query is too costly to run: {reason}; search with fewer or rarer words",)
+
+
+class SynonymsError(HnpSearchError):
+    """A synonyms list, or one line of it, that cannot be read; ``str(error)`` reads
+    ``path:line: what is wrong``."""
+
+    def __init__(self, path: str, message: str, line: int | None = None):
+        self.path = str(path)
+        self.line = line
+        self.message = message
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")

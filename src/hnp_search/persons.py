@@ -254,13 +254,17 @@ def _byline_start(text: str) -> int:
         line = text[starts[index] : starts[index + 1] if index + 1 < len(starts) else len(text)]
         if not line.strip():
             continue
-        if taken == 3 or not _looks_like_byline(line):
+        if taken == 3 or not _is_credit_line(line):
             break
         end, taken = starts[index], taken + 1
     return end
 
 
-def _looks_like_byline(line: str) -> bool:
+def _is_credit_line(line: str) -> bool:
+    """A line of names and credits that persons are not taken from: capitalised parts,
+    joined by dashes, slashes, "&" or commas ("Hồng Hải- Trần Thanh", "Theo Sputnik").
+    Broader than ``ingest._looks_like_byline``, which picks the one line that is the
+    ``author`` (a joint credit is not an author), so the two rules stay apart."""
     parts = re.sub(r"([-–/&,])", r" \1 ", line).split()
     return (
         0 < len(parts) <= 8

@@ -14,6 +14,12 @@ from typing import Callable, TextIO
 from .results import Hit
 from .highlight import Snippet
 from .ingest import Article
+from .query.explain import Explanation
+
+
+def explanation(explained: Explanation, as_json: bool = False) -> str:
+    """How a query was understood (``engine.explain``), as text or one JSON object."""
+    return to_json(explained.to_dict()) if as_json else terminal_safe(str(explained))
 
 
 def plural(count: int, noun: str) -> str:

@@ -19,7 +19,7 @@ from .. import persons
 from ..errors import JobError
 from ..ingest import Article
 from ..store.codec import PackedPositions, WeightOnly
-from ..store.schema import SCHEMA, TEXT_FIELDS, Postings
+from ..store.schema import SCHEMA, TEXT_FIELDS, FieldPostings
 from ..text import analyze
 from ..text.normalize import fold
 
@@ -55,7 +55,7 @@ def _add_postings(out: dict, name: str, terms: analyze.Terms, variants: tuple[st
         out[fieldname] = postings(getattr(terms, variant), SCHEMA[fieldname].format)
 
 
-def postings(terms: list[str], format_: PackedPositions | WeightOnly) -> Postings:
+def postings(terms: list[str], format_: PackedPositions | WeightOnly) -> FieldPostings:
     """What Whoosh's ``field.index`` makes of a list of terms, without its per-token
     generators: each term's frequency, weight and (positional formats) encoded positions."""
     where: dict[str, list[int]] = {}
@@ -68,8 +68,8 @@ def postings(terms: list[str], format_: PackedPositions | WeightOnly) -> Posting
     boost = format_.field_boost
     if isinstance(format_, PackedPositions):
         encode = format_.encode
-        return Postings((t.encode(), len(p), len(p) * boost, encode(p)) for t, p in where.items())
-    return Postings((t.encode(), len(p), len(p) * boost, b"") for t, p in where.items())
+        return FieldPostings((t.encode(), len(p), len(p) * boost, encode(p)) for t, p in where.items())
+    return FieldPostings((t.encode(), len(p), len(p) * boost, b"") for t, p in where.items())
 
 
 def _analyze_batch(batch: list[Article]) -> list[tuple[Article, dict[str, object]]]:

@@ -14,12 +14,11 @@ from ..errors import IndexBusyError
 from ..store.codec import CODEC, CompactPostingsWriter, inlined_term_info
 from ..store.columns import LENGTH_OF_BYTE, column_values
 from ..store import directory
-from ..store.schema import Postings
+from ..store.schema import FieldPostings
 
 
 #: Articles per commit: a crash loses at most this many articles' work. Each commit writes
-#: a segment, and every segment costs each query term a lookup: 2,500 rather than 1,000
-#: leaves 14 segments on 34,824 articles, not 35 (Whoosh's posting pool stays within 128 MB).
+#: a segment, and every segment costs each query term a lookup.
 BATCH_SIZE = 2500
 
 
@@ -35,9 +34,23 @@ def merge_small_segments(writer, segments):
     if not small:
         return segments
     for segment in small:
-        with SegmentReader(writer.storage, writer.schema, segment) as reader:
+        with _MergedReader(writer.storage, writer.schema, segment) as reader:
             writer.add_reader(reader)
     return [s for s in segments if s not in small]
+
+
+class _MergedReader(SegmentReader):
+    """A segment being merged. The codec keeps no per-posting values for fixed-size formats
+    (``Frequency``: the weight says it all), so their postings are read without one; Whoosh's
+    own ``iter_postings`` asks every posting for its value and fails on such a block."""
+
+    def iter_postings(self):
+        for fieldname, btext in self.all_terms():
+            fixed = self.schema[fieldname].format.fixed_value_size() is not None
+            m = self.postings(fieldname, btext)
+            while m.is_active():
+                yield fieldname, btext, m.id(), m.weight(), None if fixed else m.value()
+                m.next()
 
 
 def open_writer(ix):
@@ -109,7 +122,7 @@ class _SegmentWriter(SegmentWriter):
                 field = self.schema[name]
                 length = 0
                 if field.indexed:
-                    postings = value if isinstance(value, Postings) else field.index(value)
+                    postings = value if isinstance(value, FieldPostings) else field.index(value)
                     length = self.pool.add_field(name, docnum, postings)
                 perdoc.add_field(name, field, value if field.stored else None, length if field.scorable else 0)
                 if field.column_type:

@@ -17,10 +17,11 @@ from ..text import analyze
 from ..text.normalize import fold, has_diacritics
 from .parse import Phrase, Words
 from . import telex
+from .synonyms import Synonyms
 from .vocabulary import Lexicon
 
 #: BM25F weights of the fields.
-FIELD_WEIGHTS = {"title": 3.0, "lead": 1.5, "body": 1.0, "author": 1.0}
+FIELD_WEIGHTS = {"title": 2.0, "lead": 1.5, "body": 1.0, "author": 1.0}
 #: Share of a syllable's weight that needs the diacritics typed: a folded-only match
 #: earns the rest, so exact spellings rank first and every syllable weighs the same.
 EXACT_SHARE = 0.9
@@ -29,14 +30,12 @@ WORD_BOOST = 0.5
 #: Weight of each syllable of a query word of several (a segmented word, or for a query typed
 #: without diacritics a restored reading), and of the proximity bonus of its pairs: a rare
 #: two-syllable word would otherwise weigh twice a rare one-syllable name, and its pair of
-#: syllables earns the proximity bonus too (0.6 rather than 1: XQuAD-vi MRR@10 +0.003 / +0.007,
-#: known items unchanged).
+#: syllables earns the proximity bonus too.
 WORD_SYLLABLE_WEIGHT = 0.6
 #: Weight of the restored accented reading of words typed without diacritics.
 RESTORED_SHARE = 0.15
 #: Weight of a pair of query syllables found side by side (on top of their own scores),
-#: times how telling the pair is among the candidates (see ``retrieve.rank._proximity``). 1.2 rather than
-#: 0.8 since that factor came in (known items MRR@10 0.908 -> 0.913, XQuAD-vi +0.001 / -0.001).
+#: times how telling the pair is among the candidates (see ``retrieve.rank._proximity``).
 PROXIMITY_BOOST = 1.2
 
 #: Words that ask rather than tell: "what", "which", "who", "where", "how many", "why"…
@@ -48,14 +47,19 @@ _FOLDED_QUESTION_WORDS = frozenset({"gi", "bao nhieu", "bao lau", "bao gio", "ta
 
 
 def is_question(text: str) -> bool:
-    """Whether a query is asked as a question: a question mark, or a question word (with
-    diacritics, a segmented word of its own: "Ai Cập" asks nothing)."""
+    """Whether a query is asked as a question: a question mark, a question word (with
+    diacritics, one syllable must be a segmented word of its own: "Ai Cập" asks nothing;
+    two, as "vì sao", may be segmented apart), or "có … không" ending it."""
     if "?" in text:
         return True
     words = analyze.query_words(text)
-    if any(has_diacritics(s) for w in words for s in w.syllables):
-        return any(" ".join(w.syllables) in QUESTION_WORDS for w in words)
     syllables = [s for w in words for s in w.syllables]
+    if any(has_diacritics(s) for s in syllables):
+        if any(" ".join(w.syllables) in QUESTION_WORDS for w in words):
+            return True
+        if len(syllables) > 2 and syllables[-1] == "không" and "có" in syllables[:-1]:
+            return True
+        return any(" ".join(syllables[i : i + 2]) in QUESTION_WORDS for i in range(len(syllables) - 1))
     return any(" ".join(syllables[i : i + n]) in _FOLDED_QUESTION_WORDS for n in (1, 2) for i in range(len(syllables)))
 
 
@@ -76,44 +80,101 @@ class Pair(NamedTuple):
     weight: float
 
 
+Lookups = tuple[tuple[str, str], ...]  # (field, term)s an article must hold one of
+#: What an article must hold for one query syllable (or run of them): any one alternative,
+#: an alternative being lookups of which it must hold all.
+Requirement = tuple[tuple[Lookups, ...], ...]
+
+
+class Reading(NamedTuple):
+    """How one query syllable was read: as typed, and what the index holds in its place."""
+
+    typed: str
+    weight: float
+    corrections: tuple[tuple[str, str], ...]  # (kind: "telex", "typo" or "split", reading)
+    restored: str | None  # the accented reading of a run typed without diacritics
+
+
+class Expansion(NamedTuple):
+    """A run of the query found in the synonyms list, and the other forms it also finds."""
+
+    typed: str
+    forms: tuple[str, ...]
+    weight: float
+
+
 @dataclass(frozen=True)
 class Plan:
-    """What a run of bare words asks for: per query syllable, the (field, term)s of which an
-    article must hold one (``required``); the weighted terms scored wherever present, in
-    scoring order; and the pairs whose proximity earns a bonus."""
+    """What a run of bare words asks for: the ``required`` of which an article must meet
+    every one to hold all the words (one per syllable, or per run found in the synonyms
+    list); the weighted terms scored wherever present, in scoring order; the pairs whose
+    proximity earns a bonus; and, for ``explain``, how each syllable was read."""
 
-    required: tuple[tuple[tuple[str, str], ...], ...]
+    required: tuple[Requirement, ...]
     terms: tuple[Term, ...]
     pairs: tuple[Pair, ...]
+    readings: tuple[Reading, ...] = ()
+    expansions: tuple[Expansion, ...] = ()
 
 
 #: Weight of a reading the index holds in place of a syllable it does not (a Telex or VNI
-#: decoding, a one-edit correction), relative to the syllable typed.
+#: decoding, a one-edit correction, a split), relative to the syllable typed.
 CORRECTED_SHARE = 0.8
 #: Corrections tried for a syllable the index does not hold.
 CORRECTIONS = 2
+#: Weight of another form of a run found in the synonyms list, relative to the run typed
+#: (spread over the form's syllables).
+SYNONYM_SHARE = 0.6
 
 
-def readings_of(folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexicon] | None) -> list[str]:
+def corrections_of(
+    folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexicon] | None
+) -> list[tuple[str, tuple[str, ...]]]:
     """What a query syllable the index lacks (``known``: in how many articles a folded
-    syllable is) may have been meant as, folded: its Telex or VNI decoding where the index
-    holds that, else the most frequent syllables one edit away. Empty for a known syllable."""
+    syllable is) may have been meant as, as (kind, folded syllables): its Telex or VNI
+    decoding where the index holds that; else two syllables written together where the
+    index holds them as a word or as letters then digits ("hanoi" -> "ha noi", "covid19" ->
+    "covid 19"); else the most frequent syllables one edit away. Empty for a known syllable."""
     if known(folded) or lexicon is None:
         return []
     decoded = [fold(d) for d in telex.decodings(folded) if known(fold(d))]
     if decoded:
-        return decoded[:1]
-    found = [t for t, _ in lexicon().corrector().corrections(folded, limit=8)]
-    return sorted(found, key=known, reverse=True)[:CORRECTIONS]
+        return [("telex", (decoded[0],))]
+    split = _split(folded, known, lexicon)
+    if split:
+        return [("split", split)]
+    found = [t for t, _ in lexicon().corrector().corrections(folded, limit=200)]
+    return [("typo", (t,)) for t in sorted(found, key=known, reverse=True)[:CORRECTIONS]]
+
+
+def _split(folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexicon]) -> tuple[str, str] | None:
+    """Two indexed syllables ``folded`` joins, confirmed by the index: a word of the lexicon
+    (the most frequent such split), or letters followed by digits."""
+    best, best_count = None, 0
+    words = lexicon().words
+    for i in range(1, len(folded)):
+        a, b = folded[:i], folded[i:]
+        letters_digits = a.isalpha() and b.isdigit()
+        if not (letters_digits or analyze.WORD_JOINER.join((a, b)) in words):
+            continue
+        count = min(known(a), known(b))
+        if count > best_count:
+            best, best_count = (a, b), count
+    return best
+
+
+def readings_of(folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexicon] | None) -> list[str]:
+    """The single-syllable readings ``corrections_of`` finds (Telex/VNI decodings, typos)."""
+    return [r[0] for _, r in corrections_of(folded, known, lexicon) if len(r) == 1]
 
 
 def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
-               known: Callable[[str], int] | None = None) -> Plan | None:
+               known: Callable[[str], int] | None = None, synonyms: Synonyms | None = None) -> Plan | None:
     """The plan of a ``Words`` node (None when it holds no syllables); ``lexicon`` is called
     only for a query typed without diacritics, to restore their likely readings, or holding
     a syllable the index lacks (``known``: in how many articles a folded syllable is), to
-    correct it. Diacritics typed rank exact spellings first but are not required: a wrong
-    tone still finds the word."""
+    correct it; runs found in ``synonyms`` also find the group's other forms. Diacritics
+    typed rank exact spellings first but are not required: a wrong tone still finds the word."""
     fields = node.fields or TEXT_FIELDS
     words = analyze.query_words(node.text)
     syllables = [s for w in words for s in w.syllables]
@@ -123,10 +184,12 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
     # with some ("việt nam") was typed with them: "nam" is how the user writes it.
     accented = any(has_diacritics(s) for s in syllables)
     readings = [] if accented or lexicon is None else lexicon().restore(syllables)
-    required = []
+    restored = {start + i: r for start, run in readings for i, r in enumerate(run)}
+    requirements: list[Requirement] = []
     terms = []
+    understood = []
     weights = _syllable_weights(words, readings, accented)
-    for s, weight in zip(syllables, weights):
+    for i, (s, weight) in enumerate(zip(syllables, weights)):
         folded = fold(s)
         if has_diacritics(s):
             terms += [Term(f"{f}_s", s, weight * FIELD_WEIGHTS[f] * EXACT_SHARE) for f in fields]
@@ -134,10 +197,17 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
         else:
             terms += [Term(f"{f}_sf", s, weight * FIELD_WEIGHTS[f]) for f in fields]
         lookups = [(f"{f}_sf", folded) for f in fields]
-        for meant in readings_of(folded, known, lexicon) if known else ():
-            lookups += [(f"{f}_sf", meant) for f in fields]
-            terms += [Term(f"{f}_sf", meant, weight * FIELD_WEIGHTS[f] * CORRECTED_SHARE) for f in fields]
-        required.append(tuple(lookups))
+        alternatives = []
+        corrections = corrections_of(folded, known, lexicon) if known else []
+        for _, meant in corrections:
+            share = weight * CORRECTED_SHARE / len(meant)
+            terms += [Term(f"{f}_sf", m, share * FIELD_WEIGHTS[f]) for m in meant for f in fields]
+            if len(meant) == 1:
+                lookups += [(f"{f}_sf", meant[0]) for f in fields]
+            else:
+                alternatives.append(tuple(tuple((f"{f}_sf", m) for f in fields) for m in meant))
+        requirements.append(((tuple(lookups),), *alternatives))
+        understood.append(Reading(s, weight, tuple((k, " ".join(m)) for k, m in corrections), restored.get(i)))
     fields = tuple(f for f in fields if f in TEXT_FIELDS)
     terms += _word_terms(fields, words, syllables, accented) + _restored(fields, readings)
     # Side by side, a pair weighs as its syllables do (a word's own pair less).
@@ -145,12 +215,27 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
     for a, b, wa, wb in zip(syllables, syllables[1:], weights, weights[1:]):
         key = (fold(a), fold(b))
         paired[key] = max(paired.get(key, 0.0), (wa + wb) / 2)
+    expansions = []
+    if synonyms is not None:
+        for start, end, forms in synonyms.find(syllables):
+            run_weight = sum(weights[start:end])
+            typed = tuple(lookup for r in requirements[start:end] for lookup in r[0])
+            others = tuple(tuple(tuple((f"{f}_sf", s) for f in fields) for s in form) for form in forms)
+            requirements[start:end] = [(typed, *others)] * (end - start)  # one per syllable it covers
+            for form in forms:
+                share = run_weight * SYNONYM_SHARE / len(form)
+                terms += [Term(f"{f}_sf", s, share * FIELD_WEIGHTS[f]) for s in form for f in fields]
+                for a, b in zip(form, form[1:]):
+                    paired[(a, b)] = max(paired.get((a, b), 0.0), share)
+            expansions.append(Expansion(" ".join(syllables[start:end]), tuple(" ".join(f) for f in forms),
+                                        run_weight * SYNONYM_SHARE))
     pairs = [
         Pair(f"{f}_sf", a, b, FIELD_WEIGHTS[f] * PROXIMITY_BOOST * w)
         for (a, b), w in sorted(paired.items())
         for f in fields
     ]
-    return Plan(tuple(required), tuple(terms), tuple(pairs))
+    required = tuple(requirements)
+    return Plan(required, tuple(terms), tuple(pairs), tuple(understood), tuple(expansions))
 
 
 def _word_terms(fields: tuple[str, ...], words, syllables: list[str], accented: bool) -> list[Term]:
@@ -206,12 +291,6 @@ def excluded_terms(node: Words) -> list[tuple[tuple[str, str], ...]]:
     article: words typed with diacritics exclude only those diacritics."""
     fields = node.fields or TEXT_FIELDS
     return [tuple((f"{f}_{'s' if has_diacritics(s) else 'sf'}", s) for f in fields) for s in syllables(node.text)]
-
-
-def covering_terms(node: Words) -> list[tuple[str, tuple[str, ...]]]:
-    """For the loose match of bare words: each folded syllable and the fields it is looked up in."""
-    fields = tuple(f"{f}_sf" for f in node.fields or TEXT_FIELDS)
-    return [(s, fields) for s in map(fold, syllables(node.text))]
 
 
 def phrase_terms(node: Phrase) -> tuple[str, list[str]]:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
+from itertools import islice
 
 from ..store import directory
 from ..store.schema import TEXT_FIELDS
 from ..text import analyze
 from ..text.analyze import WORD_JOINER
-from ..text.normalize import fold, has_diacritics, normalize_term
+from ..text.normalize import canonical_syllable, fold, has_diacritics, normalize_term
+from . import telex
 from .typos import Corrector
 
 
@@ -26,6 +29,7 @@ class Lexicon:
     def __init__(self, words: dict[str, str]):
         self.words = words  # folded word -> its most frequent accented reading
         self._corrector: Corrector | None = None
+        self._readings: dict[str, list[tuple[str, int]]] = {}  # see syllable_readings
 
     def corrector(self) -> Corrector:
         """One-edit corrections among the index's folded syllables (built on first use)."""
@@ -58,42 +62,207 @@ class Lexicon:
 
 
 _QUERY_WORD = re.compile(r"(?<![\w:])\w+(?![\w:])")
+#: Readings of a query syllable weighed when restoring a query from context.
+CONTEXT_READINGS = 5
+#: Candidates checked for each pair of readings side by side (counts scaled up beyond).
+PAIR_CHECKS = 200
+#: Cost, in the log pair counts readings earn, of reading a syllable otherwise than typed:
+#: a correction, or other diacritics than those typed.
+CORRECTION_COST = 1.0
+#: Partial readings of a query kept while searching for the best.
+BEAM = 24
+#: Weight of how common a reading is on its own (breaks ties where context says nothing).
+PRIOR = 0.1
+_BREAK = re.compile(r"[.,;:!?()\"“”]")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“(]\s*)$")
 
 
-def suggest(query: str, reader, lexicon: Lexicon) -> str | None:
-    """A better query, or None: words the index has never seen replaced by the closest
-    ones it has (one edit away, the most frequent), and a query typed without
-    diacritics given its likely accented reading ("ha noi" -> "hà nội")."""
-    indexed = reader.indexed_field_names()
+_LETTERS = {"a": "aăâ", "e": "eê", "o": "oôơ", "u": "uư", "d": "dđ"}
+_TONE_MARKS = ("", "\u0301", "\u0300", "\u0309", "\u0303", "\u0323")
 
-    def closest(word: str) -> str:
-        term = normalize_term(word)
-        exact = has_diacritics(term)  # look among spellings with diacritics, keeping the user's
-        fields = [f"{f}_{'s' if exact else 'sf'}" for f in TEXT_FIELDS if f"{f}_sf" in indexed]
 
-        def known(t: str) -> int:
-            return sum(reader.doc_frequency(f, t) for f in fields)
+def accented_forms(folded: str) -> set[str]:
+    """Every spelling with diacritics that folds to ``folded`` (a syllable), tone marks
+    placed by the traditional rule: "to" -> "to", "tô", "tơ", "tó", "tố"…"""
+    if not folded.isalpha() or not folded.isascii() or len(folded) > 8:
+        return {folded}
+    forms = {""}
+    for c in folded:
+        forms = {f + o for f in forms for o in _LETTERS.get(c, c)}
+    out = set()
+    for form in forms:
+        vowel = next((i for i, c in enumerate(form) if fold(c) in "aeiouy"), -1)
+        if vowel < 0:
+            out.add(form)
+            continue
+        for mark in _TONE_MARKS:
+            marked = unicodedata.normalize("NFC", form[: vowel + 1] + mark + form[vowel + 1 :])
+            out.add(canonical_syllable(marked))
+    return out
 
-        if word.isdigit() or word == "OR" or known(term):
-            return word
-        if len(term) < 3:
-            return word  # too short to tell a typo from another word
-        candidates = {t for f in fields for t in reader.terms_within(f, term, 1)}
-        return max(sorted(candidates), key=known) if candidates else word
 
-    fixed = _QUERY_WORD.sub(lambda m: closest(m.group()), query)
-    words = [m for m in _QUERY_WORD.finditer(fixed) if m.group() != "OR"]
-    if words and not has_diacritics(fixed):
-        syllables = [w.group().lower() for w in words]
-        readings = {}
-        for start, reading in lexicon.restore(syllables, shortest=1):
-            readings.update({start + i: r for i, r in enumerate(reading)})
-        pieces, last = [], 0
-        for i, m in enumerate(words):
-            pieces += [fixed[last : m.start()], readings.get(i, m.group())]
-            last = m.end()
-        fixed = "".join(pieces) + fixed[last:]
+def syllable_readings(lexicon: Lexicon, reader, folded: str) -> list[tuple[str, int]]:
+    """The accented readings of the folded syllable ``folded`` the index holds, with in how
+    many articles' syllable fields each is (summed over fields), most first; cached per lexicon."""
+    cache = lexicon._readings
+    if folded not in cache:
+        fields = [f"{f}_s" for f in TEXT_FIELDS if f"{f}_s" in reader.indexed_field_names()]
+        found = [(r, sum(reader.doc_frequency(f, r) for f in fields)) for r in sorted(accented_forms(folded))]
+        cache[folded] = sorted(((r, n) for r, n in found if n), key=lambda x: (-x[1], x[0]))
+    return cache[folded]
+
+
+def suggest(query: str, view, lexicon: Lexicon) -> str | None:
+    """A better query, or None: each word read as what the index most likely holds in
+    its place, weighing how often the readings of neighbouring words stand side by side in
+    the index ("song to lich" -> "sông Tô Lịch", not the commoner "sống"): diacritics
+    restored, Telex and VNI typing decoded, one-edit typos and wrong tones corrected (also
+    when typed with diacritics: "Hà Nộj", "khẩu trag"), and names given their capitals."""
+    readings = _Readings(lexicon, view.reader)
+    words = [m for m in _QUERY_WORD.finditer(query) if m.group() != "OR"]
+    if not words:
+        return None
+    options = [_options(m.group(), readings, lexicon) for m in words]
+    adjacent = [not _BREAK.search(query, m.end(), n.start()) for m, n in zip(words, words[1:])]
+    chosen, pairs = _best_path(options, view, adjacent)
+    chosen = _capitals(view, words, chosen, pairs)
+    pieces, last = [], 0
+    for m, text in zip(words, chosen):
+        pieces += [query[last : m.start()], text]
+        last = m.end()
+    fixed = "".join(pieces) + query[last:]
     return fixed if fixed != query else None
+
+
+class _Readings:
+    """``syllable_readings`` as a mapping: folded syllable -> its readings (empty: none)."""
+
+    def __init__(self, lexicon: Lexicon, reader):
+        self.lexicon, self.reader = lexicon, reader
+
+    def get(self, folded: str, default=None):
+        return syllable_readings(self.lexicon, self.reader, folded) or default
+
+    def __contains__(self, folded: str) -> bool:
+        return bool(self.get(folded))
+
+    def __getitem__(self, folded: str) -> list[tuple[str, int]]:
+        return self.get(folded, [])
+
+
+def _options(word: str, readings: _Readings, lexicon: Lexicon) -> list[tuple[str, float, int]]:
+    """What a query word may be meant as: (reading, cost, articles holding it)."""
+    term = normalize_term(word)
+    folded = fold(term)
+    if word.isdigit() or not term.isalpha():
+        return [(word, 0.0, 0)]
+    found = readings.get(folded)
+    if found:
+        typed = dict(found).get(term)
+        if has_diacritics(term):
+            # Typed with diacritics: those, or others when context says so.
+            out = [(term, 0.0, typed)] if typed else []
+            return out + [(r, CORRECTION_COST, n) for r, n in found[:CONTEXT_READINGS] if r != term]
+        return [(r, 0.0, n) for r, n in found[:CONTEXT_READINGS]]
+    if len(folded) < 3:
+        return [(word, 0.0, 0)]
+    out = []
+    decoded = [d for d in telex.decodings(folded) if fold(d) in readings]
+    if decoded:
+        exact = [(r, n) for r, n in readings[fold(decoded[0])] if r == decoded[0]]
+        out += [(r, CORRECTION_COST, n) for r, n in (exact or readings[fold(decoded[0])][:1])]
+    for meant, _ in lexicon.corrector().corrections(folded, limit=200):
+        for r, n in readings.get(meant, [])[:CONTEXT_READINGS]:
+            # A reading keeping the diacritics typed costs less than one changing them.
+            same = has_diacritics(term) and any(c in r for c in term if fold(c) != c)
+            out.append((r, CORRECTION_COST * (1.0 if same or not has_diacritics(term) else 1.5), n))
+    return sorted(out, key=lambda x: (x[1], -x[2]))[: 3 * CONTEXT_READINGS] or [(word, 0.0, 0)]
+
+
+def _best_path(options, view, adjacent: list[bool]):
+    """The readings, one per word, maximizing their own commonness, the log count of
+    articles where neighbours stand side by side and of those where three do, less their
+    costs (a beam search); and the articles found holding each chosen pair."""
+    import math
+
+    counts: dict[tuple[str, str], tuple[int, list[int]]] = {}
+
+    def pair(a: str, b: str) -> tuple[int, list[int]]:
+        if (a, b) not in counts:
+            counts[a, b] = _side_by_side(view, a, b)
+        return counts[a, b]
+
+    def own(option) -> float:
+        return PRIOR * math.log1p(option[2]) - option[1]
+
+    beam = [(own(o), [o[0]]) for o in options[0]]
+    for k in range(1, len(options)):
+        grown = []
+        for score, path in beam:
+            for o in options[k]:
+                gain = own(o)
+                if adjacent[k - 1]:
+                    count, docs = pair(path[-1], o[0])
+                    gain += math.log1p(count)
+                    if k > 1 and adjacent[k - 2] and count:
+                        before = set(pair(path[-2], path[-1])[1])
+                        gain += math.log1p(len(before.intersection(docs)))
+                grown.append((score + gain, path + [o[0]]))
+        beam = sorted(grown, key=lambda x: -x[0])[:BEAM]
+    chosen = max(beam, key=lambda x: x[0])[1]
+    held = [pair(a, b)[1] if adjacent[k] else [] for k, (a, b) in enumerate(zip(chosen, chosen[1:]))]
+    return chosen, held
+
+
+def _side_by_side(view, a: str, b: str) -> tuple[int, list[int]]:
+    """About how many articles hold syllable ``a`` right before ``b`` (checking at most
+    ``PAIR_CHECKS`` of those holding both), and a few of them."""
+    from ..store.columns import iter_positions
+
+    if not (a.isalnum() and b.isalnum()):
+        return 0, []
+    found: set[int] = set()
+    checked = total = 0
+    for f in TEXT_FIELDS:
+        first, second = view.postings(f"{f}_s", a), view.postings(f"{f}_s", b)
+        if first.positions is None or second.positions is None:
+            continue
+        both = sorted(first.tfs.keys() & second.tfs.keys())
+        total += len(both)
+        for d in both[:PAIR_CHECKS]:
+            checked += 1
+            after = {p - 1 for p in iter_positions(second.positions[d])}
+            if not after.isdisjoint(iter_positions(first.positions[d])):
+                found.add(d)
+    scaled = round(len(found) * total / checked) if checked else 0
+    return scaled, sorted(found)
+
+
+def _capitals(view, words, chosen: list[str], held: list[list[int]]) -> list[str]:
+    """``chosen`` readings with capitals: as the user typed them where they typed any, else
+    as the index's articles mostly write them side by side (names: "Tô Lịch")."""
+    out = list(chosen)
+    votes = [[0, 0] for _ in chosen]  # per word: [capitalized, not]
+    for k, docs in enumerate(held):
+        if not docs:
+            continue
+        pattern = re.compile(rf"(?<!\w)({re.escape(chosen[k])})\s+({re.escape(chosen[k + 1])})(?!\w)", re.IGNORECASE)
+        for d in docs[:3]:
+            stored = view.reader.stored_fields(d)
+            text = " ".join(str(stored.get(f) or "") for f in ("title", "lead", "body"))
+            for m in islice(pattern.finditer(text), 20):
+                for i, group in ((k, 1), (k + 1, 2)):
+                    if i == k and _SENTENCE_START.search(text, 0, m.start()):
+                        continue
+                    votes[i][0 if m.group(group)[0].isupper() else 1] += 1
+    for i, (m, reading) in enumerate(zip(words, chosen)):
+        typed = m.group()
+        if any(c.isupper() for c in typed):
+            out[i] = typed if typed.isupper() and len(typed) > 1 and typed.lower() == reading else (
+                reading[:1].upper() + reading[1:] if typed[0].isupper() else reading)
+        elif votes[i][0] > votes[i][1]:
+            out[i] = reading[:1].upper() + reading[1:]
+    return out
 
 
 def load_lexicon(path: str | os.PathLike, reader) -> Lexicon:

@@ -14,6 +14,7 @@ from ..persons import person_key
 from ..query import plan as planning
 from ..query.parse import Any, DateFilter, Facet, Node, Not, Person, Phrase, Words
 from ..query.plan import FIELD_WEIGHTS
+from ..query.synonyms import Synonyms
 from ..query.vocabulary import Lexicon
 from ..store.schema import TEXT_FIELDS
 from ..store.columns import iter_positions
@@ -27,8 +28,7 @@ from .view import IndexView, Positions, Postings
 FILTER_PHRASES_FROM = 0.01
 #: A required phrase with this many candidates or more is checked lazily, best candidates
 #: first, when at least ``LAZY_SHARE`` of a sample of them hold it; else all up front.
-#: One of 32 rather than a quarter: a phrase ranks by 10 hits, so even a 3% share is
-#: ~300 checks, not one per candidate (baomoi phrase p99 205 -> 144 ms; dantri unchanged).
+#: A phrase ranks by 10 hits, so even a 3% share is ~300 checks, not one per candidate.
 LAZY_PHRASES_FROM = 200
 PHRASE_SAMPLE = 32
 LAZY_SHARE = 1 / PHRASE_SAMPLE
@@ -88,9 +88,12 @@ class Unverified:
 class NodeMatcher:
     """Matches query nodes on one index state: what the plans of their words list, looked up."""
 
-    def __init__(self, view: IndexView, lexicon: Callable[[], Lexicon] | None = None):
+    def __init__(self, view: IndexView, lexicon: Callable[[], Lexicon] | None = None,
+                 synonyms: Synonyms | None = None):
         self.view = view
         self.lexicon = lexicon  # loaded when first needed: accented queries never need it
+        self.synonyms = synonyms
+        self._plans: dict[Words, planning.Plan | None] = {}
 
     def match(self, node: Node, lazy: bool = False) -> Match:
         """What ``node`` matches; with ``lazy``, phrases among its required parts are left
@@ -141,14 +144,43 @@ class NodeMatcher:
         """In how many articles' text fields the folded syllable ``folded`` is (at most)."""
         return sum(len(self.view.docs(f"{f}_sf", folded)) for f in TEXT_FIELDS)
 
+    def plan(self, node: Words) -> planning.Plan | None:
+        """The plan of ``node`` (made once per node)."""
+        if node not in self._plans:
+            self._plans[node] = planning.plan_words(node, self.lexicon, self._known, self.synonyms)
+        return self._plans[node]
+
+    def required_docs(self, node: Words) -> list[set[int]]:
+        """Per requirement of ``node``'s plan, the articles meeting it."""
+        plan = self.plan(node)
+        if plan is None:
+            return []
+        docs = self.view.docs
+        out = []
+        seen: dict[planning.Requirement, set[int]] = {}
+        for requirement in plan.required:
+            if requirement in seen:  # a run of synonyms stands for each syllable it covers
+                out.append(seen[requirement])
+                continue
+            met = seen[requirement] = set()
+            for alternative in requirement:
+                found = None
+                for lookups in sorted(alternative, key=len):
+                    held = set().union(*(docs(f, t) for f, t in lookups))
+                    found = held if found is None else found & held
+                    if not found:
+                        break
+                met |= found or set()
+            out.append(met)
+        return out
+
     def _words(self, node: Words) -> Match:
-        plan = planning.plan_words(node, self.lexicon, self._known)
+        plan = self.plan(node)
         if plan is None:
             return Match(set())
         view = self.view
         docs = None
-        for lookups in plan.required:
-            found = set().union(*(view.docs(f, t) for f, t in lookups))
+        for found in sorted(self.required_docs(node), key=len):
             docs = found if docs is None else docs & found
         terms = [(weight, view.postings(f, t)) for f, t, weight in plan.terms]
         pairs = [(weight, view.postings(f, a), view.postings(f, b)) for f, a, b, weight in plan.pairs]

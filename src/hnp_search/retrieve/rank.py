@@ -53,14 +53,9 @@ def rank(view: IndexView, match: Match, limit: int, sort: str) -> list[tuple[int
             prune_below = remaining / 2
         remaining -= bound
         tfs, norms = postings.tfs, postings.norms
-        if len(tfs) < len(scores):
-            for d, tf in tfs.items():
-                if d in scores:
-                    scores[d] += scale * tf / (tf + norms[d])  # bm25_impact, inlined
-        else:
-            for d in scores.keys() & tfs.keys():
-                tf = tfs[d]
-                scores[d] += scale * tf / (tf + norms[d])  # bm25_impact, inlined
+        for d in [d for d in tfs if d in scores] if len(tfs) < len(scores) else scores.keys() & tfs.keys():
+            tf = tfs[d]
+            scores[d] += scale * tf / (tf + norms[d])  # bm25_impact, inlined: a call per posting costs a third more
     if match.unverified:
         scores = _verified(scores, match.unverified, depth, terms)
     if match.pairs:

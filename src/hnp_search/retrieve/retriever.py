@@ -13,6 +13,7 @@ from typing import Callable
 
 from ..query import plan as planning
 from ..query.parse import All, Node, Words
+from ..query.synonyms import Synonyms
 from ..query.vocabulary import Lexicon
 from .match import Match, NodeMatcher
 from .rank import rank
@@ -35,9 +36,10 @@ class Page:
 class Retriever:
     """Runs query trees on one index state."""
 
-    def __init__(self, view: IndexView, lexicon: Callable[[], Lexicon] | None = None):
+    def __init__(self, view: IndexView, lexicon: Callable[[], Lexicon] | None = None,
+                 synonyms: Synonyms | None = None):
         self.view = view
-        self.matcher = NodeMatcher(view, lexicon)
+        self.matcher = NodeMatcher(view, lexicon, synonyms)
         self.match = self.matcher.match
 
     def search(
@@ -102,34 +104,37 @@ class Retriever:
 
     def matching(self, node: Node | None, filters: list[Node]) -> set[int]:
         """Every docnum ``search`` could return, unordered."""
-        if node is None and not filters:
-            return set()
-        with self.view.metered():
-            return self._matching(node, filters)
+        every, most = self.tiers(node, filters)
+        return every | most
 
-    def _matching(self, node: Node | None, filters: list[Node]) -> set[int]:
+    def tiers(self, node: Node | None, filters: list[Node]) -> tuple[set[int], set[int]]:
+        """The docnums ``search`` could return: those with every word, and the further ones
+        with most of them."""
+        if node is None and not filters:
+            return set(), set()
+        with self.view.metered():
+            return self._tiers(node, filters)
+
+    def _tiers(self, node: Node | None, filters: list[Node]) -> tuple[set[int], set[int]]:
         required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)))
         docs = self.view.all_docs() if strict.docs is None else strict.docs
         if any(isinstance(n, Words) for n in required):
-            docs = docs | self._loose_docs(required, filters)
-        return docs
+            return docs, self._loose_docs(required, filters) - docs
+        return docs, set()
 
     def _loose(self, required: list[Node], filters: list[Node], strict: Match) -> Match:
         """``strict``'s scoring terms over ``_loose_docs``."""
         return Match(self._loose_docs(required, filters), strict.terms, strict.pairs, strict.unverified)
 
     def _loose_docs(self, required: list[Node], filters: list[Node]) -> set[int]:
-        """Articles with at least ``MIN_SHARE`` of the folded syllables of the query's
-        bare words (all of them for one or two), and everything else it requires."""
-        covering: dict[str, set[int]] = {}
-        for node in required:
-            if isinstance(node, Words):
-                for s, fields in planning.covering_terms(node):
-                    found = covering.setdefault(s, set())
-                    found.update(*(self.view.docs(f, s) for f in fields))
+        """Articles meeting at least ``MIN_SHARE`` of the requirements of the query's bare
+        words (a syllable, a correction of it, a synonym of a run; all of them for one or
+        two), and everything else it requires."""
+        covering = [found for node in required if isinstance(node, Words)
+                    for found in self.matcher.required_docs(node)]
         need = len(covering) if len(covering) < 3 else math.ceil(len(covering) * MIN_SHARE)
-        counts = Counter(chain.from_iterable(covering.values()))
+        counts = Counter(chain.from_iterable(covering))
         docs = {d for d, c in counts.items() if c >= need}
         others = self.match(All(tuple([n for n in required if not isinstance(n, Words)] + filters)))
         return docs if others.docs is None else docs & others.docs

@@ -26,9 +26,8 @@ from ..store.schema import NO_PAIR_FILTER
 from ..text import analyze
 
 
-#: BM25 parameters; idf is Whoosh's log(N / (df + 1)) + 1, raised to IDF_POWER so rare
-#: words count more (1.5 rather than 1: XQuAD-vi MRR@10 +0.004 / +0.001, known items -0.002).
-#: B 0.9 rather than 0.75: XQuAD-vi +0.001 / +0.001.
+#: BM25 parameters; idf is Whoosh's log(N / (df + 1)) + 1, raised to IDF_POWER so that rare
+#: words count more.
 BM25_B = 0.9
 BM25_K1 = 1.2
 IDF_POWER = 1.5
@@ -37,7 +36,7 @@ IDF_POWER = 1.5
 #: Postings kept in memory (shared by an engine's threads): decoded for scoring (a map from
 #: article to frequency, ~80 bytes a posting), and as read from the index (5 bytes a posting
 #: and its positions, compressed until first looked at; decoded again in a third of the
-#: time it takes to read them; baomoi's 900 bench queries read 12 M postings).
+#: time it takes to read them).
 CACHE_POSTINGS = 1_000_000
 CACHE_READ_POSTINGS = 12_000_000
 
@@ -340,7 +339,7 @@ class IndexView:
         if tfs and self.schema[fieldname].scorable:
             idf = (math.log(self.doc_count / (read.frequency + 1)) + 1) ** IDF_POWER
             a, b = self._length_norm(fieldname)
-            peak = max(w / (w + a + b * n) for w, n in read.peaks)
+            peak = max(bm25_impact(1.0, w, a + b * n) for w, n in read.peaks)
             postings = postings._replace(scale=idf * (BM25_K1 + 1), norms=self._norms(fieldname), peak=peak)
         return postings, len(read.ids) + 1
 

@@ -2,7 +2,8 @@
 
 Segments are read through their memory map.
 
-Every Whoosh private internal the package uses (pinned by ``whoosh-reloaded<2.8``), and what for:
+Every Whoosh private internal the package uses (pinned by ``whoosh-reloaded<2.8``; each is
+checked to be there by ``tests/test_whoosh_internals.py``), and what for:
 
 - ``W3PostingsWriter``: ``_write_block`` (overridden to write ``_PackedBlock`` data) and the
   state it reads: ``_postfile``, ``_blockcount``, ``_terminfo``, ``_ids``, ``_weights``,
@@ -23,7 +24,8 @@ Every Whoosh private internal the package uses (pinned by ``whoosh-reloaded<2.8`
   ``_flush_segment`` (overridden), ``fieldwriter._postwriter``, ``_fieldid``, ``_tindex``:
   ``indexing.writer`` writes each term's list at once from its term pool.
 - Column readers' ``_dbfile``, ``_basepos``, ``_count``, ``_fixedlen``, ``_typecode``,
-  ``_default``: whole columns read at once (``store.columns``).
+  ``_default`` (fixed size) and ``_lengths``, ``_offsets`` (variable size, the facets):
+  whole columns read at once (``store.columns``).
 - ``SegmentReader._perdoc`` (``retrieve.view``): the lengths column of each segment.
 """
 
@@ -372,9 +374,8 @@ class _MemoryReader:
 
 
 #: Blocks of 512 postings rather than Whoosh's 128: a quarter of the per-block work when
-#: retrieval reads a whole list (2% smaller too); Whoosh's matchers skip more coarsely.
-#: Lists of up to 7 postings inlined in the term dictionary (most terms are that rare): on
-#: 600 dantri articles the index takes 9.7 MB, not 11.6 (inlining up to 1: 10.2, up to 3: 9.8).
+#: retrieval reads a whole list; Whoosh's matchers skip more coarsely. Lists of up to 7
+#: postings are inlined in the term dictionary (most terms are that rare).
 CODEC = CompactCodec(blocklimit=512, inlinelimit=8)
 
 

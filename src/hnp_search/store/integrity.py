@@ -125,8 +125,12 @@ def verify(folder: str | os.PathLike, *, deep: bool = True) -> Report:
     """Check every file of the index in ``folder``: the TOC reads, the metadata is there and
     names the analyzer version, each file matches the size and checksum recorded when it was
     written. Files written after the last recorded sums (a job killed right after a commit)
-    are read through instead when ``deep``: every stored article and every posting."""
-    folder = Path(folder)
+    are read through instead when ``deep``: every stored article and every posting. Checked
+    again when a commit changed the index meanwhile."""
+    return _consistent(Path(folder), lambda: _verify(Path(folder), deep))
+
+
+def _verify(folder: Path, deep: bool) -> Report:
     report = Report(folder)
     storage = _storage(folder)
     generation = TOC._latest_generation(storage, INDEX_NAME)
@@ -181,15 +185,42 @@ QUICK_SUM_BYTES = 1 << 20
 def quick_verify(folder: Path) -> None:
     """What can be checked whenever the index is opened, in a few milliseconds: every
     recorded file is there with its recorded size, and the small ones (the table of
-    contents, the metadata) match their checksums. IndexCorruptError otherwise."""
+    contents, small segments) match their checksums. IndexCorruptError otherwise."""
+    report = _consistent(folder, lambda: _quick_report(folder))
+    if not report.ok:
+        raise report.error()
+
+
+def _consistent(folder: Path, run) -> Report:
+    """``run()``'s report, run again (up to 3 times) while a commit changed the index under
+    it: a file it found missing or changed may be one a writer was replacing."""
+    for _ in range(3):
+        before = _state(folder)
+        report = run()
+        if report.ok or _state(folder) == before:
+            return report
+    return report
+
+
+def _state(folder: Path) -> tuple:
+    """The index's latest generation and the manifest's identity: what a commit changes."""
+    try:
+        info = (folder / SUMS_FILE).stat()
+        manifest = (info.st_mtime_ns, info.st_size, info.st_ino)
+    except OSError:
+        manifest = None
+    return TOC._latest_generation(_storage(folder), INDEX_NAME), manifest
+
+
+def _quick_report(folder: Path) -> Report:
+    report = Report(folder)
     sums = recorded_sums(folder)
     if not sums:
-        return
+        return report
     try:
-        names = set(live_files(folder))
+        names = set(live_files(folder)) - {META_FILE}  # the metadata is checked for its version when opened
     except Exception:  # noqa: BLE001  a damaged TOC: reported by opening it
-        return
-    report = Report(folder)
+        return report
     for name in sorted(names & sums.keys()):
         size, digest = sums[name]
         try:
@@ -200,8 +231,7 @@ def quick_verify(folder: Path) -> None:
                 report.damaged[name] = "its contents changed since it was written (checksum mismatch)"
         except OSError as exc:
             report.damaged[name] = f"unreadable ({exc.strerror or exc})"
-    if not report.ok:
-        raise report.error()
+    return report
 
 
 def _check_meta(folder: Path) -> str | None:

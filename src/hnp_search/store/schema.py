@@ -20,19 +20,19 @@ COLUMN_FACETS = ("category", "source", "person")
 TEXT_FIELDS = ("title", "lead", "body")
 
 
-class Postings(list):
+class FieldPostings(list):
     """A field's postings, (term bytes, frequency, weight, value) tuples, computed in a worker."""
 
 
 class AnalyzedText(TEXT):
-    """A TEXT field over one term variant that also accepts precomputed ``Postings``."""
+    """A TEXT field over one term variant that also accepts precomputed ``FieldPostings``."""
 
     def __init__(self, variant: str, positions: bool):
         super().__init__(analyzer=analyze.VietnameseAnalyzer(variant), phrase=positions)
         self.format = PackedPositions() if positions else WeightOnly()
 
     def index(self, value, **kwargs):
-        if isinstance(value, Postings):
+        if isinstance(value, FieldPostings):
             return iter(value)
         return super().index(value, **kwargs)
 

@@ -89,8 +89,8 @@ COMMON_SYLLABLES = {
         thoi phan phat thang cau xe tuong chuyen 2 luc nguyen phong ma hanh truoc tin ky""".split()
     )
 }
-#: Bytes of each article's pair filter and bits set per pair: 9% of the dantri articles a
-#: bench phrase's syllables are in apart pass it (most of them long articles, with many pairs).
+#: Bytes of each article's pair filter and bits set per pair (long articles, with many pairs,
+#: pass it most often).
 PAIR_FILTER_BYTES = 128
 _PAIR_BITS = 3
 
