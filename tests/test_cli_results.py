@@ -118,3 +118,16 @@ def test_index_prune_deletes_what_the_paths_no_longer_hold(runner, own_index, tm
     result = runner.invoke(main, ["index", str(kept), "--prune", "--index-dir", own_index, "--jobs", "1"])
     assert result.exit_code == 0, result.output
     assert "6 pruned" in result.output and "index: 4 articles" in result.output
+
+
+def test_the_html_page_links_only_web_addresses(runner, tiny_index):
+    from hnp_search import SearchEngine, render
+
+    with SearchEngine(tiny_index, create=False) as engine:
+        page = engine.search("metro", limit=1).to_dict()
+    page["hits"][0].update(url="javascript:alert(1)", title="<b>Metro</b> & <i>ga</i>", title_matches=[[3, 8]])
+    html = render.results_html(page, "metro")
+    assert "javascript" not in html
+    assert "<h3>&lt;b&gt;<mark>Metro</mark>&lt;/b&gt; &amp; &lt;i&gt;ga&lt;/i&gt;</h3>" in html
+    page["hits"][0]["url"] = "https://hanoimoi.vn/metro"
+    assert '<a href="https://hanoimoi.vn/metro">' in render.results_html(page, "metro")

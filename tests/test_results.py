@@ -227,3 +227,15 @@ def test_stats_describe_the_index(engine):
     assert stats["first_published"][:7] <= "2021-04" <= stats["last_published"][:7]
     assert dict(stats["categories"]) == {"business": 253, "travel": 251}
     assert stats["index_bytes"] > 1_000_000 and stats["persons"] > 100
+
+
+def test_segments_naming_persons_merge_after_a_delete(shared, tmp_path, monkeypatch):
+    monkeypatch.setenv("HNP_SEARCH_BATCH_SIZE", "100")  # commits of 100: each merges the small segments before it
+    world = [a for a in read_articles(shared / "corpora" / "dantri-unc.jsonl.gz") if a.category == "world"]
+    with SearchEngine(tmp_path / "ix") as engine:
+        assert engine.index(world[:150], jobs=1).added == 150
+        biden = engine.search('person:"Joe Biden"').total
+        assert biden >= 8  # enough for a posting block of its own, not a list inlined in the term
+        assert engine.delete([world[0].id, world[1].id]) == 2  # the commit merges the small segments
+        assert engine.index(world, jobs=1).added == len(world) - 148  # merged again
+        assert len(engine) == len(world) and engine.search('person:"Joe Biden"').total >= biden

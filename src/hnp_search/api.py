@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Iterable, Union
@@ -37,12 +38,15 @@ from .results import Hit, Results
 from .retrieve import IndexView, PostingCache, Retriever
 from .retrieve.facets import check_facets, date_range, facet_counts
 from .retrieve.similar import related
-from .store.directory import create_index, index_exists, index_size, open_index
+from .store.directory import create_index, index_exists, index_size, lexicon_stamp, open_index
 from .store.integrity import Report, guard_reads, verify
 from .text.analyze import ANALYZER_VERSION
 from .text.normalize import clean_text, fold
 
 DEFAULT_INDEX_DIR = "index"
+#: Longest a search reads queries with the previous commit's lexicon while another process
+#: saves the lexicon of its commit (``hnp-search index`` does so right after committing).
+LEXICON_WAIT = 5.0
 SORTS = ("relevance", "date", "-date")
 #: ``Results.suggestion`` is looked for when a search finds fewer articles than this.
 SUGGEST_BELOW = 3
@@ -83,8 +87,8 @@ class SearchEngine:
         except (IndexVersionError, IndexCorruptError) as exc:  # usable only to rebuild: index(..., rebuild=True)
             self._outdated = exc
         except IndexNotFoundError as exc:  # usable only to index: that creates it
-            if not create or _unreadable(self.path):
-                raise
+            if not create or index_exists(self.path) and str(exc).startswith("cannot open"):
+                raise  # an index that cannot be read (permission denied) is an error at once
             self._outdated = exc
         self._lock = threading.Lock()
         # Whoosh readers share file positions, so each thread gets its own searcher.
@@ -92,6 +96,7 @@ class SearchEngine:
         self._searchers: list[Searcher] = []
         self._generation = 0  # bumped by refresh(); older thread searchers refresh
         self._lexicons: dict[int, Lexicon] = {}
+        self._lexicon_waits: dict[int, tuple[float, int | None]] = {}  # generation -> (since, file stamp then)
         self._cache = PostingCache()  # decoded postings, shared by the threads' searchers
 
     # -- writing -----------------------------------------------------------
@@ -235,15 +240,44 @@ class SearchEngine:
         return load_synonyms(self._synonyms_path)
 
     def _lexicon(self, searcher: Searcher) -> Lexicon:
-        """The diacritic-restoring lexicon of the index state ``searcher`` reads."""
+        """The diacritic-restoring lexicon of the index state ``searcher`` reads.
+
+        Another process that commits saves the lexicon of its commit right after; until it
+        has (at most ``LEXICON_WAIT`` s), queries are read with the lexicon of the state read
+        before, rather than holding every thread while this one builds it (a second on dantri).
+        """
         generation = searcher.reader().generation()
         with self._lock:
             lexicon = self._lexicons.get(generation)
             if lexicon is None:
-                lexicon = self._lexicons[generation] = vocabulary.load_lexicon(self.path, searcher.reader())
+                lexicon = self._new_lexicon(generation, searcher)
+                if lexicon is None:
+                    return self._lexicons[max(self._lexicons)]
+                self._lexicons[generation] = lexicon
                 for old in sorted(self._lexicons)[:-2]:  # a long-lived engine sees many commits
                     del self._lexicons[old]
+                for old in [g for g in self._lexicon_waits if g <= generation]:
+                    del self._lexicon_waits[old]
             return lexicon
+
+    def _new_lexicon(self, generation: int, searcher: Searcher) -> Lexicon | None:
+        """The lexicon of ``generation`` (saved, or else built), or None while the writer of
+        that commit may still be saving it and an older lexicon is at hand. Under ``_lock``."""
+        stamp = lexicon_stamp(self.path)
+        waiting = self._lexicon_waits.get(generation)
+        if waiting is None:
+            if not self._lexicons:  # nothing to read queries with meanwhile
+                return vocabulary.load_lexicon(self.path, searcher.reader())
+            saved = vocabulary.saved_lexicon(self.path, generation)
+            if saved is not None:
+                return saved
+            self._lexicon_waits[generation] = (time.monotonic(), stamp)
+            return None
+        since, seen = waiting
+        if stamp == seen and time.monotonic() - since < LEXICON_WAIT:
+            return None
+        del self._lexicon_waits[generation]
+        return vocabulary.load_lexicon(self.path, searcher.reader())
 
     @guard_reads
     def __len__(self) -> int:
@@ -518,17 +552,6 @@ def _synonyms_in(node: Node | None, plan_of) -> list[Phrase]:
     if isinstance(node, (All, AnyOf)):
         return [w for child in node.nodes for w in _synonyms_in(child, plan_of)]
     return []
-
-
-def _unreadable(path: Path) -> bool:
-    """Whether ``path`` holds index files that cannot be opened: an error at once, not an index to create over."""
-    try:
-        open_index(path, create=False)
-    except IndexNotFoundError as exc:
-        return index_exists(path) and "cannot open" in str(exc)
-    except (IndexVersionError, IndexCorruptError):
-        pass
-    return False
 
 
 def _is_text(value: str) -> bool:

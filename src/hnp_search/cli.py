@@ -422,8 +422,9 @@ def show_command(article_id, as_json, index_dir):
 def serve_command(index_dir, host, port, workers, allow_writes, timeout, threads):
     """Serve the JSON API and a search page over HTTP until Ctrl-C.
 
-    Searches see articles another process commits within a second. The index need
-    not exist yet: until it does, requests are answered 503.
+    Searches see the articles another process commits within a second, without a
+    restart. The index need not exist yet: until it does, requests are answered
+    503.
 
     \b
     hnp-search serve --port 8080

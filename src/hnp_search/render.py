@@ -112,7 +112,7 @@ def results_html(results: dict, query: str) -> str:
     items = []
     for hit in results["hits"]:
         title = marked(hit["title"], hit.get("title_matches", ()), "<mark>", "</mark>", esc)
-        if hit.get("url"):
+        if (hit.get("url") or "").lower().startswith(("http://", "https://")):  # no javascript: links
             title = f'<a href="{esc(hit["url"])}">{title}</a>'
         published = hit["published"]
         day = "/".join(reversed(published[:10].split("-"))) if published else ""

@@ -269,3 +269,9 @@ def load_lexicon(path: str | os.PathLike, reader) -> Lexicon:
     """The lexicon of the index at ``path``: as saved by its last indexing run, or rebuilt
     from ``reader`` (and saved) when that file is missing or older than the index."""
     return Lexicon(directory.load_lexicon(path, reader))
+
+
+def saved_lexicon(path: str | os.PathLike, generation: int) -> Lexicon | None:
+    """The lexicon saved beside the index at ``path`` if it is that of ``generation``, else None."""
+    words = directory.saved_lexicon(path, generation)
+    return Lexicon(words) if words is not None else None

@@ -6,6 +6,7 @@ The codes come from columns: category, source, persons, dates.
 from __future__ import annotations
 
 from collections import Counter
+from heapq import nsmallest
 from datetime import date, datetime, timedelta
 from itertools import chain
 from typing import Iterable
@@ -36,11 +37,37 @@ def facet_counts(
             code, values = value_codes(view, name)
             counts = Counter(map(code.__getitem__, docs))
         counts.pop(0, None)  # no value
+        order = _name_order(view, name, values)
         if name in ("year", "month"):
-            out[name] = [(values[c], n) for c, n in sorted(counts.items(), key=lambda x: values[x[0]])]
+            out[name] = [(values[c], n) for c, n in sorted(counts.items(), key=lambda x: order[x[0]])]
         else:
-            out[name] = [(values[c], n) for c, n in sorted(counts.items(), key=lambda x: (-x[1], values[x[0]]))[:top]]
+            out[name] = [(values[c], n) for c, n in _most(counts, top, order)]
     return out
+
+
+def _most(counts: Counter, top: int, order: list[int]) -> list[tuple[int, int]]:
+    """The ``top`` (code, count) of ``counts`` with the highest counts, ties by name (``order``
+    ranks the codes by name): only those that can be among them are sorted."""
+    if len(counts) > top:
+        threshold = sorted(counts.values(), reverse=True)[top - 1]
+        above = [(c, n) for c, n in counts.items() if n > threshold]
+        ties = nsmallest(top - len(above), (c for c, n in counts.items() if n == threshold), key=order.__getitem__)
+        chosen = above + [(c, threshold) for c in ties]
+    else:
+        chosen = list(counts.items())
+    return sorted(chosen, key=lambda x: (-x[1], order[x[0]]))
+
+
+def _name_order(view: IndexView, name: str, values: list[str]) -> list[int]:
+    """Per code of facet ``name``, the rank of its value in name order (made once per index state)."""
+
+    def make():
+        order = [0] * len(values)
+        for rank, code in enumerate(sorted(range(len(values)), key=values.__getitem__)):
+            order[code] = rank
+        return order, len(order) + 1
+
+    return view.coded(f"{name} order", make)
 
 
 def check_facets(names: Iterable[str]) -> tuple[str, ...]:

@@ -168,14 +168,26 @@ def load_lexicon(path: str | os.PathLike, reader) -> dict[str, str]:
     """The index's restoring lexicon (folded word -> accented reading): saved by the last
     indexing run, or rebuilt from ``reader`` (and saved) when that file is missing or older
     than the index."""
-    file = Path(path) / LEXICON_FILE
+    words = saved_lexicon(path, reader.generation())
+    return words if words is not None else save_lexicon(path, reader)
+
+
+def saved_lexicon(path: str | os.PathLike, generation: int) -> dict[str, str] | None:
+    """The lexicon saved beside the index if it is that of ``generation``, else None."""
     try:
-        generation, words = _read_lexicon(file)
-        if generation == reader.generation():
-            return words
+        saved, words = _read_lexicon(Path(path) / LEXICON_FILE)
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-        pass
-    return save_lexicon(path, reader)
+        return None
+    return words if saved == generation else None
+
+
+def lexicon_stamp(path: str | os.PathLike) -> int | None:
+    """When the lexicon file was last written (ns), None if there is none: a cheap way to
+    notice that a writer has saved a new one."""
+    try:
+        return (Path(path) / LEXICON_FILE).stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def save_lexicon(path: str | os.PathLike, reader) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from whoosh.columns import FixedBytesColumn, VarBytesColumn
+from whoosh import formats
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from ..text import analyze
@@ -53,8 +54,11 @@ def schema() -> Schema:
     # Persons named in the article: display names stored, matching keys indexed
     # (exact: lowercase, canonical tone marks; folded), comma-separated.
     fields["persons"] = STORED()
-    fields["person_k"] = KEYWORD(commas=True)
-    fields["person_kf"] = KEYWORD(commas=True)
+    # Presence only: a frequency would be a fixed-size value per posting, which the compact
+    # posting blocks do not keep, so merging a segment (after a delete) could not read it.
+    for name in ("person_k", "person_kf"):
+        fields[name] = KEYWORD(commas=True)
+        fields[name].format = formats.Existence(field_boost=1.0)
     for name in COLUMN_FACETS:
         fields[f"facet_{name}"] = COLUMN(VarBytesColumn())
     fields["pairs"] = COLUMN(FixedBytesColumn(analyze.PAIR_FILTER_BYTES, default=NO_PAIR_FILTER))
