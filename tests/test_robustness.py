@@ -414,3 +414,28 @@ def test_a_file_size_limit_stops_the_job_as_a_full_disk_does(tmp_path):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limited)
     message = f"Error: a file size limit reached on the device holding {index_dir}"
     _assert_stopped_for_space(process, index_dir, total, message)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE and SIGXFSZ as on Linux")
+def test_a_rebuild_that_runs_out_of_space_leaves_the_old_index_as_it_was(tmp_path, articles_path):
+    import resource
+
+    index_dir = tmp_path / "ix"
+    with SearchEngine(index_dir) as engine:
+        engine.index([articles_path], jobs=1)
+    source = short_articles(tmp_path / "bai.jsonl", 20_000)
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+
+    command = [sys.executable, "-m", "hnp_search", "index", str(source), "--index-dir", str(index_dir), "-j1",
+               "--rebuild"]
+    process = subprocess.run(command, env={**os.environ, "HNP_SEARCH_BATCH_SIZE": str(BATCH_FOR_SPACE)},
+                             capture_output=True, text=True, preexec_fn=limited)
+    assert process.returncode == 1, process.stderr
+    assert process.stderr.startswith("Error: a file size limit reached on the device holding ")
+    assert f"the rebuild was abandoned and the index at {index_dir} is as it was" in process.stderr
+    assert sorted(committed_ids(index_dir)) == sorted(a.id for a in read_articles(articles_path))
+    assert not (index_dir / ".rebuild").exists()
+    assert CliRunner().invoke(main, ["check", "--index-dir", str(index_dir)]).exit_code == 0
