@@ -293,11 +293,23 @@ _MAYBE_DAMAGE = (ValueError, TypeError, IndexError, KeyError, AttributeError, As
                  RecursionError)
 
 
+#: Index states found sound after a read error, so that the next one is not checked again.
+_sound: dict[tuple, Report] = {}
+
+
 def corruption(folder: str | os.PathLike, exc: BaseException) -> IndexCorruptError | None:
     """The IndexCorruptError to raise for ``exc``, raised while reading the index in ``folder``,
-    naming the damaged files; None when it is no sign of damage (a bug: re-raise it)."""
-    report = verify(folder, deep=False)
-    if not report.ok:
+    naming the damaged files; None when it is no sign of damage (a bug: re-raise it). The
+    files are checksummed once per index state and process: an error that recurs (a bug hit
+    by every request, say) does not hash the whole index each time."""
+    folder = Path(folder)
+    key = (str(folder.resolve()), _state(folder))
+    report = _sound.get(key) or verify(folder, deep=False)
+    if report.ok:
+        if len(_sound) > 100:
+            _sound.clear()
+        _sound[key] = report
+    else:
         return report.error()
     if isinstance(exc, _DAMAGE):
         return IndexCorruptError(
