@@ -253,12 +253,18 @@ def _no_space(folder: Path, err: OSError, written: int, batch: int, committed: i
     size, count = index_size(folder), _doc_count(folder)
     per_article = size / count if count else written / max(batch, 1)
     needed = max(2 * per_article * batch, 2 * written)  # a segment is assembled from its parts: twice its size
-    what = "no space left" if err.errno != errno.EFBIG else "a file size limit reached"
+    kept = (f"its temporary files were removed ({_megabytes(written)}) and the index keeps the batches committed "
+            f"before ({committed} articles of this run)")
+    if err.errno == errno.EFBIG:
+        return JobError(
+            f"a file size limit (ulimit -f) reached writing the index at {folder}: committing a batch of "
+            f"{batch:,} articles writes files of about {_megabytes(needed / 2)}; {kept}. Raise the limit or use "
+            "smaller batches (HNP_SEARCH_BATCH_SIZE) and run the same command again to finish"
+        )
     return JobError(
-        f"{what} on the device holding {folder}: committing a batch of {batch:,} articles needs about "
-        f"{_megabytes(needed)} free, {_megabytes(free)} are; its temporary files were removed "
-        f"({_megabytes(written)}) and the index keeps the batches committed "
-        f"before ({committed} articles of this run). Free some space and run the same command again to finish"
+        f"no space left on the device holding {folder}: committing a batch of {batch:,} articles needs about "
+        f"{_megabytes(needed)} free, {_megabytes(free)} are; {kept}. Free some space and run the same command "
+        "again to finish"
     )
 
 
