@@ -55,12 +55,25 @@ def main():
 
 
 def _index_dir_option(f):
+    f = click.option("--os-index", default=None, metavar="NAME",
+                     help="With --opensearch: the index name (default: hnp-search).")(f)
+    f = click.option("--opensearch", metavar="URL", envvar="HNP_SEARCH_OPENSEARCH", default=None,
+                     help="The index on this OpenSearch cluster (default: $HNP_SEARCH_OPENSEARCH), not a directory.")(f)
     return click.option(
         "--index-dir",
         type=click.Path(file_okay=False),
         default=None,
         help="Index directory (default: $HNP_SEARCH_INDEX or ./index).",
     )(f)
+
+
+def _engine(index_dir, opensearch, os_index, create: bool = False):
+    """The engine the options name: an index on an OpenSearch cluster, or in a directory."""
+    if opensearch:
+        from .opensearch import DEFAULT_INDEX, OpenSearchEngine
+
+        return OpenSearchEngine(opensearch, index=os_index or DEFAULT_INDEX, create=create)
+    return SearchEngine(index_dir or default_index_dir(), create=create)
 
 
 class _Progress:
@@ -102,8 +115,12 @@ def _duration(seconds: float) -> str:
 @click.option("--prune", is_flag=True,
               help="Then delete the indexed articles whose ids PATHS no longer hold "
                    "(not done if some input is rejected).")
+@click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --opensearch: primary shards of a new index.")
+@click.option("--replicas", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --opensearch: replicas of each shard of a new index.")
 @_index_dir_option
-def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
+def index_command(paths, rebuild, jobs, errors_json, prune, shards, replicas, index_dir, opensearch, os_index):
     """Add or replace the articles in PATHS (HNP page text, JSONL, JSONL.gz, folders).
 
     Articles are matched by id, so indexing the same files again adds nothing.
@@ -114,7 +131,8 @@ def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
     \b
     hnp-search index corpus/ ../archive/2024.jsonl.gz --jobs 2
     """
-    engine = SearchEngine(index_dir or default_index_dir())
+    engine = _engine(index_dir, opensearch, os_index, create=True)
+    layout = {"shards": shards, "replicas": replicas} if opensearch else {}
     progress = _Progress(estimate_articles(*paths)) if sys.stderr.isatty() else None
 
     report = render.ErrorsJson(errors_json) if errors_json else None
@@ -139,7 +157,7 @@ def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
         try:
             summary = engine.index(
                 list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error, prune=prune,
-                exclude=exclude,
+                exclude=exclude, **layout
             )
         except KeyboardInterrupt as stop:
             if progress:
@@ -258,6 +276,8 @@ def search_command(
     color,
     explain,
     index_dir,
+    opensearch,
+    os_index,
 ):
     """Search the index. Words match with or without diacritics; "quotes" make a phrase.
 
@@ -285,7 +305,7 @@ def search_command(
     if offset is not None and page is not None:
         raise click.UsageError("--offset and --page cannot be used together")
     offset = (page - 1) * limit if page is not None else offset or 0
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         if explain:
             explained = engine.explain(text, date_from=date_from, date_to=date_to, person=person, category=category,
                                        source=source, sort=sort)  # fmt: skip
@@ -317,13 +337,13 @@ def search_command(
               help="How many related articles.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the article's id and the related hits.")
 @_index_dir_option
-def similar_command(article_id, limit, as_json, index_dir):
+def similar_command(article_id, limit, as_json, index_dir, opensearch, os_index):
     """List articles related to one (sharing its most telling words), best first.
 
     \b
     hnp-search similar news_business_250 --limit 5
     """
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         hits = engine.similar(article_id, limit=limit)
     if as_json:
         click.echo(render.to_json({"id": article_id, "hits": [h.to_dict() for h in hits]}))
@@ -337,13 +357,13 @@ def similar_command(article_id, limit, as_json, index_dir):
 @main.command("delete")
 @click.argument("article_ids", nargs=-1, required=True)
 @_index_dir_option
-def delete_command(article_ids, index_dir):
+def delete_command(article_ids, index_dir, opensearch, os_index):
     """Delete articles by id, in one commit. Exit status 1 if some id is not in the index.
 
     \b
     hnp-search delete news_business_250 news_business_197
     """
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         missing = [i for i in dict.fromkeys(article_ids) if engine.get(i) is None]
         deleted = engine.delete(article_ids)
         total = len(engine)
@@ -357,9 +377,9 @@ def delete_command(article_ids, index_dir):
 @main.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
 @_index_dir_option
-def stats_command(as_json, index_dir):
+def stats_command(as_json, index_dir, opensearch, os_index):
     """What the index holds: articles, date range, categories, sources, size, analyzer version."""
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         stats = engine.stats()
     click.echo(render.to_json(stats) if as_json else render.stats_text(stats), nl=as_json)
 
@@ -371,7 +391,7 @@ def stats_command(as_json, index_dir):
 @click.option("--to", "date_to", default=None, help="Only articles published on or before this date.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per person.")
 @_index_dir_option
-def persons_command(query, top, date_from, date_to, as_json, index_dir):
+def persons_command(query, top, date_from, date_to, as_json, index_dir, opensearch, os_index):
     """List the persons named in the most articles, overall or among a query's matches.
 
     \b
@@ -380,7 +400,7 @@ def persons_command(query, top, date_from, date_to, as_json, index_dir):
     """
     text = " ".join(query) or None
     filters = {k: v for k, v in (("date_from", date_from), ("date_to", date_to)) if v}
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         ranked = engine.persons(text, top=top, **filters)
     for name, count in ranked:
         line = (render.to_json({"name": name, "articles": count}) if as_json
@@ -394,9 +414,9 @@ def persons_command(query, top, date_from, date_to, as_json, index_dir):
 @click.argument("article_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the article as JSON.")
 @_index_dir_option
-def show_command(article_id, as_json, index_dir):
+def show_command(article_id, as_json, index_dir, opensearch, os_index):
     """Print one stored article by id."""
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         article = engine.get(article_id)
         persons = engine.persons_of(article_id)
     if article is None:
@@ -408,7 +428,8 @@ def show_command(article_id, as_json, index_dir):
 
 
 @main.command("serve")
-@_index_dir_option
+@click.option("--index-dir", type=click.Path(file_okay=False), default=None,
+              help="Index directory (default: $HNP_SEARCH_INDEX or ./index).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,

@@ -1,6 +1,6 @@
 """Analysis in worker processes: articles → their fields' postings, pair filter and persons, in order.
 
-Ctrl-C and SIGINT are handled here too.
+Worker deaths, Ctrl-C and SIGTERM are handled here too.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import signal
 import sys
 from contextlib import contextmanager
 from multiprocessing.connection import wait
-from typing import Any, Iterable, Iterator, cast
+from typing import Any, Callable, Iterable, Iterator, cast
 
 from .. import persons
 from ..errors import JobError
@@ -30,17 +30,12 @@ def analyze_article(article: Article) -> dict[str, object]:
     Title, lead and body are segmented together, once; persons are found in the
     same words. The byline is analyzed apart and is never a mentioned person.
     """
-    text = "\n".join((article.title, article.lead, article.body))
-    words = analyze.segment(text)
+    analysis = analyze.analyze_texts([getattr(article, name) for name in TEXT_FIELDS])
+    text, words = analysis.text, analysis.words
     out: dict[str, object] = {}
-    start = 0
-    folded = []
-    for name in TEXT_FIELDS:
-        end = start + len(getattr(article, name))
-        terms = analyze.terms_of_words(text, [w for w in words if start <= w.start and w.end <= end])
+    for name, terms in zip(TEXT_FIELDS, analysis.terms):
         _add_postings(out, name, terms, analyze.VARIANTS)
-        folded.append(terms.sf)
-        start = end + 1
+    folded = [terms.sf for terms in analysis.terms]
     out["pairs"] = analyze.pair_filter(folded)
     _add_postings(out, "author", analyze.terms(article.author or ""), ("s", "sf"))
     names = persons.extract_persons(text, words)
@@ -72,8 +67,8 @@ def postings(terms: list[str], format_: PackedPositions | WeightOnly) -> FieldPo
     return FieldPostings((t.encode(), len(p), len(p) * boost, b"") for t, p in where.items())
 
 
-def _analyze_batch(batch: list[Article]) -> list[tuple[Article, dict[str, object]]]:
-    return [(article, analyze_article(article)) for article in batch]
+def _analyze_batch(analyzer: Callable[[Article], Any], batch: list[Article]) -> list[tuple[Article, Any]]:
+    return [(article, analyzer(article)) for article in batch]
 
 
 #: Batches sent ahead to each worker: one being analysed, one waiting.
@@ -81,7 +76,8 @@ _AHEAD = 2
 
 
 class Pipeline:
-    """Analyze batches of articles in worker processes, in order, with bounded memory.
+    """Analyze batches of articles in worker processes, in order, with bounded memory; ``analyzer``
+    makes each article's result (by default, the embedded index's postings).
 
     Batch i goes to worker i mod N, which answers its batches in the order sent, so
     results are read in order. While waiting, the writing process also watches every
@@ -94,8 +90,9 @@ class Pipeline:
     pressed while they start never reaches them.
     """
 
-    def __init__(self, jobs: int):
+    def __init__(self, jobs: int, analyzer: Callable[[Article], Any] = analyze_article):
         self.jobs = jobs
+        self.analyzer = analyzer  # a module-level function: workers are given it by name
         #: (process, its task queue, the connection its answers come on)
         self.workers: list[tuple[Any, Any, Any]] = []
         if jobs > 1:
@@ -105,15 +102,15 @@ class Pipeline:
                 for _ in range(jobs):
                     tasks = context.Queue()
                     results, answer = context.Pipe(duplex=False)
-                    process = context.Process(target=_work, args=(tasks, answer, os.getpid()), daemon=True)
+                    process = context.Process(target=_work, args=(tasks, answer, os.getpid(), analyzer), daemon=True)
                     process.start()
                     answer.close()
                     self.workers.append((process, tasks, results))
 
-    def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, dict[str, object]]]:
+    def map(self, batches: Iterable[list[Article]]) -> Iterator[tuple[Article, Any]]:
         if not self.workers:
             for batch in batches:
-                yield from _analyze_batch(batch)
+                yield from _analyze_batch(self.analyzer, batch)
             return
         sent = 0
         received = 0
@@ -127,7 +124,7 @@ class Pipeline:
             yield from self._receive(received % self.jobs)
             received += 1
 
-    def _receive(self, n: int) -> list[tuple[Article, dict[str, object]]]:
+    def _receive(self, n: int) -> list[tuple[Article, Any]]:
         """The next answer of worker ``n``; JobError as soon as any worker has died."""
         results = self.workers[n][2]
         sentinels = [process.sentinel for process, _, _ in self.workers]
@@ -140,7 +137,7 @@ class Pipeline:
                     self.workers[n][0].join(timeout=5)
                     ok, value = None, None
                 if ok:
-                    return cast(list[tuple[Article, dict[str, object]]], value)
+                    return cast(list[tuple[Article, Any]], value)
                 if ok is False:
                     raise cast(Exception, value)
             for number, (process, _, _) in enumerate(self.workers, 1):
@@ -170,7 +167,7 @@ def _death(exitcode: int) -> str:
     return f"exited with status {exitcode}"
 
 
-def _work(tasks, answer, parent: int) -> None:
+def _work(tasks, answer, parent: int, analyzer: Callable[[Article], Any]) -> None:
     """A worker's life: analyse each batch it is sent, answer (True, result) or (False, error)."""
     for signum in STOP_SIGNALS:  # the writing process stops the job, then its workers
         signal.signal(signum, signal.SIG_IGN)
@@ -183,7 +180,7 @@ def _work(tasks, answer, parent: int) -> None:
             continue
         reply: tuple[bool, object]
         try:
-            reply = (True, _analyze_batch(batch))
+            reply = (True, _analyze_batch(analyzer, batch))
         except Exception as error:  # noqa: BLE001  reported by the writing process, which stops the job
             reply = (False, error)
         try:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from collections import Counter
 from pathlib import Path
+from typing import Iterable
 
 from whoosh import index as whoosh_index
 from whoosh.util.filelock import FileLock, try_for
@@ -237,18 +238,33 @@ def lexicon_words(reader) -> dict[str, str]:
     from the index's vocabulary segment by segment: through Whoosh's merged view of the
     segments it took 115 s on 34,824 articles, this 7 s."""
     leaves = [lr for lr, _ in reader.leaf_readers()] if not reader.is_atomic() else [reader]
+
+    def fields():
+        for fieldname in LEXICON_FIELDS:
+            articles: Counter[str] = Counter()
+            for leaf in leaves:
+                if fieldname in leaf.indexed_field_names():
+                    for term, info in leaf.iter_field(fieldname):
+                        articles[term.decode("utf-8")] += info.doc_frequency()
+            yield articles
+
+    return best_readings(fields())
+
+
+#: The fields whose terms the lexicon reads, in the order it reads them.
+LEXICON_FIELDS = tuple(f"{f}_{v}" for f in TEXT_FIELDS for v in ("w", "s"))
+
+
+def best_readings(fields: Iterable[dict[str, int]]) -> dict[str, str]:
+    """Folded word -> the reading found in the most articles of one field, given each of
+    ``LEXICON_FIELDS``'s terms and their article counts (ties: the field read first, then
+    the term first in UTF-8 order)."""
     best: dict[str, tuple[int, str]] = {}
-    for fieldname in (f"{f}_{v}" for f in TEXT_FIELDS for v in ("w", "s")):
-        articles: Counter[bytes] = Counter()
-        for leaf in leaves:
-            if fieldname in leaf.indexed_field_names():
-                for term, info in leaf.iter_field(fieldname):
-                    articles[term] += info.doc_frequency()
-        for term in sorted(articles):
-            word = term.decode("utf-8")
+    for articles in fields:
+        for word in sorted(articles, key=lambda t: t.encode("utf-8")):
             key = fold(word)
-            if articles[term] > best.get(key, (0, ""))[0]:
-                best[key] = (articles[term], word)
+            if articles[word] > best.get(key, (0, ""))[0]:
+                best[key] = (articles[word], word)
     return {key: word for key, (_, word) in best.items()}
 
 
