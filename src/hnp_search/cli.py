@@ -465,13 +465,15 @@ def serve_command(index_dir, host, port, workers, allow_writes, timeout, threads
 
 @main.command("check")
 @_index_dir_option
-def check_command(index_dir):
+def check_command(index_dir, opensearch, os_index):
     """Verify every file of the index: checksums recorded when each was written, the
     metadata, the table of contents. Says what is damaged and how to repair it.
 
     \b
     hnp-search check --index-dir index/
     """
+    if opensearch:
+        raise click.UsageError("check verifies an index directory; an OpenSearch cluster checks its own shards")
     with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
         report = engine.check()
     click.echo(render.check_text(report))
