@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo serve test test-all lint eval bench clean opensearch opensearch-stop opensearch-status
+.PHONY: demo serve screenshots test test-all lint eval bench clean opensearch opensearch-stop opensearch-status
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ PORT ?= 8080
 serve: $(STAMP)
 	$(BIN)/hnp-search index corpus/
 	$(BIN)/hnp-search serve --port $(PORT)
+
+## The browser test, saving its screenshots to bench/results/ (the README shows one).
+screenshots: $(STAMP)
+	HNP_SEARCH_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_browser.py
 
 ## The default test run (big-corpus tests marked slow are left out).
 test: $(STAMP)

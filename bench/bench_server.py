@@ -318,6 +318,7 @@ def main(argv=None):
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--threads", default="4", help="search threads per worker, e.g. 1,4 (default 4)")
     parser.add_argument("--indexing", action="store_true", help="also a run while `hnp-search index` commits")
+    parser.add_argument("--indexing-only", action="store_true", help="only that run")
     parser.add_argument("--indexing-batches", type=int, default=4)
     parser.add_argument("--indexing-articles", type=int, default=50, help="articles per commit")
     parser.add_argument("--out", default="server-load", help="bench/results/OUT.md and .json")
@@ -334,7 +335,7 @@ def main(argv=None):
     peer = in_process(args.index_dir, queries, min(args.seconds, 15))
     print(f"in process, one thread: {peer}", file=sys.stderr)
     rows = []
-    for w, t in [(w, t) for w in workers for t in threads]:
+    for w, t in [] if args.indexing_only else [(w, t) for w in workers for t in threads]:
         server = Server(args.index_dir, w, logs / f"server-{w}-{t}.log", threads=t)
         try:
             asyncio.run(load(server.url, queries, 4, 3))  # warm-up: caches, lexicon, every worker
@@ -355,7 +356,7 @@ def main(argv=None):
             server.stop()
 
     indexing = None
-    if args.indexing:
+    if args.indexing or args.indexing_only:
         indexing = indexing_run(args.index_dir, queries, 4, args.seconds, args.indexing_batches,
                                 args.indexing_articles, logs / "server-indexing.log")
         print(json.dumps(indexing, ensure_ascii=False), file=sys.stderr)
@@ -376,10 +377,11 @@ def main(argv=None):
     md = [f"# `hnp-search serve` under load ({args.corpus}, {len(queries)} bench queries, limit 10, snippets)", "",
           (f"{os.cpu_count()} CPUs shared with other jobs (load average at the end: {load_now}); {args.seconds:g} s "
            "per run; closed-loop asyncio/httpx clients on loopback in one process beside the server."), "",
-          table(rows), "",
+          *([table(rows), ""] if rows else []),
           (f"In process, one thread, no HTTP (`SearchEngine.search`): {peer['throughput']} searches/s, "
-           f"p50 {peer['p50_ms']} ms, p99 {peer['p99_ms']} ms."), "",
-          "2 workers / 1 worker throughput: " + ", ".join(f"{c} clients {s}×" for c, s in scale.items())]
+           f"p50 {peer['p50_ms']} ms, p99 {peer['p99_ms']} ms."),
+          *(["", "2 workers / 1 worker throughput: " + ", ".join(f"{c} clients {s}×" for c, s in scale.items())]
+            if scale else [])]
     if indexing:
         md += ["", (f"While `hnp-search index` committed {len(indexing['commits'])} batches of "
                     f"{args.indexing_articles} baomoi articles (1 worker, {indexing['clients']} clients): "

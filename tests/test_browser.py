@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +15,9 @@ from serving import HOSTILE, LiveServer, write_jsonl
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "bench" / "results"
+#: Where the screenshots go with HNP_SEARCH_SCREENSHOTS=1 (`make screenshots`; the README shows one);
+#: otherwise into the test's temporary folder, so a test run leaves the work tree as it was.
+RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
@@ -50,6 +53,11 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    return RESULTS if os.environ.get("HNP_SEARCH_SCREENSHOTS") == "1" else tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -68,7 +76,7 @@ def dates_shown(browser) -> list[datetime]:
     return [datetime.strptime(re.match(r"\d\d/\d\d/\d{4}", m).group(), "%d/%m/%Y") for m in metas]
 
 
-def test_search_page_end_to_end(site, browser):
+def test_search_page_end_to_end(site, browser, screenshots):
     browser.get(site.url + "/")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "vi"
     box = browser.find_element(By.NAME, "q")
@@ -84,8 +92,7 @@ def test_search_page_end_to_end(site, browser):
     assert "hà nội" in marked
     colour = browser.find_element(By.CSS_SELECTOR, "li.hit mark").value_of_css_property("background-color")
     assert colour not in ("rgba(0, 0, 0, 0)", "transparent")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOTS / "server-search-page.png"))
+    assert browser.save_screenshot(str(screenshots / "server-search-page.png"))
 
     first_page = [h.find_element(By.CSS_SELECTOR, "h2 a").text for h in hits]
     navigate(browser, browser.find_element(By.CSS_SELECTOR, "a[rel=next]").click)
@@ -107,7 +114,7 @@ def test_search_page_end_to_end(site, browser):
     days = dates_shown(browser)
     assert days and all(datetime(2024, 1, 1) <= d <= datetime(2024, 6, 30) for d in days)
     assert browser.find_elements(By.CSS_SELECTOR, "#facet-category li, #facet-person li, #facet-period li")
-    browser.save_screenshot(str(SCREENSHOTS / "server-search-filtered.png"))
+    assert browser.save_screenshot(str(screenshots / "server-search-filtered.png"))
 
     title = browser.find_element(By.CSS_SELECTOR, "li.hit h2 a")
     heading = title.text
@@ -118,7 +125,7 @@ def test_search_page_end_to_end(site, browser):
     other = related[0].text
     navigate(browser, related[0].click)
     assert browser.find_element(By.TAG_NAME, "h1").text == other != heading
-    browser.save_screenshot(str(SCREENSHOTS / "server-article-page.png"))
+    assert browser.save_screenshot(str(screenshots / "server-article-page.png"))
 
 
 def test_hostile_article_runs_nothing_in_the_browser(site, browser):

@@ -1,12 +1,12 @@
-"""Command line: ``hnp-search index | search | similar | persons | show | delete | stats``.
+"""Command line: ``hnp-search index | search | similar | persons | show | delete | stats | check``.
 
 Arguments → ``SearchEngine`` calls → ``render``ed output.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import signal
 import sys
 import time
 
@@ -17,9 +17,12 @@ from .api import SORTS, SearchEngine, default_index_dir
 from .errors import HnpSearchError
 from .ingest import estimate_articles
 from .results import FACETS
+
 #: Exit status when some input files or lines were rejected (the rest is indexed).
 EXIT_REJECTED = 3
-#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+#: Rejected inputs reported one by one as they are met; past that they are only counted.
+SHOW_WARNINGS = 1_000
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it); after SIGTERM 128 + 15.
 EXIT_INTERRUPTED = 130
 
 
@@ -32,7 +35,7 @@ class _Group(click.Group):
             sys.stdout.flush()  # here, so that a closed pipe is caught below
             return result
         except HnpSearchError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(render.terminal_safe(str(exc), newlines=False)) from None
         except BrokenPipeError:  # `hnp-search search … | head -3`: the reader has all it wants
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())  # so that the exit's flush finds no closed pipe
@@ -52,12 +55,25 @@ def main():
 
 
 def _index_dir_option(f):
+    f = click.option("--os-index", default=None, metavar="NAME",
+                     help="With --opensearch: the index name (default: hnp-search).")(f)
+    f = click.option("--opensearch", metavar="URL", envvar="HNP_SEARCH_OPENSEARCH", default=None,
+                     help="The index on this OpenSearch cluster (default: $HNP_SEARCH_OPENSEARCH), not a directory.")(f)
     return click.option(
         "--index-dir",
         type=click.Path(file_okay=False),
         default=None,
         help="Index directory (default: $HNP_SEARCH_INDEX or ./index).",
     )(f)
+
+
+def _engine(index_dir, opensearch, os_index, create: bool = False):
+    """The engine the options name: an index on an OpenSearch cluster, or in a directory."""
+    if opensearch:
+        from .opensearch import DEFAULT_INDEX, OpenSearchEngine
+
+        return OpenSearchEngine(opensearch, index=os_index or DEFAULT_INDEX, create=create)
+    return SearchEngine(index_dir or default_index_dir(), create=create)
 
 
 class _Progress:
@@ -99,8 +115,12 @@ def _duration(seconds: float) -> str:
 @click.option("--prune", is_flag=True,
               help="Then delete the indexed articles whose ids PATHS no longer hold "
                    "(not done if some input is rejected).")
+@click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --opensearch: primary shards of a new index.")
+@click.option("--replicas", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --opensearch: replicas of each shard of a new index.")
 @_index_dir_option
-def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
+def index_command(paths, rebuild, jobs, errors_json, prune, shards, replicas, index_dir, opensearch, os_index):
     """Add or replace the articles in PATHS (HNP page text, JSONL, JSONL.gz, folders).
 
     Articles are matched by id, so indexing the same files again adds nothing.
@@ -111,42 +131,62 @@ def index_command(paths, rebuild, jobs, errors_json, prune, index_dir):
     \b
     hnp-search index corpus/ ../archive/2024.jsonl.gz --jobs 2
     """
-    engine = SearchEngine(index_dir or default_index_dir())
+    engine = _engine(index_dir, opensearch, os_index, create=True)
+    layout = {"shards": shards, "replicas": replicas} if opensearch else {}
     progress = _Progress(estimate_articles(*paths)) if sys.stderr.isatty() else None
 
+    report = render.ErrorsJson(errors_json) if errors_json else None
+    shown: list[int] = []
+
     def on_error(error):
+        if report:
+            report.add(str(error))
+        if len(shown) > SHOW_WARNINGS:
+            return
         if progress:
             progress.done()
-        click.echo(f"warning: {error}", err=True)
+        shown.append(1)
+        if len(shown) > SHOW_WARNINGS:
+            message = f"over {SHOW_WARNINGS:,} inputs rejected: the rest are counted, not shown as met"
+            click.echo(f"warning: {message}", err=True)
+            return
+        click.echo(f"warning: {render.terminal_safe(str(error), newlines=False)}", err=True)
 
+    exclude = [errors_json.name] if errors_json and isinstance(errors_json.name, str) else []
     with engine:
         try:
             summary = engine.index(
-                list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error, prune=prune
+                list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error, prune=prune,
+                exclude=exclude, **layout
             )
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             if progress:
                 progress.done()
+            signum = getattr(stop, "signum", signal.SIGINT)
+            what = "Interrupted" if signum == signal.SIGINT else f"Stopped by {signal.Signals(signum).name}"
             click.echo(
-                "Interrupted: rolled back the batch being written; the index keeps the "
+                f"{what}: rolled back the batch being written; the index keeps the "
                 f"{render.plural(len(engine), 'article')} "
                 "committed before it. Run the same command again to finish.",
                 err=True,
             )
-            sys.exit(EXIT_INTERRUPTED)
+            sys.exit(128 + signum)
+        finally:
+            if report:
+                report.close()
         total = len(engine)
     if progress:
         progress.done()
     click.echo(render.index_summary_text(summary, total, engine.path))
-    if prune and summary.errors:
+    if prune and summary.rejected:
         click.echo("Not pruned: some input was rejected, so the ids it holds are unknown.", err=True)
-    if summary.errors:
+    if summary.rejected:
         click.echo("Rejected input:", err=True)
         for error in summary.errors:
-            click.echo(f"  {error}", err=True)
-    if errors_json:
-        json.dump(summary.errors, errors_json, ensure_ascii=False, indent=1)
-    if summary.errors:
+            click.echo(f"  {render.terminal_safe(error, newlines=False)}", err=True)
+        if summary.rejected > len(summary.errors):
+            where = " (all of them are in the --errors-json file)" if errors_json else ""
+            click.echo(f"  … and {summary.rejected - len(summary.errors):,} more{where}", err=True)
         sys.exit(EXIT_REJECTED)
 
 
@@ -236,6 +276,8 @@ def search_command(
     color,
     explain,
     index_dir,
+    opensearch,
+    os_index,
 ):
     """Search the index. Words match with or without diacritics; "quotes" make a phrase.
 
@@ -263,7 +305,7 @@ def search_command(
     if offset is not None and page is not None:
         raise click.UsageError("--offset and --page cannot be used together")
     offset = (page - 1) * limit if page is not None else offset or 0
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         if explain:
             explained = engine.explain(text, date_from=date_from, date_to=date_to, person=person, category=category,
                                        source=source, sort=sort)  # fmt: skip
@@ -272,17 +314,18 @@ def search_command(
         results = engine.search(text, offset=offset, limit=limit, date_from=date_from, date_to=date_to, person=person,
                                 category=category, source=source, sort=sort, facets=facets)  # fmt: skip
     out = results.to_dict()
+    suggestion = render.terminal_safe(results.suggestion or "", newlines=False)
     if results.suggestion and (as_json or as_html):
-        click.echo(f"Did you mean: {results.suggestion}?", err=True)
+        click.echo(f"Did you mean: {suggestion}?", err=True)
     if as_json:
-        click.echo(json.dumps({"query": text, **out}, ensure_ascii=False))
+        click.echo(render.to_json({"query": text, **out}))
         return
     if as_html:
         click.echo(render.results_html(out, text))
         return
     colour = sys.stdout.isatty() if color is None else color
     if results.suggestion:
-        click.echo(f"Did you mean: {results.suggestion}?\n")
+        click.echo(f"Did you mean: {suggestion}?\n")
     scored = sort == "relevance" and any(hit.score for hit in results)
     mark = render.ANSI if colour else render.PLAIN
     click.echo(render.results_text(out, text, mark, scored), color=colour, nl=False)
@@ -294,16 +337,16 @@ def search_command(
               help="How many related articles.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the article's id and the related hits.")
 @_index_dir_option
-def similar_command(article_id, limit, as_json, index_dir):
+def similar_command(article_id, limit, as_json, index_dir, opensearch, os_index):
     """List articles related to one (sharing its most telling words), best first.
 
     \b
     hnp-search similar news_business_250 --limit 5
     """
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         hits = engine.similar(article_id, limit=limit)
     if as_json:
-        click.echo(json.dumps({"id": article_id, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+        click.echo(render.to_json({"id": article_id, "hits": [h.to_dict() for h in hits]}))
         return
     if not hits:
         click.echo(f"No articles related to {article_id!r}.")
@@ -314,13 +357,13 @@ def similar_command(article_id, limit, as_json, index_dir):
 @main.command("delete")
 @click.argument("article_ids", nargs=-1, required=True)
 @_index_dir_option
-def delete_command(article_ids, index_dir):
+def delete_command(article_ids, index_dir, opensearch, os_index):
     """Delete articles by id, in one commit. Exit status 1 if some id is not in the index.
 
     \b
     hnp-search delete news_business_250 news_business_197
     """
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         missing = [i for i in dict.fromkeys(article_ids) if engine.get(i) is None]
         deleted = engine.delete(article_ids)
         total = len(engine)
@@ -334,11 +377,11 @@ def delete_command(article_ids, index_dir):
 @main.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
 @_index_dir_option
-def stats_command(as_json, index_dir):
+def stats_command(as_json, index_dir, opensearch, os_index):
     """What the index holds: articles, date range, categories, sources, size, analyzer version."""
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         stats = engine.stats()
-    click.echo(json.dumps(stats, ensure_ascii=False) if as_json else render.stats_text(stats), nl=as_json)
+    click.echo(render.to_json(stats) if as_json else render.stats_text(stats), nl=as_json)
 
 
 @main.command("persons")
@@ -348,7 +391,7 @@ def stats_command(as_json, index_dir):
 @click.option("--to", "date_to", default=None, help="Only articles published on or before this date.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per person.")
 @_index_dir_option
-def persons_command(query, top, date_from, date_to, as_json, index_dir):
+def persons_command(query, top, date_from, date_to, as_json, index_dir, opensearch, os_index):
     """List the persons named in the most articles, overall or among a query's matches.
 
     \b
@@ -357,10 +400,11 @@ def persons_command(query, top, date_from, date_to, as_json, index_dir):
     """
     text = " ".join(query) or None
     filters = {k: v for k, v in (("date_from", date_from), ("date_to", date_to)) if v}
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         ranked = engine.persons(text, top=top, **filters)
     for name, count in ranked:
-        line = json.dumps({"name": name, "articles": count}, ensure_ascii=False) if as_json else f"{count:6d}  {name}"
+        line = (render.to_json({"name": name, "articles": count}) if as_json
+                else f"{count:6d}  {render.terminal_safe(name, newlines=False)}")
         click.echo(line)
     if not ranked and not as_json:
         click.echo("No persons found.")
@@ -370,21 +414,22 @@ def persons_command(query, top, date_from, date_to, as_json, index_dir):
 @click.argument("article_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the article as JSON.")
 @_index_dir_option
-def show_command(article_id, as_json, index_dir):
+def show_command(article_id, as_json, index_dir, opensearch, os_index):
     """Print one stored article by id."""
-    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+    with _engine(index_dir, opensearch, os_index) as engine:
         article = engine.get(article_id)
         persons = engine.persons_of(article_id)
     if article is None:
         raise click.ClickException(f"no article with id {article_id!r}")
     if as_json:
-        click.echo(json.dumps(render.article_json(article), ensure_ascii=False, indent=1))
+        click.echo(render.to_json(render.article_json(article), indent=1))
         return
     click.echo(render.article_text(article, persons))
 
 
 @main.command("serve")
-@_index_dir_option
+@click.option("--index-dir", type=click.Path(file_okay=False), default=None,
+              help="Index directory (default: $HNP_SEARCH_INDEX or ./index).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
@@ -398,8 +443,9 @@ def show_command(article_id, as_json, index_dir):
 def serve_command(index_dir, host, port, workers, allow_writes, timeout, threads):
     """Serve the JSON API and a search page over HTTP until Ctrl-C.
 
-    Searches see articles another process commits within a second. The index need
-    not exist yet: until it does, requests are answered 503.
+    Searches see the articles another process commits within a second, without a
+    restart. The index need not exist yet: until it does, requests are answered
+    503.
 
     \b
     hnp-search serve --port 8080
@@ -415,3 +461,21 @@ def serve_command(index_dir, host, port, workers, allow_writes, timeout, threads
         raise click.UsageError(f"--allow-writes needs a token: set ${ENV_TOKEN}")
     run(index_dir or default_index_dir(), host=host, port=port, workers=workers, allow_writes=allow_writes,
         timeout=timeout, threads=threads)
+
+
+@main.command("check")
+@_index_dir_option
+def check_command(index_dir, opensearch, os_index):
+    """Verify every file of the index: checksums recorded when each was written, the
+    metadata, the table of contents. Says what is damaged and how to repair it.
+
+    \b
+    hnp-search check --index-dir index/
+    """
+    if opensearch:
+        raise click.UsageError("check verifies an index directory; an OpenSearch cluster checks its own shards")
+    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+        report = engine.check()
+    click.echo(render.check_text(report))
+    if not report.ok:
+        raise report.error()

@@ -163,11 +163,6 @@ def _split(folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexic
     return best
 
 
-def readings_of(folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexicon] | None) -> list[str]:
-    """The single-syllable readings ``corrections_of`` finds (Telex/VNI decodings, typos)."""
-    return [r[0] for _, r in corrections_of(folded, known, lexicon) if len(r) == 1]
-
-
 def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
                known: Callable[[str], int] | None = None, synonyms: Synonyms | None = None) -> Plan | None:
     """The plan of a ``Words`` node (None when it holds no syllables); ``lexicon`` is called

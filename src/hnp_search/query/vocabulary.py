@@ -1,16 +1,18 @@
-"""The index's vocabulary: a lexicon (folded words → accented readings) and "did you mean" suggestions.
+"""The index's vocabulary: a lexicon (folded words → accented readings) and "did you mean" suggestions from context.
 
 The lexicon restores diacritics to queries typed without them.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import unicodedata
 from itertools import islice
 
 from ..store import directory
+from ..store.columns import iter_positions
 from ..store.schema import TEXT_FIELDS
 from ..text import analyze
 from ..text.analyze import WORD_JOINER
@@ -65,10 +67,15 @@ _QUERY_WORD = re.compile(r"(?<![\w:])\w+(?![\w:])")
 #: Readings of a query syllable weighed when restoring a query from context.
 CONTEXT_READINGS = 5
 #: Candidates checked for each pair of readings side by side (counts scaled up beyond).
-PAIR_CHECKS = 200
+PAIR_CHECKS = 50
 #: Cost, in the log pair counts readings earn, of reading a syllable otherwise than typed:
 #: a correction, or other diacritics than those typed.
 CORRECTION_COST = 1.0
+#: A spelling typed with diacritics that the index holds is read as typed unless another reading
+#: of the same letters is in this many times as many articles.
+RARE_TYPED = 20
+#: Readings in fewer than 1/this of the articles of the commonest reading are not weighed.
+RARE_READING = 30
 #: Partial readings of a query kept while searching for the best.
 BEAM = 24
 #: Weight of how common a reading is on its own (breaks ties where context says nothing).
@@ -112,19 +119,23 @@ def syllable_readings(lexicon: Lexicon, reader, folded: str) -> list[tuple[str, 
     return cache[folded]
 
 
-def suggest(query: str, view, lexicon: Lexicon) -> str | None:
+def suggest(query: str, view, lexicon: Lexicon, side_by_side=None) -> str | None:
     """A better query, or None: each word read as what the index most likely holds in
     its place, weighing how often the readings of neighbouring words stand side by side in
     the index ("song to lich" -> "sông Tô Lịch", not the commoner "sống"): diacritics
     restored, Telex and VNI typing decoded, one-edit typos and wrong tones corrected (also
-    when typed with diacritics: "Hà Nộj", "khẩu trag"), and names given their capitals."""
+    when typed with diacritics: "Hà Nộj", "khẩu trag"), and names given their capitals.
+    ``side_by_side(view, a, b)`` counts the articles holding ``a`` right before ``b`` (default:
+    from ``view``'s positions; another backend passes its own)."""
     readings = _Readings(lexicon, view.reader)
     words = [m for m in _QUERY_WORD.finditer(query) if m.group() != "OR"]
     if not words:
         return None
     options = [_options(m.group(), readings, lexicon) for m in words]
+    if all(len(o) == 1 and o[0][0] in (m.group(), normalize_term(m.group())) for o, m in zip(options, words)):
+        return None  # every word is read as typed: nothing to offer
     adjacent = [not _BREAK.search(query, m.end(), n.start()) for m, n in zip(words, words[1:])]
-    chosen, pairs = _best_path(options, view, adjacent)
+    chosen, pairs = _best_path(options, view, adjacent, side_by_side or _side_by_side)
     chosen = _capitals(view, words, chosen, pairs)
     pieces, last = [], 0
     for m, text in zip(words, chosen):
@@ -160,10 +171,12 @@ def _options(word: str, readings: _Readings, lexicon: Lexicon) -> list[tuple[str
     if found:
         typed = dict(found).get(term)
         if has_diacritics(term):
-            # Typed with diacritics: those, or others when context says so.
+            # Typed with diacritics the index holds: those, unless rare beside another reading.
+            if typed and typed * RARE_TYPED >= found[0][1]:
+                return [(term, 0.0, typed)]
             out = [(term, 0.0, typed)] if typed else []
             return out + [(r, CORRECTION_COST, n) for r, n in found[:CONTEXT_READINGS] if r != term]
-        return [(r, 0.0, n) for r, n in found[:CONTEXT_READINGS]]
+        return [(r, 0.0, n) for r, n in found[:CONTEXT_READINGS] if n * RARE_READING >= found[0][1]]
     if len(folded) < 3:
         return [(word, 0.0, 0)]
     out = []
@@ -179,17 +192,15 @@ def _options(word: str, readings: _Readings, lexicon: Lexicon) -> list[tuple[str
     return sorted(out, key=lambda x: (x[1], -x[2]))[: 3 * CONTEXT_READINGS] or [(word, 0.0, 0)]
 
 
-def _best_path(options, view, adjacent: list[bool]):
+def _best_path(options, view, adjacent: list[bool], side_by_side):
     """The readings, one per word, maximizing their own commonness, the log count of
     articles where neighbours stand side by side and of those where three do, less their
     costs (a beam search); and the articles found holding each chosen pair."""
-    import math
-
     counts: dict[tuple[str, str], tuple[int, list[int]]] = {}
 
     def pair(a: str, b: str) -> tuple[int, list[int]]:
         if (a, b) not in counts:
-            counts[a, b] = _side_by_side(view, a, b)
+            counts[a, b] = side_by_side(view, a, b)
         return counts[a, b]
 
     def own(option) -> float:
@@ -216,9 +227,7 @@ def _best_path(options, view, adjacent: list[bool]):
 
 def _side_by_side(view, a: str, b: str) -> tuple[int, list[int]]:
     """About how many articles hold syllable ``a`` right before ``b`` (checking at most
-    ``PAIR_CHECKS`` of those holding both), and a few of them."""
-    from ..store.columns import iter_positions
-
+    ``PAIR_CHECKS`` of those holding both), and those found."""
     if not (a.isalnum() and b.isalnum()):
         return 0, []
     found: set[int] = set()
@@ -269,3 +278,9 @@ def load_lexicon(path: str | os.PathLike, reader) -> Lexicon:
     """The lexicon of the index at ``path``: as saved by its last indexing run, or rebuilt
     from ``reader`` (and saved) when that file is missing or older than the index."""
     return Lexicon(directory.load_lexicon(path, reader))
+
+
+def saved_lexicon(path: str | os.PathLike, generation: int) -> Lexicon | None:
+    """The lexicon saved beside the index at ``path`` if it is that of ``generation``, else None."""
+    words = directory.saved_lexicon(path, generation)
+    return Lexicon(words) if words is not None else None

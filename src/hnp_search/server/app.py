@@ -19,7 +19,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, render
 from ..api import SORTS
-from ..errors import HnpSearchError, IndexBusyError, IngestError, QuerySyntaxError
+from ..errors import (
+    EngineClosedError,
+    HnpSearchError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    IndexVersionError,
+    IngestError,
+    JobError,
+    QuerySyntaxError,
+)
 from ..results import FACETS
 from ..ingest import read_articles
 from ..store.directory import index_size
@@ -100,7 +110,9 @@ def page(text: str, status: int = 200, headers: dict[str, str] | None = None) ->
     return HTMLResponse(text, status, headers={"Content-Security-Policy": PAGE_POLICY, **(headers or {})})
 
 
-_STATUS = {QuerySyntaxError: 400, IndexBusyError: 409, Unavailable: 503, Overloaded: 503, TimedOut: 504}
+#: Engine errors → HTTP status (others: 400). An index that cannot be read is the server's trouble, not the client's.
+_STATUS = {QuerySyntaxError: 400, IndexBusyError: 409, Unavailable: 503, Overloaded: 503, IndexNotFoundError: 503,
+           IndexVersionError: 503, IndexCorruptError: 503, EngineClosedError: 503, JobError: 503, TimedOut: 504}
 
 
 def _status(exc: HnpSearchError) -> int:

@@ -13,7 +13,7 @@ from typing import Any, Callable, TypeVar
 
 from ..api import SearchEngine
 from ..errors import HnpSearchError, IndexNotFoundError
-from ..store.directory import LEXICON_FILE, open_index
+from ..store.directory import open_index
 
 log = logging.getLogger("hnp_search.server")
 
@@ -40,18 +40,15 @@ class Backend:
     once, and a caller stops waiting after ``timeout`` seconds. Writes run one at a time
     in a thread of their own, without a deadline. Every ``check_every`` seconds the
     index's latest generation is read (one directory listing); when another process has
-    committed (and saved the lexicon of that commit), the engine is refreshed, so its
-    articles are searchable without a restart.
+    committed, the engine is refreshed, so its articles are searchable without a restart.
     """
 
     def __init__(self, index_dir: str | os.PathLike, *, threads: int = 4, timeout: float = 10.0,
-                 max_pending: int = 64, check_every: float = 0.2, lexicon_grace: float = 2.0):
+                 max_pending: int = 64, check_every: float = 0.2):
         self.index_dir = Path(index_dir)
         self.timeout = timeout
         self.max_pending = max_pending
         self.check_every = check_every
-        self.lexicon_grace = lexicon_grace
-        self._first_seen: tuple[int | None, float] = (None, 0.0)
         self.started = time.time()
         self._engine: SearchEngine | None = None
         self._handle: Any = None  # the Whoosh index, read only for its latest generation
@@ -87,31 +84,21 @@ class Backend:
                 log.info("opened the index at %s (generation %s)", self.index_dir, self.generation)
                 return
             generation = self._handle.latest_generation()
-            if generation == self.generation:
-                return
-            if self._first_seen[0] != generation:
-                self._first_seen = (generation, time.monotonic())
-            if not self._lexicon_saved() and time.monotonic() - self._first_seen[1] < self.lexicon_grace:
-                return
-            self.generation = generation
-            self._engine.refresh()
-
-    def _lexicon_saved(self) -> bool:
-        """Whether the lexicon file is as new as the latest commit. ``hnp-search index`` saves it
-        right after committing; until then a search would rebuild it (about a second on dantri,
-        holding the engine's lock), so the refresh waits for it, at most ``lexicon_grace`` s."""
-        try:
-            return (self.index_dir / LEXICON_FILE).stat().st_mtime >= self._handle.last_modified()
-        except OSError:
-            return False
+            if generation != self.generation:
+                self.generation = generation
+                self._engine.refresh()
 
     async def watch(self) -> None:
         """Check the index every ``check_every`` seconds, for as long as the server runs."""
+        last_problem = None
         while True:
             try:
                 await asyncio.to_thread(self.check)
-            except Exception:  # a damaged or half-replaced index: keep serving what is open
-                log.exception("checking the index at %s failed", self.index_dir)
+                last_problem = None
+            except Exception as exc:  # noqa: BLE001 - a damaged or half-replaced index: serve what is open
+                if str(exc) != last_problem:  # once, not five times a second
+                    log.warning("checking the index at %s failed: %s", self.index_dir, exc)
+                last_problem = str(exc)
             await asyncio.sleep(self.check_every)
 
     def start(self) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Iterable, Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from whoosh.analysis import Token, Tokenizer
 
@@ -74,6 +74,35 @@ def terms_of_words(text: str, words: Iterable[Word]) -> Terms:
             w.append(WORD_JOINER.join(exact))
             wf.append(WORD_JOINER.join(folded))
     return Terms(s, sf, w, wf)
+
+
+class Analysis(NamedTuple):
+    """Texts segmented together, once: the text they make joined by newlines, its words,
+    and each text's terms."""
+
+    text: str
+    words: list[Word]
+    terms: list[Terms]
+
+
+def analyze_texts(texts: Sequence[str]) -> Analysis:
+    """Segment ``texts`` (an article's title, lead and body) joined by newlines, once, and
+    give each its own terms: the words of one never run into the next."""
+    text = "\n".join(texts)
+    words = segment(text)
+    out = []
+    start = 0
+    for part in texts:
+        end = start + len(part)
+        out.append(terms_of_words(text, [w for w in words if start <= w.start and w.end <= end]))
+        start = end + 1
+    return Analysis(text, words, out)
+
+
+def term_streams(terms: Terms, variants: Sequence[str] = VARIANTS) -> dict[str, str]:
+    """Per variant, its terms as one space-separated stream: what an engine that only
+    splits on whitespace indexes as this analysis does (no term holds a space)."""
+    return {variant: " ".join(getattr(terms, variant)) for variant in variants}
 
 
 #: The 128 commonest folded syllables of Vietnamese news (counted over the 20.7 M syllables of
