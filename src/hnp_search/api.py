@@ -399,7 +399,7 @@ class SearchEngine:
         HnpSearchError when there is no such article.
 
         >>> [h.id for h in engine.similar("metro-nhon-ga-ha-noi-2024-08-09", limit=2)]
-        ['khai-hoi-chua-huong-2024-02-15', 'hdnd-chat-van-giao-thong-truong-lop-2024-07-03']
+        ['khai-hoi-chua-huong-2024-02-15', 'thuy-loi-tieu-ung-sau-mua-lon-2024-09-12']
         """
         searcher = self._search_with()
         docnum = searcher.document_number(id=article_id)

@@ -85,11 +85,9 @@ def _reported(method):
 
 
 class OpenSearchEngine:
-    """A Vietnamese full-text index on an OpenSearch cluster, with ``SearchEngine``'s methods.
-
-    >>> engine = OpenSearchEngine("http://127.0.0.1:9200", index="hnp-search")  # doctest: +SKIP
-    >>> engine.index(["corpus/"]).added                                          # doctest: +SKIP
-    24
+    """A Vietnamese full-text index on an OpenSearch cluster, with ``SearchEngine``'s methods:
+    ``OpenSearchEngine("http://127.0.0.1:9200", index="hnp-search").index(["corpus/"])``, then
+    ``search``, ``get``, ``persons``, ``similar``, ``delete``, ``stats``, ``explain``, ``len``.
     """
 
     def __init__(
