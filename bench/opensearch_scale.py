@@ -75,15 +75,24 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--queries", type=int, default=100, help="drawn queries per class")
     parser.add_argument("--queries-only", action="store_true", help="time the queries on the last run's indexes")
+    parser.add_argument("--limit", type=int, default=None, help="only the corpus's first N articles")
+    parser.add_argument("--one-shard-only", action="store_true", help="leave out the 2-shard index")
     args = parser.parse_args()
-    corpus = bench_speed.CORPORA[args.corpus]
+    args.work.mkdir(parents=True, exist_ok=True)
+    corpus = bench_speed.corpus_file(args.corpus, args.limit, args.work)
+    if args.limit:
+        args.corpus = f"{args.corpus}-{args.limit}"
     articles = list(read_articles(corpus))
     if args.queries_only:
         result = json.loads((RESULTS / f"opensearch_scale_{args.corpus}.json").read_text(encoding="utf-8"))
         result["load_start"] = os.getloadavg()
         local = SearchEngine(args.work / "whoosh", create=False)
         one = OpenSearchEngine(args.url, index=f"bench-{args.corpus}-scale-1", create=False)
-        two = OpenSearchEngine(args.url, index=f"bench-{args.corpus}-scale-2", create=False)
+        two = (
+            None
+            if args.one_shard_only
+            else OpenSearchEngine(args.url, index=f"bench-{args.corpus}-scale-2", create=False)
+        )
         time_queries(args, articles, result, local, one, two)
         return
     result: dict = {
@@ -127,8 +136,10 @@ def main() -> None:
     nodes = OpenSearchEngine(args.url, index="bench-probe").client.cluster.health()["number_of_nodes"]
     one, row = build_remote(args.url, f"bench-{args.corpus}-scale-1", corpus, args.jobs, 1, 0)
     builds.append(row)
-    two, row = build_remote(args.url, f"bench-{args.corpus}-scale-2", corpus, args.jobs, 2, 1 if nodes > 1 else 0)
-    builds.append(row)
+    two = None
+    if not args.one_shard_only:
+        two, row = build_remote(args.url, f"bench-{args.corpus}-scale-2", corpus, args.jobs, 2, 1 if nodes > 1 else 0)
+        builds.append(row)
     result["builds"] = builds
 
     # The node's own indexing cost, analysis excluded: the sample's documents, analysed above, bulk-sent
@@ -155,8 +166,9 @@ def time_queries(args, articles, result: dict, local, one, two) -> None:
     OpenSearch also the time the cluster spent (the sum of its answers' ``took``)."""
     drawn, _ = bench_speed.draw_queries(articles, args.queries, random.Random(bench_speed.SEED))
     engines = {"Whoosh (embedded)": local, "OpenSearch 1 shard": one, "OpenSearch 2 shards": two}
+    engines = {name: engine for name, engine in engines.items() if engine is not None}
     took: list[int] = []
-    for engine in (one, two):
+    for engine in (e for e in (one, two) if e is not None):
         search = engine.client.search
 
         def counted(*a, _search=search, **k):

@@ -13,10 +13,13 @@ EXPORTED = [
     "Hit",
     "HnpSearchError",
     "IndexBusyError",
+    "IndexCorruptError",
     "IndexNotFoundError",
     "IndexSummary",
     "IndexVersionError",
     "IngestError",
+    "JobError",
+    "QueryCostError",
     "QuerySyntaxError",
     "Results",
     "SearchEngine",
@@ -51,9 +54,12 @@ def test_every_error_users_can_cause_is_one_family():
         "EngineClosedError": ["HnpSearchError"],
         "HnpSearchError": ["Exception"],
         "IndexBusyError": ["HnpSearchError"],
+        "IndexCorruptError": ["HnpSearchError"],
         "IndexNotFoundError": ["HnpSearchError"],
         "IndexVersionError": ["HnpSearchError"],
         "IngestError": ["HnpSearchError"],
+        "JobError": ["HnpSearchError"],
+        "QueryCostError": ["QuerySyntaxError"],
         "QuerySyntaxError": ["HnpSearchError"],
         "SynonymsError": ["HnpSearchError"],
     }
@@ -71,8 +77,8 @@ EMPTY = inspect.Parameter.empty
 def test_search_engine_has_exactly_the_documented_methods():
     methods = sorted(name for name, _ in inspect.getmembers(hnp_search.SearchEngine, inspect.isfunction))
     assert [m for m in methods if not m.startswith("_")] == [
-        "close", "delete", "explain", "get", "index", "persons", "persons_of", "reader", "refresh", "search", "similar",
-        "stats", "suggest", "synonyms",
+        "check", "close", "delete", "explain", "get", "index", "persons", "persons_of", "reader", "refresh", "search",
+        "similar", "stats", "suggest", "synonyms",
     ]  # fmt: skip
     assert {"__enter__", "__exit__", "__init__", "__len__"} <= set(methods)
 
@@ -104,6 +110,7 @@ def test_the_documented_methods_take_the_documented_arguments():
         ("progress", "KEYWORD_ONLY", None),
         ("on_error", "KEYWORD_ONLY", None),
         ("prune", "KEYWORD_ONLY", False),
+        ("exclude", "KEYWORD_ONLY", ()),
     ]
     assert _parameters(engine.delete) == [("ids", "POSITIONAL_OR_KEYWORD", EMPTY)]
     assert _parameters(engine.similar) == [
@@ -129,6 +136,7 @@ def test_the_documented_methods_take_the_documented_arguments():
     assert _parameters(hnp_search.read_articles) == [
         ("paths", "VAR_POSITIONAL", EMPTY),
         ("on_error", "KEYWORD_ONLY", None),
+        ("exclude", "KEYWORD_ONLY", ()),
     ]
 
 
@@ -148,7 +156,7 @@ def test_values_have_the_documented_fields_and_results_are_frozen():
     ]  # fmt: skip
     assert fields(hnp_search.Snippet) == ["text", "matches"]
     assert fields(hnp_search.IndexSummary) == [
-        "added", "updated", "skipped", "errors", "seconds", "index_bytes", "pruned",
+        "added", "updated", "skipped", "errors", "seconds", "index_bytes", "pruned", "rejected",
     ]  # fmt: skip
     frozen = [cls.__name__ for cls in (hnp_search.Article, hnp_search.Hit, hnp_search.Results, hnp_search.Snippet)]
     assert [name for name in frozen if getattr(hnp_search, name).__dataclass_params__.frozen] == frozen

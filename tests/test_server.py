@@ -296,6 +296,19 @@ def test_an_index_of_another_analyzer_version_is_503(served_index, tmp_path):
         live.stop()
 
 
+def test_a_damaged_index_is_503_naming_the_file(served_index, tmp_path):
+    shutil.copytree(served_index, tmp_path / "index")
+    (segment,) = sorted((tmp_path / "index").glob("*.seg"), key=lambda p: p.stat().st_size)[:1]
+    with segment.open("r+b") as f:
+        f.truncate(segment.stat().st_size // 2)
+    live = LiveServer(tmp_path / "index", tmp_path / "server.log")
+    try:
+        with httpx.Client(base_url=live.url, timeout=30) as c:
+            assert_json_error(c.get("/search", params={"q": "ha noi"}), 503, "damaged", segment.name)
+    finally:
+        live.stop()
+
+
 # -- hostile text ----------------------------------------------------------------------
 
 

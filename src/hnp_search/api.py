@@ -14,13 +14,14 @@ from whoosh.searching import Searcher
 from .errors import (
     EngineClosedError,
     HnpSearchError,
+    IndexCorruptError,
     IndexNotFoundError,
     IndexVersionError,
     IngestError,
     QuerySyntaxError,
 )
 from .highlight import Matcher, Snippet, highlight_article
-from .indexing.job import IndexSummary, delete_articles, write_articles
+from .indexing.job import MAX_ERRORS_KEPT, IndexSummary, delete_articles, rebuild_articles, write_articles
 from .ingest import Article, read_articles
 from .persons import person_key
 from .query import vocabulary
@@ -38,6 +39,7 @@ from .retrieve import IndexView, PostingCache, Retriever
 from .retrieve.facets import check_facets, date_range, facet_counts
 from .retrieve.similar import related
 from .store.directory import create_index, index_exists, index_size, lexicon_stamp, open_index
+from .store.integrity import Report, guard_reads, verify
 from .text.analyze import ANALYZER_VERSION
 from .text.normalize import clean_text, fold
 
@@ -78,15 +80,15 @@ class SearchEngine:
         self._synonyms_path = synonyms
         self.path = Path(index_dir) if index_dir is not None else default_index_dir()
         self._ix = None
-        self._outdated: IndexVersionError | IndexNotFoundError | None = None
+        self._outdated: IndexVersionError | IndexNotFoundError | IndexCorruptError | None = None
         self._closed = False
         try:
             self._ix = open_index(self.path, create=False)
-        except IndexVersionError as exc:  # usable only to rebuild: index(..., rebuild=True)
+        except (IndexVersionError, IndexCorruptError) as exc:  # usable only to rebuild: index(..., rebuild=True)
             self._outdated = exc
         except IndexNotFoundError as exc:  # usable only to index: that creates it
             if not create or index_exists(self.path) and str(exc).startswith("cannot open"):
-                raise  # a damaged index is an error at once, not one to create over
+                raise  # an index that cannot be read (permission denied) is an error at once
             self._outdated = exc
         self._lock = threading.Lock()
         # Whoosh readers share file positions, so each thread gets its own searcher.
@@ -108,45 +110,57 @@ class SearchEngine:
         progress: Callable[[int], None] | None = None,
         on_error: Callable[[IngestError], None] | None = None,
         prune: bool = False,
+        exclude: Iterable[Union[str, os.PathLike]] = (),
     ) -> IndexSummary:
         """Add or replace articles (from paths, or ``Article`` objects) by id.
 
-        Bad files and lines are reported to ``on_error`` (and listed in the
-        summary's ``errors``); the rest is indexed. ``jobs`` analysis processes
-        (default: all cores). ``rebuild`` empties the index first. ``prune`` then
-        deletes the articles whose ids none of ``sources`` holds (not done when some
-        input could not be read: its articles' ids are unknown).
+        Bad files and lines are reported to ``on_error`` (and counted in the summary's
+        ``rejected``, the first of them listed in its ``errors``); the rest is indexed.
+        ``jobs`` analysis processes (default: all cores). ``rebuild`` builds a new index
+        beside the old one and swaps it in when complete. ``prune`` then deletes the
+        articles whose ids none of ``sources`` holds (not done when some input could not
+        be read: its articles' ids are unknown). Files and folders in ``exclude``, and the
+        index's own folder, are never read.
         """
         if isinstance(sources, (str, os.PathLike, Article)):
             sources = [sources]
         sources = list(sources)
-        summary_errors: list[IngestError] = []
+        unread = IndexSummary()  # what reading rejected, before the job's own rejections
 
         def report(error: IngestError):
-            summary_errors.append(error)
+            unread.reject(str(error))
             if on_error is not None:
                 on_error(error)
 
         seen: set[str] = set()
+        skip = [self.path, *exclude]
 
         def articles():
             for source in sources:
-                for article in [source] if isinstance(source, Article) else read_articles(source, on_error=report):
+                found = [source] if isinstance(source, Article) else read_articles(
+                    source, on_error=report, exclude=skip)
+                for article in found:
                     seen.add(article.id)
                     yield article
 
         self._check_open()
-        if rebuild or isinstance(self._outdated, IndexNotFoundError):
+        jobs = jobs or os.cpu_count() or 1
+        if rebuild:
+            summary = rebuild_articles(self.path, articles(), jobs=jobs, progress=progress, on_error=on_error)
             self._close_searcher()
             if self._ix is not None:
                 self._ix.close()
-            self._ix, self._outdated = create_index(self.path), None
-        self._check_version()
-        summary = write_articles(
-            self._ix, articles(), jobs=jobs or os.cpu_count() or 1, progress=progress, on_error=on_error
-        )
-        summary.errors[:0] = [str(e) for e in summary_errors]
-        if prune and not summary.errors:
+            self._ix, self._outdated = open_index(self.path), None
+        else:
+            if isinstance(self._outdated, IndexNotFoundError):
+                self._close_searcher()
+                self._ix, self._outdated = create_index(self.path), None
+            self._check_version()
+            summary = write_articles(self._ix, articles(), jobs=jobs, progress=progress, on_error=on_error)
+        summary.errors[:0] = unread.errors
+        del summary.errors[MAX_ERRORS_KEPT:]
+        summary.rejected += unread.rejected
+        if prune and not summary.rejected:
             summary.pruned = delete_articles(self._ix, (), keep=seen.__contains__)
         self.refresh()
         return summary
@@ -204,6 +218,7 @@ class SearchEngine:
         local.searcher, local.generation = searcher, self._generation
         return searcher
 
+    @guard_reads
     def reader(self) -> IndexView:
         """This thread's view of the index state searches read (postings, columns, the
         Whoosh reader as ``.reader``): the one public way to inspect an index. It stays
@@ -264,19 +279,25 @@ class SearchEngine:
         del self._lexicon_waits[generation]
         return vocabulary.load_lexicon(self.path, searcher.reader())
 
+    @guard_reads
     def __len__(self) -> int:
         return self._search_with().doc_count()
 
+    @guard_reads
     def get(self, article_id: str) -> Article | None:
         """The stored article with this id, or None."""
+        if not _is_text(article_id):  # no indexed id holds a lone surrogate
+            return None
         fields = self._search_with().document(id=article_id)
         return _article(fields) if fields else None
 
+    @guard_reads
     def suggest(self, query: str) -> str | None:
         """A better query to offer when ``query`` finds little ("Did you mean …?"), or None."""
         parse(query)  # malformed queries raise here, as in search
         return self._suggest(self._search_with(), query)
 
+    @guard_reads
     def explain(self, query: str, *, date_from: DateLike = None, date_to: DateLike = None,
                 person: str | None = None, category: str | None = None, source: str | None = None,
                 sort: str = "relevance") -> Explanation:
@@ -306,11 +327,15 @@ class SearchEngine:
             suggestion=self.suggest(query) if len(every) < 3 else None,
         )
 
+    @guard_reads
     def persons_of(self, article_id: str) -> list[str]:
         """The persons an indexed article names (empty if none, or no such article)."""
+        if not _is_text(article_id):
+            return []
         fields = self._search_with().document(id=article_id)
         return list(fields.get("persons") or ()) if fields else []
 
+    @guard_reads
     def search(
         self,
         query: str,
@@ -365,6 +390,7 @@ class SearchEngine:
         return Results(hits=hits, total=len(page.docs), total_all_words=page.all_words, offset=offset, limit=limit,
                        facets=counted, suggestion=suggestion)  # fmt: skip
 
+    @guard_reads
     def similar(self, article_id: str, limit: int = 10) -> list[Hit]:
         """Articles related to the one with this id (a "more like this"), best first: those
         scoring best on its most telling terms (folded words and syllables of its title,
@@ -373,7 +399,7 @@ class SearchEngine:
         HnpSearchError when there is no such article.
 
         >>> [h.id for h in engine.similar("metro-nhon-ga-ha-noi-2024-08-09", limit=2)]
-        ['khai-hoi-chua-huong-2024-02-15', 'hdnd-chat-van-giao-thong-truong-lop-2024-07-03']
+        ['khai-hoi-chua-huong-2024-02-15', 'thuy-loi-tieu-ung-sau-mua-lon-2024-09-12']
         """
         searcher = self._search_with()
         docnum = searcher.document_number(id=article_id)
@@ -388,6 +414,7 @@ class SearchEngine:
                 hits.append(hit)
         return hits[:limit]
 
+    @guard_reads
     def stats(self) -> dict:
         """What the index holds, JSON-ready: path, articles, first and last publication
         dates (ISO) and how many are undated, articles per category and per source, how
@@ -411,6 +438,7 @@ class SearchEngine:
             "analyzer_version": ANALYZER_VERSION,
         }
 
+    @guard_reads
     def persons(self, query: str | None = None, top: int = 20, **filters) -> list[tuple[str, int]]:
         """The persons named in the most articles, overall or among the matches of
         ``query`` (with ``filters`` as for ``search``: date_from, date_to, person,
@@ -435,7 +463,7 @@ class SearchEngine:
             return None
         try:  # offered only if it finds articles with all its words
             return better if self._retriever(searcher).search(parse(better), [], 1, relax=False) else None
-        except QuerySyntaxError:  # a correction that breaks an operator ("date:2023-11" → "date:2023-")
+        except QuerySyntaxError:  # it breaks an operator ("date:2023-11" → "date:2023-"), or costs too much
             return None
 
     @staticmethod
@@ -485,6 +513,12 @@ class SearchEngine:
             all_words=all_words,
         )
 
+    def check(self) -> Report:
+        """Verify every file of the index (``hnp-search check``): what is damaged or missing,
+        found by the checksums recorded at each commit, or by reading files written since."""
+        self._check_open()
+        return verify(self.path)
+
     # -- lifecycle ---------------------------------------------------------
 
     def _close_searcher(self):
@@ -518,6 +552,15 @@ def _synonyms_in(node: Node | None, plan_of) -> list[Phrase]:
     if isinstance(node, (All, AnyOf)):
         return [w for child in node.nodes for w in _synonyms_in(child, plan_of)]
     return []
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is UTF-8-encodable (a command-line argument that was not UTF-8 arrives as lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _persons_in(node: Node | None) -> list[Person]:

@@ -1,12 +1,12 @@
-"""Command line: ``hnp-search index | search | similar | persons | show | delete | stats``.
+"""Command line: ``hnp-search index | search | similar | persons | show | delete | stats | check``.
 
 Arguments → ``SearchEngine`` calls → ``render``ed output.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import signal
 import sys
 import time
 
@@ -17,9 +17,12 @@ from .api import SORTS, SearchEngine, default_index_dir
 from .errors import HnpSearchError
 from .ingest import estimate_articles
 from .results import FACETS
+
 #: Exit status when some input files or lines were rejected (the rest is indexed).
 EXIT_REJECTED = 3
-#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+#: Rejected inputs reported one by one as they are met; past that they are only counted.
+SHOW_WARNINGS = 1_000
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it); after SIGTERM 128 + 15.
 EXIT_INTERRUPTED = 130
 
 
@@ -32,7 +35,7 @@ class _Group(click.Group):
             sys.stdout.flush()  # here, so that a closed pipe is caught below
             return result
         except HnpSearchError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(render.terminal_safe(str(exc), newlines=False)) from None
         except BrokenPipeError:  # `hnp-search search … | head -3`: the reader has all it wants
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())  # so that the exit's flush finds no closed pipe
@@ -132,39 +135,58 @@ def index_command(paths, rebuild, jobs, errors_json, prune, shards, replicas, in
     layout = {"shards": shards, "replicas": replicas} if opensearch else {}
     progress = _Progress(estimate_articles(*paths)) if sys.stderr.isatty() else None
 
+    report = render.ErrorsJson(errors_json) if errors_json else None
+    shown: list[int] = []
+
     def on_error(error):
+        if report:
+            report.add(str(error))
+        if len(shown) > SHOW_WARNINGS:
+            return
         if progress:
             progress.done()
-        click.echo(f"warning: {error}", err=True)
+        shown.append(1)
+        if len(shown) > SHOW_WARNINGS:
+            message = f"over {SHOW_WARNINGS:,} inputs rejected: the rest are counted, not shown as met"
+            click.echo(f"warning: {message}", err=True)
+            return
+        click.echo(f"warning: {render.terminal_safe(str(error), newlines=False)}", err=True)
 
+    exclude = [errors_json.name] if errors_json and isinstance(errors_json.name, str) else []
     with engine:
         try:
             summary = engine.index(
-                list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error, prune=prune, **layout
+                list(paths), rebuild=rebuild, jobs=jobs, progress=progress, on_error=on_error, prune=prune,
+                exclude=exclude, **layout
             )
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             if progress:
                 progress.done()
+            signum = getattr(stop, "signum", signal.SIGINT)
+            what = "Interrupted" if signum == signal.SIGINT else f"Stopped by {signal.Signals(signum).name}"
             click.echo(
-                "Interrupted: rolled back the batch being written; the index keeps the "
+                f"{what}: rolled back the batch being written; the index keeps the "
                 f"{render.plural(len(engine), 'article')} "
                 "committed before it. Run the same command again to finish.",
                 err=True,
             )
-            sys.exit(EXIT_INTERRUPTED)
+            sys.exit(128 + signum)
+        finally:
+            if report:
+                report.close()
         total = len(engine)
     if progress:
         progress.done()
     click.echo(render.index_summary_text(summary, total, engine.path))
-    if prune and summary.errors:
+    if prune and summary.rejected:
         click.echo("Not pruned: some input was rejected, so the ids it holds are unknown.", err=True)
-    if summary.errors:
+    if summary.rejected:
         click.echo("Rejected input:", err=True)
         for error in summary.errors:
-            click.echo(f"  {error}", err=True)
-    if errors_json:
-        json.dump(summary.errors, errors_json, ensure_ascii=False, indent=1)
-    if summary.errors:
+            click.echo(f"  {render.terminal_safe(error, newlines=False)}", err=True)
+        if summary.rejected > len(summary.errors):
+            where = " (all of them are in the --errors-json file)" if errors_json else ""
+            click.echo(f"  … and {summary.rejected - len(summary.errors):,} more{where}", err=True)
         sys.exit(EXIT_REJECTED)
 
 
@@ -292,17 +314,18 @@ def search_command(
         results = engine.search(text, offset=offset, limit=limit, date_from=date_from, date_to=date_to, person=person,
                                 category=category, source=source, sort=sort, facets=facets)  # fmt: skip
     out = results.to_dict()
+    suggestion = render.terminal_safe(results.suggestion or "", newlines=False)
     if results.suggestion and (as_json or as_html):
-        click.echo(f"Did you mean: {results.suggestion}?", err=True)
+        click.echo(f"Did you mean: {suggestion}?", err=True)
     if as_json:
-        click.echo(json.dumps({"query": text, **out}, ensure_ascii=False))
+        click.echo(render.to_json({"query": text, **out}))
         return
     if as_html:
         click.echo(render.results_html(out, text))
         return
     colour = sys.stdout.isatty() if color is None else color
     if results.suggestion:
-        click.echo(f"Did you mean: {results.suggestion}?\n")
+        click.echo(f"Did you mean: {suggestion}?\n")
     scored = sort == "relevance" and any(hit.score for hit in results)
     mark = render.ANSI if colour else render.PLAIN
     click.echo(render.results_text(out, text, mark, scored), color=colour, nl=False)
@@ -323,7 +346,7 @@ def similar_command(article_id, limit, as_json, index_dir, opensearch, os_index)
     with _engine(index_dir, opensearch, os_index) as engine:
         hits = engine.similar(article_id, limit=limit)
     if as_json:
-        click.echo(json.dumps({"id": article_id, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+        click.echo(render.to_json({"id": article_id, "hits": [h.to_dict() for h in hits]}))
         return
     if not hits:
         click.echo(f"No articles related to {article_id!r}.")
@@ -358,7 +381,7 @@ def stats_command(as_json, index_dir, opensearch, os_index):
     """What the index holds: articles, date range, categories, sources, size, analyzer version."""
     with _engine(index_dir, opensearch, os_index) as engine:
         stats = engine.stats()
-    click.echo(json.dumps(stats, ensure_ascii=False) if as_json else render.stats_text(stats), nl=as_json)
+    click.echo(render.to_json(stats) if as_json else render.stats_text(stats), nl=as_json)
 
 
 @main.command("persons")
@@ -380,7 +403,8 @@ def persons_command(query, top, date_from, date_to, as_json, index_dir, opensear
     with _engine(index_dir, opensearch, os_index) as engine:
         ranked = engine.persons(text, top=top, **filters)
     for name, count in ranked:
-        line = json.dumps({"name": name, "articles": count}, ensure_ascii=False) if as_json else f"{count:6d}  {name}"
+        line = (render.to_json({"name": name, "articles": count}) if as_json
+                else f"{count:6d}  {render.terminal_safe(name, newlines=False)}")
         click.echo(line)
     if not ranked and not as_json:
         click.echo("No persons found.")
@@ -398,7 +422,7 @@ def show_command(article_id, as_json, index_dir, opensearch, os_index):
     if article is None:
         raise click.ClickException(f"no article with id {article_id!r}")
     if as_json:
-        click.echo(json.dumps(render.article_json(article), ensure_ascii=False, indent=1))
+        click.echo(render.to_json(render.article_json(article), indent=1))
         return
     click.echo(render.article_text(article, persons))
 
@@ -437,3 +461,21 @@ def serve_command(index_dir, host, port, workers, allow_writes, timeout, threads
         raise click.UsageError(f"--allow-writes needs a token: set ${ENV_TOKEN}")
     run(index_dir or default_index_dir(), host=host, port=port, workers=workers, allow_writes=allow_writes,
         timeout=timeout, threads=threads)
+
+
+@main.command("check")
+@_index_dir_option
+def check_command(index_dir, opensearch, os_index):
+    """Verify every file of the index: checksums recorded when each was written, the
+    metadata, the table of contents. Says what is damaged and how to repair it.
+
+    \b
+    hnp-search check --index-dir index/
+    """
+    if opensearch:
+        raise click.UsageError("check verifies an index directory; an OpenSearch cluster checks its own shards")
+    with SearchEngine(index_dir or default_index_dir(), create=False) as engine:
+        report = engine.check()
+    click.echo(render.check_text(report))
+    if not report.ok:
+        raise report.error()

@@ -9,14 +9,14 @@ import re
 import stat
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import cast
 from datetime import datetime
 from itertools import takewhile
 from pathlib import Path
 
-from .errors import IngestError
+from .errors import IngestError, display_path
 from .text.normalize import clean_text
 
 __all__ = ["Article", "read_articles"]
@@ -43,6 +43,7 @@ _StrPath = str | os.PathLike[str]
 def read_articles(
     *paths: _StrPath | list[_StrPath] | tuple[_StrPath, ...],
     on_error: Callable[[IngestError], object] | None = None,
+    exclude: Iterable[_StrPath] = (),
 ) -> Iterator[Article]:
     """Yield articles from HNP page-text files, JSONL / JSONL.gz files, and folders of them
     (recursively, sorted order).
@@ -59,6 +60,8 @@ def read_articles(
     passed to it instead and reading goes on with the next line or file. Page text
     that is not UTF-8 is decoded as Windows-1258, else Latin-1, when the result reads
     as Vietnamese; a file or line over MAX_ARTICLE_BYTES is rejected without reading it.
+    Files and folders in ``exclude`` (an index folder, a report being written) are skipped
+    when met inside a folder.
 
     Example::
 
@@ -67,8 +70,9 @@ def read_articles(
     """
     if len(paths) == 1 and isinstance(paths[0], (list, tuple)):
         paths = tuple(paths[0])
+    skip = _identities(exclude)
     for path in cast(tuple[_StrPath, ...], paths):
-        for item in _read_path(Path(path)):
+        for item in _read_path(Path(path), skip):
             if isinstance(item, Article):
                 yield item
             elif on_error is None:
@@ -77,7 +81,19 @@ def read_articles(
                 on_error(item)
 
 
-def _read_path(path: Path) -> Iterator[Article | IngestError]:
+def _identities(paths: Iterable[_StrPath]) -> frozenset[tuple[int, int]]:
+    """(device, inode) of each of ``paths`` that exists: the same file however it is named."""
+    found = set()
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            continue
+        found.add((info.st_dev, info.st_ino))
+    return frozenset(found)
+
+
+def _read_path(path: Path, skip: frozenset[tuple[int, int]] = frozenset()) -> Iterator[Article | IngestError]:
     try:
         is_folder = stat.S_ISDIR(path.stat().st_mode)
     except (FileNotFoundError, NotADirectoryError):
@@ -87,7 +103,7 @@ def _read_path(path: Path) -> Iterator[Article | IngestError]:
         yield IngestError(path, f"cannot read ({err.strerror})")
         return
     if is_folder:
-        for file in _files_in(path):
+        for file in _files_in(path, skip):
             if isinstance(file, IngestError):
                 yield file
             else:
@@ -98,19 +114,32 @@ def _read_path(path: Path) -> Iterator[Article | IngestError]:
         yield from _read_file(path)
 
 
-def _files_in(folder: Path) -> Iterator[Path | IngestError]:
+def _files_in(folder: Path, skip: frozenset[tuple[int, int]] = frozenset()) -> Iterator[Path | IngestError]:
     """The files to read in ``folder`` in name order, then those of each subfolder (not
-    followed through symbolic links); an error for a folder that cannot be listed."""
+    followed through symbolic links), less those in ``skip``; an error for a folder that
+    cannot be listed."""
     try:
         with os.scandir(folder) as listing:
             entries = sorted((entry for entry in listing if not entry.name.startswith(".")), key=lambda e: e.name)
     except OSError as err:
         yield IngestError(folder, f"cannot read ({err.strerror})")
         return
+    if skip:
+        entries = [entry for entry in entries if not _skipped(entry, skip)]
     yield from (Path(entry) for entry in entries if not entry.is_dir() and _kind(Path(entry)) is not None)
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
-            yield from _files_in(Path(entry))
+            yield from _files_in(Path(entry), skip)
+
+
+def _skipped(entry: os.DirEntry, skip: frozenset[tuple[int, int]]) -> bool:
+    if not any(inode == entry.inode() for _, inode in skip):
+        return False
+    try:
+        info = entry.stat()
+    except OSError:
+        return False
+    return (info.st_dev, info.st_ino) in skip
 
 
 def _kind(path: Path) -> str | None:
@@ -123,6 +152,9 @@ def _kind(path: Path) -> str | None:
 
 
 def _read_file(path: Path) -> Iterator[Article | IngestError]:
+    if display_path(str(path)) != str(path):
+        yield IngestError(path, "the file name is not UTF-8: rename it (an article's id and source must be text)")
+        return
     try:
         if _kind(path) == "page":
             yield _read_page(path)
@@ -206,13 +238,16 @@ _LETTER = re.compile(r"[^\W\d_]")
 def _read_page(path: Path) -> Article:
     size = path.stat().st_size
     if size > MAX_ARTICLE_BYTES:
-        limit = _megabytes(MAX_ARTICLE_BYTES)
-        raise IngestError(path, f"too large for a news article ({_megabytes(size)}; the limit is {limit})")
+        raise IngestError(path, f"too large for a news article ({_over_limit(size)})")
     return _parse_page(_decode(path.read_bytes(), path, legacy=True), path)
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
+def _over_limit(size: int) -> str:
+    """``size`` beside the limit, in MB, or in bytes where MB would round them alike."""
+    shown, limit = f"{size / 1e6:.1f} MB", f"{MAX_ARTICLE_BYTES / 1e6:.1f} MB"
+    if shown == limit:
+        shown, limit = f"{size:,} bytes", f"{MAX_ARTICLE_BYTES:,} bytes"
+    return f"{shown}; the limit is {limit}"
 
 
 def _parse_page(text: str, path: Path) -> Article:
@@ -289,9 +324,8 @@ def _read_jsonl(path: Path) -> Iterator[Article | IngestError]:
         while raw := lines.readline(MAX_ARTICLE_BYTES + 1):
             number += 1
             if len(raw) > MAX_ARTICLE_BYTES and not raw.endswith(b"\n"):
-                size = _megabytes(len(raw) + _skip_line(lines))
-                limit = _megabytes(MAX_ARTICLE_BYTES)
-                item = IngestError(path, f"line too long for a news article ({size}; the limit is {limit})", number)
+                size = len(raw) + _skip_line(lines)
+                item = IngestError(path, f"line too long for a news article ({_over_limit(size)})", number)
             elif raw.strip():
                 try:
                     item = _parse_record(raw, path, number)
@@ -332,6 +366,9 @@ def _parse_record(raw: bytes, path: Path, line: int) -> Article:
         value = record.get(name)
         if value is not None and not isinstance(value, str):
             raise IngestError(path, f"{name!r} must be a string, not {_json_type(value)}", line)
+        if value and not _encodable(value):
+            message = f"{name!r} holds a lone surrogate escape (\\ud800-\\udfff), which is no character"
+            raise IngestError(path, f"{message}: line rejected", line)
         return (clean_text(value).strip() or None) if value else None
 
     def required(name: str) -> str:
@@ -357,6 +394,14 @@ def _parse_record(raw: bytes, path: Path, line: int) -> Article:
         source=str(path),
         category=text("category"),
     )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _JSON_TYPES = {

@@ -1,13 +1,15 @@
 """Presentation: ``Results.to_dict()``, ``Hit.to_dict()``, ``Article`` and stats → terminal text, an HTML page, dicts.
 
-The CLI's output, for any front end.
+The CLI's output, for any front end; every field from an article or a file name is made safe
+to show on a terminal (``terminal_safe``, ``to_json``).
 """
 
 from __future__ import annotations
 
 import html
 import json
-from typing import Callable
+import re
+from typing import Callable, TextIO
 
 from .results import Hit
 from .highlight import Snippet
@@ -17,7 +19,7 @@ from .query.explain import Explanation
 
 def explanation(explained: Explanation, as_json: bool = False) -> str:
     """How a query was understood (``engine.explain``), as text or one JSON object."""
-    return json.dumps(explained.to_dict(), ensure_ascii=False) if as_json else str(explained)
+    return to_json(explained.to_dict()) if as_json else terminal_safe(str(explained))
 
 
 def plural(count: int, noun: str) -> str:
@@ -68,10 +70,11 @@ def hit_text(rank: int, hit: dict | Hit, mark: tuple[str, str] | Callable = PLAI
     published = hit["published"][:10].split("-") if hit["published"] else None
     date = "/".join(reversed(published)) if published else "no date"
     score = f" · score {hit['score']:.2f}" if scored else ""
-    lines = [f"{rank}. {marked(hit['title'], hit.get('title_matches', ()), *mark)}", f"   {date} · {hit['id']}{score}"]
+    title = marked(hit["title"], hit.get("title_matches", ()), *mark, _line)
+    lines = [f"{rank}. {title}", f"   {date} · {_line(hit['id'])}{score}"]
     if hit["matched_persons"]:
-        lines.append(f"   persons: {', '.join(hit['matched_persons'])}")
-    lines += [f"   … {marked(s['text'], s['matches'], *mark)} …" for s in hit["snippets"]]
+        lines.append(f"   persons: {_line(', '.join(hit['matched_persons']))}")
+    lines += [f"   … {marked(s['text'], s['matches'], *mark, terminal_safe)} …" for s in hit["snippets"]]
     return "\n".join(lines) + "\n"
 
 
@@ -79,7 +82,7 @@ def facets_text(facets: dict) -> str:
     """Facet counts (``Results.to_dict()["facets"]``) as terminal lines, one per facet."""
     lines = []
     for name, counts in facets.items():
-        values = " · ".join(f"{c['value']} {c['count']:,}" for c in counts) or "none"
+        values = " · ".join(f"{_line(str(c['value']))} {c['count']:,}" for c in counts) or "none"
         lines.append(f"{name}: {values}")
     return "".join(line + "\n" for line in lines)
 
@@ -105,7 +108,7 @@ _PAGE_STYLE = (
 def results_html(results: dict, query: str) -> str:
     """A page of results (``Results.to_dict()``) as a complete HTML page: charset, title,
     counts, facets, hits linked to their URLs with dates, matches in <mark>, all text escaped."""
-    esc = html.escape
+    esc = _html
     items = []
     for hit in results["hits"]:
         title = marked(hit["title"], hit.get("title_matches", ()), "<mark>", "</mark>", esc)
@@ -149,8 +152,8 @@ def index_summary_text(summary, total: int, path) -> str:
     pruned = f", {summary.pruned:,} pruned" if summary.pruned else ""
     return (
         f"{summary.added} added, {summary.updated} updated, {summary.skipped} unchanged{pruned}, "
-        f"{plural(len(summary.errors), 'error')} in {summary.seconds:.1f}s{rate}; "
-        f"index: {plural(total, 'article')}, {summary.index_bytes / 1e6:.1f} MB in {path}"
+        f"{plural(summary.rejected, 'error')} in {summary.seconds:.1f}s{rate}; "
+        f"index: {plural(total, 'article')}, {summary.index_bytes / 1e6:.1f} MB in {_line(str(path))}"
     )
 
 
@@ -158,12 +161,12 @@ def stats_text(stats: dict) -> str:
     """``engine.stats()`` as terminal lines."""
     first, last = stats["first_published"], stats["last_published"]
     lines = [
-        f"index: {stats['path']}",
+        f"index: {_line(str(stats['path']))}",
         f"articles: {stats['articles']:,}",
         f"published: {first[:10]} to {last[:10]}" if first else "published: no dates",
         f"undated: {stats['undated']:,}",
-        f"categories: {' · '.join(f'{v} {n:,}' for v, n in stats['categories']) or 'none'}",
-        f"sources: {' · '.join(f'{v} {n:,}' for v, n in stats['sources']) or 'none'}",
+        f"categories: {' · '.join(f'{_line(str(v))} {n:,}' for v, n in stats['categories']) or 'none'}",
+        f"sources: {' · '.join(f'{_line(str(v))} {n:,}' for v, n in stats['sources']) or 'none'}",
         f"persons named: {stats['persons']:,}",
         f"size: {stats['index_bytes'] / 1e6:.1f} MB in {stats['segments']} segments",
         f"analyzer version: {stats['analyzer_version']}",
@@ -174,13 +177,13 @@ def stats_text(stats: dict) -> str:
 def article_text(article: Article, persons: list[str] | tuple[str, ...] = ()) -> str:
     """An article as terminal text (``show``): a header of its fields, then lead and body."""
     published = article.published.strftime("%H:%M %d/%m/%Y") if article.published else "no date"
-    author = f" · author: {article.author}" if article.author else ""
-    lines = [f"{article.title} ({published})", f"id: {article.id}{author}"]
+    author = f" · author: {_line(article.author)}" if article.author else ""
+    lines = [f"{_line(article.title)} ({published})", f"id: {_line(article.id)}{author}"]
     if persons:
-        lines.append(f"persons: {', '.join(persons)}")
-    lines += [f"{name}: {getattr(article, name)}" for name in ("url", "source", "category") if getattr(article, name)]
+        lines.append(f"persons: {_line(', '.join(persons))}")
+    lines += [f"{name}: {_line(value)}" for name in ("url", "source", "category") if (value := getattr(article, name))]
     lead = article.lead + "\n\n" if article.lead else ""
-    return "".join(line + "\n" for line in lines) + "\n" + lead + article.body
+    return "".join(line + "\n" for line in lines) + "\n" + terminal_safe(lead + article.body)
 
 
 def article_json(article: Article) -> dict:
@@ -188,3 +191,73 @@ def article_json(article: Article) -> dict:
     out = {name: getattr(article, name) for name in article.__dataclass_fields__}
     out["published"] = article.published.isoformat() if article.published else None
     return out
+
+
+# Characters that can drive a terminal or reorder what it shows: C0 controls but tab and
+# newline, DEL, the 8-bit controls U+0080–U+009F (U+009B is a CSI on some terminals), the
+# bidirectional marks, overrides, embeddings and isolates, and lone surrogates (a file
+# name or argument that was not UTF-8).
+_CONTROLS = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_UNSAFE = re.compile(f"[{_CONTROLS}]")
+_UNSAFE_ONE_LINE = re.compile(rf"[\t\n{_CONTROLS}]")
+
+
+def terminal_safe(text: str, *, newlines: bool = True) -> str:
+    """``text`` with every character that could move the cursor, clear the screen, set a
+    window title or reorder the line shown as a visible escape (``\\x1b``, ``\\u202e``);
+    tabs and newlines too unless ``newlines``. Plain text is returned as it is."""
+    unsafe = _UNSAFE if newlines else _UNSAFE_ONE_LINE
+    return unsafe.sub(_escape, text) if unsafe.search(text) else text
+
+
+def _line(text: str) -> str:
+    """A one-line field (id, title, author, url, name) made safe: newlines shown escaped too."""
+    return terminal_safe(text, newlines=False)
+
+
+def _html(text: str) -> str:
+    """Text escaped for HTML, its control characters shown as escapes (inert if the page is
+    printed on a terminal)."""
+    return html.escape(terminal_safe(text))
+
+
+def to_json(value, *, indent: int | None = None) -> str:
+    """``value`` as JSON for ``--json``: UTF-8 text, but C0 and 8-bit controls, bidi
+    overrides and lone surrogates as ``\\uXXXX`` escapes (the same strings to a JSON
+    reader, inert on a terminal)."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+class ErrorsJson:
+    """``--errors-json``: the rejected inputs written to a file as a JSON list while they are
+    met, so none is kept in memory for it. Escaped ASCII, so a control character or a file
+    name that is not UTF-8 cannot break the file or a terminal showing it."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.count = 0
+        out.write("[")
+
+    def add(self, message: str) -> None:
+        self.out.write(("," if self.count else "") + "\n " + json.dumps(message))
+        self.count += 1
+
+    def close(self) -> None:
+        self.out.write("\n]\n" if self.count else "]\n")
+        self.out.flush()
+
+
+def check_text(report) -> str:
+    """``hnp-search check``'s report: each file of the index and what was found."""
+    lines = [f"damaged  {terminal_safe(name)}: {terminal_safe(why)}" for name, why in report.damaged.items()]
+    lines += [f"ok       {name}" for name in report.sound]
+    lines += [f"read     {name} (no checksum recorded for it: read through instead)"
+              for name in report.unrecorded if name not in report.damaged]
+    verdict = "the index is sound" if report.ok else "the index is damaged"
+    return "\n".join(lines + [f"{terminal_safe(str(report.folder))}: {verdict}"])

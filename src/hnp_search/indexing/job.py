@@ -5,19 +5,31 @@ Articles are deduplicated by id and digest, then written in batches, one commit 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from ..errors import HnpSearchError, IngestError
+from ..errors import HnpSearchError, IngestError, JobError
 from ..ingest import Article
-from ..store.directory import index_size, job_lock, restamp_lexicon, save_lexicon
+from ..store import integrity
+from ..store.directory import (
+    create_staging,
+    discard_staging,
+    index_size,
+    job_lock,
+    publish_staging,
+    restamp_lexicon,
+    remove_uncommitted,
+    save_lexicon,
+)
 from ..store.schema import STORED_FIELDS
 from ..text import analyze
-from .pipeline import Pipeline, ctrl_c_kept
+from .pipeline import Pipeline, Stopped, ctrl_c_kept
 from .writer import BATCH_SIZE, merge_small_segments, open_writer
 
 
@@ -47,6 +59,33 @@ def write_articles(
     return _Job(ix, progress, on_error).run(articles, jobs, batch_size)
 
 
+def rebuild_articles(folder: Path, articles: Iterable[Article], **options) -> IndexSummary:
+    """``write_articles`` into a fresh index built beside the one in ``folder`` (in its
+    ``.rebuild`` subfolder) and swapped in when complete: until then searches see the old
+    index, and a job that stops (an error, Ctrl-C, a kill) leaves it untouched. Works
+    whatever state the old index is in (damaged, outdated, absent)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with job_lock(folder):
+        try:
+            staging = create_staging(folder)
+            summary = write_articles(staging, articles, **options)
+            staging.close()
+            publish_staging(folder)
+        except JobError as err:
+            cause = str(err).split("; ")[0]
+            raise JobError(f"{cause}; the rebuild was abandoned and the index at {folder} is as it was "
+                           "(a rebuild needs room for the new index beside the old one)") from None
+        except OSError as err:
+            if err.errno not in NO_SPACE:
+                raise
+            raise JobError(f"no space left on the device holding {folder}: the rebuild was abandoned and the "
+                           "index is as it was (a rebuild needs room for the new index beside the old one)") from None
+        finally:
+            discard_staging(folder)
+    summary.index_bytes = index_size(folder)
+    return summary
+
+
 def delete_articles(ix, ids: Iterable[str], keep: Callable[[str], bool] | None = None) -> int:
     """Delete the articles with ``ids`` (or, when ``keep`` is given, every article whose id
     it rejects) in one commit, holding the job lock as indexing does: a crash leaves the
@@ -68,6 +107,7 @@ def delete_articles(ix, ids: Iterable[str], keep: Callable[[str], bool] | None =
             if interrupted():
                 raise KeyboardInterrupt
             writer.commit(mergetype=merge_small_segments)
+            integrity.record_sums(Path(ix.storage.folder))
         finally:
             if not writer.is_closed:
                 writer.cancel()
@@ -92,15 +132,18 @@ class _Job:
     def run(self, articles: Iterable[Article], jobs: int, batch_size: int) -> IndexSummary:
         summary = self.summary
         started = time.perf_counter()
-        with job_lock(Path(self.ix.storage.folder)), ctrl_c_kept() as interrupted:
+        folder = Path(self.ix.storage.folder)
+        out_of_space = None
+        with job_lock(folder), ctrl_c_kept() as interrupted:
+            remove_uncommitted(folder)
             known = self.known = _KnownDigests(self.ix)  # read under the lock: no other job changes the index now
             pipeline = Pipeline(jobs)
             writer = None
+            committed = pending = 0
             try:
-                pending = 0
                 for article, terms in pipeline.map(self.batches(articles)):
                     if interrupted():
-                        raise KeyboardInterrupt
+                        raise Stopped(interrupted())
                     if writer is None:
                         writer = open_writer(self.ix)
                     doc = _document(article, terms, self.fingerprints.pop(article.id))
@@ -116,24 +159,42 @@ class _Job:
                         self.progress(self.handled)
                     if pending >= batch_size:
                         writer.commit(mergetype=merge_small_segments)
-                        writer, pending = None, 0
+                        writer, pending, committed = None, 0, committed + pending
+                        integrity.record_sums(folder)
                 if writer is not None:
                     writer.commit(mergetype=merge_small_segments)
-                    writer = None
+                    writer, pending, committed = None, 0, committed + pending
                 if summary.indexed:
                     with self.ix.reader() as reader:
-                        save_lexicon(self.ix.storage.folder, reader)
+                        save_lexicon(folder, reader)
+                    integrity.record_sums(folder)
+            except JobError as err:
+                raise JobError(
+                    f"{err}; the index keeps the batches committed before ({committed} articles of this run): "
+                    "run the same command again to finish"
+                ) from None
+            except OSError as err:
+                if err.errno not in NO_SPACE:
+                    raise
+                out_of_space = err
             finally:
                 if writer is not None and not writer.is_closed:
-                    writer.cancel()
+                    try:
+                        writer.cancel()
+                    except OSError:
+                        pass
                 pipeline.close()
                 known.close()
+                if out_of_space is not None:
+                    written = remove_uncommitted(folder)
+            if out_of_space is not None:
+                raise _no_space(folder, out_of_space, written, pending or batch_size, committed)
         summary.seconds = time.perf_counter() - started
         summary.index_bytes = index_size(self.ix.storage.folder)
         return summary
 
     def report(self, error: IngestError):
-        self.summary.errors.append(str(error))
+        self.summary.reject(str(error))
         if self.on_error is not None:
             self.on_error(error)
 
@@ -149,7 +210,14 @@ class _Job:
                 self.handled += 1
                 continue
             self.seen[article.id] = article.source or "<api>"
-            fingerprint = digest(article)
+            try:
+                fingerprint = digest(article)
+            except UnicodeEncodeError as err:  # an Article made in Python with a lone surrogate
+                char = err.object[err.start]
+                message = f"article {article.id!r} holds a lone surrogate {char!r}, which is no character: skipped"
+                self.report(IngestError(article.source or "<api>", message))
+                self.handled += 1
+                continue
             if known(article.id) == fingerprint:
                 self.summary.skipped += 1
                 self.handled += 1
@@ -169,6 +237,48 @@ class _Job:
                 batch = []
         if batch:
             yield batch
+
+
+#: The errors of a full disk or quota (and of a file size limit).
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _no_space(folder: Path, err: OSError, written: int, batch: int, committed: int) -> JobError:
+    """The error of a job that ran out of space: where, how much more it needs, what is kept."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = 0
+    free += written  # once this process has closed the files just removed
+    size, count = index_size(folder), _doc_count(folder)
+    per_article = size / count if count else written / max(batch, 1)
+    needed = max(2 * per_article * batch, 2 * written)  # a segment is assembled from its parts: twice its size
+    kept = (f"its temporary files were removed ({_megabytes(written)}) and the index keeps the batches committed "
+            f"before ({committed} articles of this run)")
+    if err.errno == errno.EFBIG:
+        return JobError(
+            f"a file size limit (ulimit -f) reached writing the index at {folder}: committing a batch of "
+            f"{batch:,} articles writes files of about {_megabytes(needed / 2)}; {kept}. Raise the limit or use "
+            "smaller batches (HNP_SEARCH_BATCH_SIZE) and run the same command again to finish"
+        )
+    return JobError(
+        f"no space left on the device holding {folder}: committing a batch of {batch:,} articles needs about "
+        f"{_megabytes(needed)} free, {_megabytes(free)} are; {kept}. Free some space and run the same command "
+        "again to finish"
+    )
+
+
+def _megabytes(size: float) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def _doc_count(folder: Path) -> int:
+    from whoosh import index as whoosh_index
+
+    try:
+        return whoosh_index.open_dir(str(folder)).doc_count()
+    except Exception:  # noqa: BLE001  only an estimate
+        return 0
 
 
 def digest(article: Article) -> str:
@@ -193,6 +303,11 @@ def _document(article: Article, terms: dict[str, object], fingerprint: str) -> d
     return doc
 
 
+#: Messages of rejected inputs an IndexSummary keeps: a job's memory stays bounded however
+#: many lines it rejects (each is also passed to ``on_error`` as it is met).
+MAX_ERRORS_KEPT = 10_000
+
+
 @dataclass
 class IndexSummary:
     """What one indexing run did."""
@@ -200,11 +315,20 @@ class IndexSummary:
     added: int = 0
     updated: int = 0
     skipped: int = 0
+    #: The first MAX_ERRORS_KEPT rejected inputs, as ``path:line: what is wrong``.
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     index_bytes: int = 0
     #: Articles deleted because their ids are no longer in the paths indexed (``prune``).
     pruned: int = 0
+    #: Every rejected input, counted (``errors`` keeps only the first MAX_ERRORS_KEPT).
+    rejected: int = 0
+
+    def reject(self, message: str) -> None:
+        """Count a rejected input; keep its message while fewer than MAX_ERRORS_KEPT are kept."""
+        self.rejected += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(message)
 
     @property
     def indexed(self) -> int:

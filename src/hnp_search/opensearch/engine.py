@@ -85,11 +85,9 @@ def _reported(method):
 
 
 class OpenSearchEngine:
-    """A Vietnamese full-text index on an OpenSearch cluster, with ``SearchEngine``'s methods.
-
-    >>> engine = OpenSearchEngine("http://127.0.0.1:9200", index="hnp-search")  # doctest: +SKIP
-    >>> engine.index(["corpus/"]).added                                          # doctest: +SKIP
-    24
+    """A Vietnamese full-text index on an OpenSearch cluster, with ``SearchEngine``'s methods:
+    ``OpenSearchEngine("http://127.0.0.1:9200", index="hnp-search").index(["corpus/"])``, then
+    ``search``, ``get``, ``persons``, ``similar``, ``delete``, ``stats``, ``explain``, ``len``.
     """
 
     def __init__(
@@ -155,6 +153,7 @@ class OpenSearchEngine:
         prune: bool = False,
         shards: int = 1,
         replicas: int = 0,
+        exclude: Iterable[Union[str, os.PathLike]] = (),
     ) -> IndexSummary:
         """Add or replace articles by id, as ``SearchEngine.index`` does (``prune`` then deletes
         the articles whose ids none of ``sources`` holds, unless some input was rejected); the
@@ -173,7 +172,9 @@ class OpenSearchEngine:
 
         def articles():
             for source in sources:
-                for article in [source] if isinstance(source, Article) else read_articles(source, on_error=report):
+                read = [source] if isinstance(source, Article) else read_articles(
+                    source, on_error=report, exclude=exclude)
+                for article in read:
                     seen.add(article.id)
                     yield article
 
@@ -195,7 +196,8 @@ class OpenSearchEngine:
         finally:
             self.refresh()
         summary.errors[:0] = [str(e) for e in errors]
-        if prune and not summary.errors:
+        summary.rejected += len(errors)
+        if prune and not summary.rejected:
             summary.pruned = self.delete([i for i, _ in self._composite({"match_all": {}}, "id") if i not in seen])
         if summary.indexed:
             self._lexicon = vocabulary.save_lexicon(self.client, self.index_name)

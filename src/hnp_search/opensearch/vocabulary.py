@@ -7,9 +7,10 @@ import json
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
-from ..query.vocabulary import Lexicon
+from ..query.vocabulary import Lexicon, accented_forms
 from ..store.directory import LEXICON_FIELDS, best_readings
 from ..store.schema import TEXT_FIELDS
+from ..text.normalize import fold
 
 #: Buckets per page of the composite aggregation that reads the vocabulary.
 PAGE = 10_000
@@ -98,6 +99,10 @@ class TermStatistics:
         for i, pair in enumerate(missing):
             self._frequencies[pair] = buckets[str(i)]["doc_count"]
 
+    def counted(self, fieldname: str, term: str) -> bool:
+        """Whether the articles holding ``term`` in ``fieldname`` were counted already."""
+        return (fieldname, term) in self._frequencies
+
     def doc_frequency(self, fieldname: str, term: str) -> int:
         self.prefetch([(fieldname, term)])
         return self._frequencies[(fieldname, term)]
@@ -150,16 +155,25 @@ class ClusterView:
         if not (a.isalnum() and b.isalnum()):
             return 0, []
         if (a, b) not in self._pairs:
-            phrases = [{"match_phrase": {f"{f}_s": f"{a} {b}"}} for f in TEXT_FIELDS]
-            body = {
-                "size": 3,
-                "_source": False,
-                "track_total_hits": True,
-                "query": {"bool": {"filter": [{"bool": {"should": phrases, "minimum_should_match": 1}}]}},
-            }
-            found = self.client.search(index=self.index, body=body)["hits"]
-            self._pairs[a, b] = (found["total"]["value"], [h["_id"] for h in found["hits"]])
+            self.prefetch_pairs([(a, b)])
         return self._pairs[a, b]
+
+    def prefetch_pairs(self, pairs: list[tuple[str, str]]) -> None:
+        """Count the articles of each pair not yet counted (and keep three of each), in one request."""
+        missing = sorted({(a, b) for a, b in pairs if a.isalnum() and b.isalnum() and (a, b) not in self._pairs})
+        if not missing:
+            return
+        filters = {
+            str(i): {"bool": {"should": [{"match_phrase": {f"{f}_s": f"{a} {b}"}} for f in TEXT_FIELDS],
+                              "minimum_should_match": 1}}
+            for i, (a, b) in enumerate(missing)
+        }  # fmt: skip
+        some = {"top_hits": {"size": 3, "_source": False, "sort": [{"id": "asc"}]}}
+        body = {"size": 0, "aggs": {"pairs": {"filters": {"filters": filters}, "aggs": {"some": some}}}}
+        buckets = self.client.search(index=self.index, body=body)["aggregations"]["pairs"]["buckets"]
+        for i, pair in enumerate(missing):
+            bucket = buckets[str(i)]
+            self._pairs[pair] = (bucket["doc_count"], [h["_id"] for h in bucket["some"]["hits"]["hits"]])
 
 
 class _Reader:
@@ -167,8 +181,15 @@ class _Reader:
 
     def __init__(self, client: OpenSearch, index: str, stats: TermStatistics):
         self.client, self.index, self.stats = client, index, stats
-        self.doc_frequency = stats.doc_frequency
         self.indexed_field_names = stats.indexed_field_names
+
+    def doc_frequency(self, fieldname: str, term: str) -> int:
+        """As ``TermStatistics.doc_frequency``; asked for one accented syllable, every accented
+        form of it in every text field is counted in the same request (suggest asks for them all)."""
+        if fieldname.endswith("_s") and not self.stats.counted(fieldname, term):
+            forms = accented_forms(fold(term)) | {term}
+            self.stats.prefetch([(f"{f}_s", form) for f in TEXT_FIELDS for form in forms])
+        return self.stats.doc_frequency(fieldname, term)
 
     def stored_fields(self, article_id: str) -> dict:
         found = self.client.get(index=self.index, id=article_id, params={"_source_includes": "article"})

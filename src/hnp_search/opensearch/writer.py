@@ -121,7 +121,7 @@ class _Job:
             raise HnpSearchError(f"OpenSearch refused article {item.get('_id')!r}: {item.get('error')}")
 
     def report(self, error: IngestError):
-        self.summary.errors.append(str(error))
+        self.summary.reject(str(error))
         if self.on_error is not None:
             self.on_error(error)
 

@@ -257,11 +257,11 @@ class _Parser:
         return self.field(tok)
 
     def field(self, tok: _Tok) -> "Node | None":
-        value = self.take()
-        text = value.text
-        if value.kind not in ("word", "phrase", "or"):  # "date:(" and the like: plain text
-            self.i -= 1
+        value = self.peek()
+        if value is None or value.kind not in ("word", "phrase", "or"):  # "date:(", "date:>=" and the like: plain text
             return Words(tok.text)
+        self.take()
+        text = value.text
         if tok.text == "date":
             if not _DATE_SHAPED.match(text):
                 self.notes.append(f"date:{text} is no date: read as the words {tok.text} {text}")

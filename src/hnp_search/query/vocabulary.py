@@ -135,6 +135,9 @@ def suggest(query: str, view, lexicon: Lexicon, side_by_side=None) -> str | None
     if all(len(o) == 1 and o[0][0] in (m.group(), normalize_term(m.group())) for o, m in zip(options, words)):
         return None  # every word is read as typed: nothing to offer
     adjacent = [not _BREAK.search(query, m.end(), n.start()) for m, n in zip(words, words[1:])]
+    if hasattr(view, "prefetch_pairs"):  # a backend that counts many pairs faster at once
+        view.prefetch_pairs([(a[0], b[0]) for k, near in enumerate(adjacent) if near
+                             for a in options[k] for b in options[k + 1]])  # fmt: skip
     chosen, pairs = _best_path(options, view, adjacent, side_by_side or _side_by_side)
     chosen = _capitals(view, words, chosen, pairs)
     pieces, last = [], 0

@@ -12,7 +12,7 @@ from typing import Callable
 
 from ..persons import person_key
 from ..query import plan as planning
-from ..query.parse import All, Any, DateFilter, Facet, Node, Not, Person, Phrase, Words
+from ..query.parse import Any, DateFilter, Facet, Node, Not, Person, Phrase, Words
 from ..query.plan import FIELD_WEIGHTS
 from ..query.synonyms import Synonyms
 from ..query.vocabulary import Lexicon
@@ -113,14 +113,15 @@ class NodeMatcher:
             return Match(set(self.view.docs("person_k" if has_diacritics(key) else "person_kf", key)))
         if isinstance(node, Not):
             return Match(self.view.all_docs() - self.excluded(node.node))
-        parts = [self.match(n, lazy and isinstance(node, All)) for n in node.nodes if not isinstance(n, Not)]
+        if isinstance(node, Any):  # an alternative "-x" is every article without x
+            parts = [self.match(n) for n in node.nodes]
+            alternatives = [p.docs for p in parts if p.docs is not None]
+            docs = set().union(*alternatives) if len(alternatives) == len(parts) else None
+            return Match(docs, [t for p in parts for t in p.terms], [p_ for p in parts for p_ in p.pairs])
+        parts = [self.match(n, lazy) for n in node.nodes if not isinstance(n, Not)]
         terms = [t for p in parts for t in p.terms]
         pairs = [p_ for p in parts for p_ in p.pairs]
         unverified = [u for p in parts for u in p.unverified]
-        if isinstance(node, Any):
-            alternatives = [p.docs for p in parts if p.docs is not None]
-            docs = set().union(*alternatives) if len(alternatives) == len(parts) else None
-            return Match(docs, terms, pairs)
         docs = None
         for p in sorted(parts, key=lambda p: math.inf if p.docs is None else len(p.docs)):
             if p.docs is not None:

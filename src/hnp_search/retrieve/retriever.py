@@ -47,9 +47,16 @@ class Retriever:
     ) -> list[tuple[int, float]]:
         """The best ``limit`` (docnum, score) pairs for ``node`` within ``filters``: articles
         with every word (diacritics as typed) first, then, when ``relax`` and too few of
-        those, articles with most of the query's syllables."""
+        those, articles with most of the query's syllables. QueryCostError when it would read
+        too much (``view.MAX_QUERY_POSTINGS``)."""
         if node is None and not filters:
             return []
+        with self.view.metered():
+            return self._search(node, filters, limit, sort, relax)
+
+    def _search(
+        self, node: Node | None, filters: list[Node], limit: int, sort: str, relax: bool
+    ) -> list[tuple[int, float]]:
         required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)), lazy=True)
         question = any(isinstance(n, Words) and planning.is_question(n.text) for n in required)
@@ -67,9 +74,14 @@ class Retriever:
         articles with every word (diacritics as typed) first, then those with most of the
         query's syllables; a question by score alone. The set of matches, and so each
         item's place, does not depend on ``offset`` or ``limit``. A query without scoring
-        words (only filters, persons, dates, exclusions) lists newest first."""
+        words (only filters, persons, dates, exclusions) lists newest first. QueryCostError
+        when it would read too much (``view.MAX_QUERY_POSTINGS``)."""
         if node is None and not filters:
             return Page([], set(), 0)
+        with self.view.metered():
+            return self._page(node, filters, offset, limit, sort)
+
+    def _page(self, node: Node | None, filters: list[Node], offset: int, limit: int, sort: str) -> Page:
         required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)))
         strict_docs = self.view.all_docs() if strict.docs is None else strict.docs
@@ -100,6 +112,10 @@ class Retriever:
         with most of them."""
         if node is None and not filters:
             return set(), set()
+        with self.view.metered():
+            return self._tiers(node, filters)
+
+    def _tiers(self, node: Node | None, filters: list[Node]) -> tuple[set[int], set[int]]:
         required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
         strict = self.match(All(tuple(required + filters)))
         docs = self.view.all_docs() if strict.docs is None else strict.docs

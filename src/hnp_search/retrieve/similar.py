@@ -15,14 +15,16 @@ from .rank import rank
 from .view import IndexView
 
 #: Telling terms a related-articles search uses.
-SIMILAR_TERMS = 30
+SIMILAR_TERMS = 20
 #: A term in more than this share of the articles tells nothing about a story.
 MAX_DOC_SHARE = 0.2
+#: Fields whose postings score related articles.
+SCORED_FIELDS = ("title", "lead", "body")
 #: Characters of the body read for its terms: a news story says what it is about first.
 BODY_CHARS = 3000
 
 
-def telling_terms(view: IndexView, fields: dict[str, str], top: int = SIMILAR_TERMS) -> list[tuple[float, str, str]]:
+def telling_terms(view: IndexView, fields: dict[str, str], top: int | None = None) -> list[tuple[float, str, str]]:
     """The ``top`` terms of an article's ``fields`` (title, lead, body text) that best tell it
     apart: (weight, variant, term) with variant ``wf`` (folded words) or ``sf`` (folded
     syllables), ranked by tf·idf, tf counted with the fields' weights (a title word counts
@@ -36,18 +38,19 @@ def telling_terms(view: IndexView, fields: dict[str, str], top: int = SIMILAR_TE
         weight = FIELD_WEIGHTS[name]
         for variant in ("wf", "sf"):
             for term in getattr(terms, variant):
-                if any(c.isalpha() for c in term):  # numbers and dates rarely tell one story from another
+                # Numbers and dates rarely tell one story from another; the commonest syllables never do.
+                if term not in analyze.COMMON_SYLLABLES and any(c.isalpha() for c in term):
                     counts[variant, term] = counts.get((variant, term), 0.0) + weight
     n = max(view.doc_count, 1)
     scored = []
     for (variant, term), tf in counts.items():
-        df = view.doc_frequency(f"body_{variant}", term) or view.doc_frequency(f"title_{variant}", term)
+        df = view.doc_frequency(f"body_{variant}", term)
         if df < 2 or df > MAX_DOC_SHARE * n:  # in no other article, or in too many
             continue
         damped = 1 + math.log(tf)
         scored.append((damped * math.log(n / df), damped, variant, term))
     scored.sort(reverse=True)
-    return [(damped, variant, term) for _, damped, variant, term in scored[:top]]
+    return [(damped, variant, term) for _, damped, variant, term in scored[: top or SIMILAR_TERMS]]
 
 
 def related(view: IndexView, doc: int, fields: dict[str, str], limit: int) -> list[tuple[int, float]]:
@@ -57,7 +60,7 @@ def related(view: IndexView, doc: int, fields: dict[str, str], limit: int) -> li
     terms = []
     docs: set[int] = set()
     for weight, variant, term in telling_terms(view, fields):
-        for name in TEXT_FIELDS:
+        for name in SCORED_FIELDS:
             postings = view.postings(f"{name}_{variant}", term)
             if postings.tfs:
                 terms.append((weight * FIELD_WEIGHTS[name], postings))

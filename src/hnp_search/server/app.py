@@ -23,9 +23,11 @@ from ..errors import (
     EngineClosedError,
     HnpSearchError,
     IndexBusyError,
+    IndexCorruptError,
     IndexNotFoundError,
     IndexVersionError,
     IngestError,
+    JobError,
     QuerySyntaxError,
 )
 from ..results import FACETS
@@ -110,7 +112,7 @@ def page(text: str, status: int = 200, headers: dict[str, str] | None = None) ->
 
 #: Engine errors → HTTP status (others: 400). An index that cannot be read is the server's trouble, not the client's.
 _STATUS = {QuerySyntaxError: 400, IndexBusyError: 409, Unavailable: 503, Overloaded: 503, IndexNotFoundError: 503,
-           IndexVersionError: 503, EngineClosedError: 503, TimedOut: 504}
+           IndexVersionError: 503, IndexCorruptError: 503, EngineClosedError: 503, JobError: 503, TimedOut: 504}
 
 
 def _status(exc: HnpSearchError) -> int:
