@@ -12,21 +12,22 @@ from hnp_search.query.plan import is_question
 
 ARTICLES = [
     Article(id="tphcm", title="TP.HCM giãn cách xã hội quận Gò Vấp",
-            body="UBND TP.HCM quyết định giãn cách xã hội quận Gò Vấp từ 0h ngày 31/5 để phòng chống dịch."),
+            body=("UBND TP.HCM quyết định giãn cách xã hội quận Gò Vấp từ 0h ngày 31/5 để phòng chống dịch.")),
     Article(id="thanh-pho", title="Thành phố Hồ Chí Minh giãn cách toàn thành phố",
-            body="Thành phố Hồ Chí Minh giãn cách xã hội toàn thành phố theo Chỉ thị 16 trong 15 ngày."),
+            body=("Thành phố Hồ Chí Minh giãn cách xã hội toàn thành phố theo Chỉ thị 16 trong 15 ngày.")),
     Article(id="ha-noi", title="Hà Nội giãn cách xã hội",
-            body="Người dân Hà Nội đeo khẩu trang nơi công cộng, hạn chế ra đường. Hà Nội tăng cường xét nghiệm."),
+            body=("Người dân Hà Nội đeo khẩu trang nơi công cộng, hạn chế ra đường. "
+                  "Hà Nội tăng cường xét nghiệm.")),
     Article(id="da-nang", title="Đà Nẵng đón khách du lịch trở lại",
-            body="Thành phố Đà Nẵng mở cửa các bãi biển, du lịch Đà Nẵng sôi động trở lại sau dịch."),
+            body=("Thành phố Đà Nẵng mở cửa các bãi biển, du lịch Đà Nẵng sôi động trở lại sau dịch.")),
     Article(id="mu", title="Manchester United thắng đậm Aston Villa",
-            body="Manchester United thắng 3-1 trên sân khách, Bruno Fernandes ghi bàn."),
+            body=("Manchester United thắng 3-1 trên sân khách, Bruno Fernandes ghi bàn.")),
     Article(id="ubnd", title="Ủy ban nhân dân tỉnh Bắc Ninh họp báo",
-            body="Ủy ban nhân dân tỉnh Bắc Ninh công bố kế hoạch xét nghiệm cho công nhân khu công nghiệp."),
+            body=("Ủy ban nhân dân tỉnh Bắc Ninh công bố kế hoạch xét nghiệm cho công nhân khu công nghiệp.")),
     Article(id="covid", title="Việt Nam ghi nhận thêm ca mắc Covid-19",
-            body="Bộ Y tế ghi nhận thêm ca mắc Covid-19 trong cộng đồng tại Bắc Giang và Bắc Ninh."),
+            body=("Bộ Y tế ghi nhận thêm ca mắc Covid-19 trong cộng đồng tại Bắc Giang và Bắc Ninh.")),
     Article(id="ho-guom", title="Phố đi bộ quanh Hồ Hoàn Kiếm mở cửa lại",
-            body="Phố đi bộ quanh Hồ Hoàn Kiếm đón người dân cuối tuần sau thời gian tạm dừng."),
+            body=("Phố đi bộ quanh Hồ Hoàn Kiếm đón người dân cuối tuần sau thời gian tạm dừng.")),
 ]
 
 
@@ -177,3 +178,32 @@ def test_the_command_line_explains_a_query(index_dir):
     assert "'sai gon'" in result.output
     result = runner.invoke(main, ["search", "--explain", "--json", "danang", "--index-dir", str(index_dir)])
     assert json.loads(result.output)["tree"]["syllables"][0]["typed"] == "danang"
+
+
+# -- questions --------------------------------------------------------------------
+
+STORY = [
+    Article(id="tim-kiem", title="Indonesia mở rộng tìm kiếm tàu ngầm mất tích",
+            body=("Tàu ngầm KRI Nanggala 402 của hải quân Indonesia mất tích ngoài khơi Bali khi đang tập trận. "
+                  "Hải quân Indonesia có huy động tàu chiến tìm kiếm tàu ngầm mất tích, "
+                  "không ai biết tàu còn ở đâu.")),
+    Article(id="manh-vo", title="Indonesia tìm thấy mảnh vỡ của tàu ngầm mất tích",
+            body=("Hải quân Indonesia tìm thấy mảnh vỡ được cho là của tàu ngầm mất tích. "
+                  "Tàu ngầm Indonesia mất tích từ ngày 21/4, ai cũng lo cho 53 thủy thủ còn trên tàu, "
+                  "không có tin mới.")),
+    Article(id="oxy", title="Tàu ngầm Indonesia mất tích còn đủ oxy bao lâu",
+            body=("Tàu ngầm mất tích của Indonesia có thể chỉ còn đủ oxy trong ba ngày, không ai dám chắc. "
+                  "Hải quân Indonesia chạy đua với thời gian.")),
+    Article(id="song-sot", title="Nanggala: lời tiễn biệt 53 thủy thủ",
+            body=("Quân đội xác nhận 53 thủy thủ trên tàu ngầm mất tích đã thiệt mạng, không còn ai sống sót. "
+                  "Tàu ngầm vỡ làm ba mảnh.")),
+]
+
+
+def test_a_question_weighs_the_words_every_article_of_a_story_holds_less(tmp_path):
+    # The story's other articles all hold "tàu ngầm", "Indonesia", "mất tích", "còn", "ai"…:
+    # what tells the answer apart is "sống sót", which only it holds.
+    with SearchEngine(tmp_path) as engine:
+        engine.index(STORY, jobs=1)
+        found = ids(engine.search("tàu ngầm Indonesia mất tích có còn ai sống sót không"))
+    assert found.index("song-sot") < found.index("tim-kiem")

@@ -22,8 +22,14 @@ PROXIMITY_DEPTH = 100
 PRUNE_FROM = 4
 
 
-def rank(view: IndexView, match: Match, limit: int, sort: str) -> list[tuple[int, float]]:
-    """The best ``limit`` (docnum, score) of what ``match`` matches, by relevance or by date."""
+#: Share of a term's weight that, with ``local`` (a question), depends on how few of the best
+#: ``PROXIMITY_DEPTH`` candidates hold it.
+LOCAL_SHARE = 0.3
+
+
+def rank(view: IndexView, match: Match, limit: int, sort: str, local: bool = False) -> list[tuple[int, float]]:
+    """The best ``limit`` (docnum, score) of what ``match`` matches, by relevance or by date;
+    with ``local``, terms most of the best candidates hold weigh less (``_local``)."""
     docs = view.all_docs() if match.docs is None else match.docs
     if not docs or limit < 1:
         return []
@@ -58,6 +64,8 @@ def rank(view: IndexView, match: Match, limit: int, sort: str) -> list[tuple[int
             scores[d] += scale * tf / (tf + norms[d])  # bm25_impact, inlined: a call per posting costs a third more
     if match.unverified:
         scores = _verified(scores, match.unverified, depth, terms)
+    if local and not match.unverified:
+        scores = _local(scores, terms, max(depth, PROXIMITY_DEPTH))
     if match.pairs:
         # The bonus goes to the best PROXIMITY_DEPTH by score whatever the limit, so that
         # a page's order does not depend on its size: bonuses only add, so they stay first.
@@ -96,6 +104,22 @@ def _verified(scores: dict[int, float], unverified: list[Unverified], depth: int
         else:
             heappushpop(best, (score, -doc))
     return {-d: s for s, d in best}
+
+
+def _local(scores: dict[int, float], terms: list, depth: int) -> dict[int, float]:
+    """The best ``depth`` of ``scores`` rescored, each term's impact weighed by how telling
+    it is among them (``_telling``): the words of a story all its articles hold say less
+    than those only some of them do."""
+    top = [d for d, _ in nlargest(depth, scores.items(), key=lambda x: (x[1], -x[0]))]
+    out = dict.fromkeys(top, 0.0)
+    for _, scale, p in terms:
+        held = [d for d in top if d in p.tfs]
+        if not held:
+            continue
+        factor = 1 - LOCAL_SHARE + LOCAL_SHARE * _telling(len(held), len(top))
+        for d in held:
+            out[d] += factor * bm25_impact(scale, p.tfs[d], p.norms[d])
+    return out
 
 
 def _proximity(docs: list[int], pairs) -> dict[int, float]:

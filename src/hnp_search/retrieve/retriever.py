@@ -1,6 +1,7 @@
 """The retriever: a query tree and filters → ranked (docnum, score) pairs.
 
-All the words first, then most of them; a question by score alone.
+All the words first, then most of them; a question by score alone, its words held by most
+of the best candidates weighing less.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class Retriever:
         question = any(isinstance(n, Words) and planning.is_question(n.text) for n in required)
         if relax and sort == "relevance" and question:
             # A question's answer seldom repeats all its words (its "what", "who"…): by score alone.
-            return self._rank(self._loose(required, filters, strict), limit, sort)
+            return self._rank(self._loose(required, filters, strict), limit, sort, local=True)
         ranked = self._rank(strict, limit, sort)
         if relax and len(ranked) < limit and any(isinstance(n, Words) for n in required):
             loose = self._loose_docs(required, filters) - {d for d, _ in ranked}
@@ -90,7 +91,7 @@ class Retriever:
         want = offset + limit
         if sort == "relevance" and any(isinstance(n, Words) and planning.is_question(n.text) for n in required):
             loose = self._loose_docs(required, filters) | strict_docs
-            scored = self._rank(Match(loose, strict.terms, strict.pairs), want, sort)
+            scored = self._rank(Match(loose, strict.terms, strict.pairs), want, sort, local=True)
             return Page([(d, s, d in strict_docs) for d, s in scored][offset:], loose, len(strict_docs))
         ranked = [(d, s, True) for d, s in self._rank(strict, want, sort)]
         docs = strict_docs
@@ -140,5 +141,5 @@ class Retriever:
         return docs if others.docs is None else docs & others.docs
 
 
-    def _rank(self, match: Match, limit: int, sort: str) -> list[tuple[int, float]]:
-        return rank(self.view, match, limit, sort)
+    def _rank(self, match: Match, limit: int, sort: str, local: bool = False) -> list[tuple[int, float]]:
+        return rank(self.view, match, limit, sort, local)
