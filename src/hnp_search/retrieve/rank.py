@@ -22,8 +22,8 @@ PROXIMITY_DEPTH = 100
 PRUNE_FROM = 4
 
 
-#: Share of a term's weight that, with ``local`` (a question), depends on how few of the best
-#: ``PROXIMITY_DEPTH`` candidates hold it.
+#: With ``local`` (a question), the share of each term's impact on the best ``PROXIMITY_DEPTH``
+#: candidates that depends on how few of them hold it.
 LOCAL_SHARE = 0.3
 
 
@@ -44,7 +44,8 @@ def rank(view: IndexView, match: Match, limit: int, sort: str, local: bool = Fal
     # Terms with the largest possible impact first; whenever what the rest could add has
     # halved, drop the candidates that can no longer reach the best ``depth`` (MaxScore):
     # the best ``depth`` are exactly those without pruning.
-    depth = max(PROXIMITY_DEPTH, limit) if match.pairs else limit
+    local = local and not match.unverified
+    depth = max(PROXIMITY_DEPTH, limit) if match.pairs or local else limit
     terms = sorted(
         ((w * p.scale * p.peak, w * p.scale, p) for w, p in match.terms if w * p.scale), key=itemgetter(0), reverse=True
     )
@@ -64,14 +65,15 @@ def rank(view: IndexView, match: Match, limit: int, sort: str, local: bool = Fal
             scores[d] += scale * tf / (tf + norms[d])  # bm25_impact, inlined: a call per posting costs a third more
     if match.unverified:
         scores = _verified(scores, match.unverified, depth, terms)
-    if local and not match.unverified:
-        scores = _local(scores, terms, max(depth, PROXIMITY_DEPTH))
-    if match.pairs:
-        # The bonus goes to the best PROXIMITY_DEPTH by score whatever the limit, so that
+    if match.pairs or local:
+        # Bonuses go to the best PROXIMITY_DEPTH by score whatever the limit, so that
         # a page's order does not depend on its size: bonuses only add, so they stay first.
         top = [d for d, _ in nlargest(depth, scores.items(), key=lambda x: (x[1], -x[0]))]
         near = top[:PROXIMITY_DEPTH]
-        for d, bonus in _proximity(near, match.pairs).items():
+        if local:  # the rest keep their order below: each of the best scores at least that share
+            scores.update(_local(near, terms))
+            scores.update((d, scores[d] * (1 - LOCAL_SHARE)) for d in top[PROXIMITY_DEPTH:])
+        for d, bonus in _proximity(near, match.pairs).items() if match.pairs else ():
             scores[d] += bonus
         return (sorted(((d, scores[d]) for d in near), key=lambda x: (-x[1], x[0]))
                 + [(d, scores[d]) for d in top[PROXIMITY_DEPTH:]])[:limit]
@@ -106,20 +108,18 @@ def _verified(scores: dict[int, float], unverified: list[Unverified], depth: int
     return {-d: s for s, d in best}
 
 
-def _local(scores: dict[int, float], terms: list, depth: int) -> dict[int, float]:
-    """The best ``depth`` of ``scores`` rescored, each term's impact weighed by how telling
-    it is among them (``_telling``): the words of a story all its articles hold say less
-    than those only some of them do."""
-    top = [d for d, _ in nlargest(depth, scores.items(), key=lambda x: (x[1], -x[0]))]
-    out = dict.fromkeys(top, 0.0)
+def _local(docs: list[int], terms: list) -> dict[int, float]:
+    """Per doc of ``docs``, its score with each term's impact times 1 - ``LOCAL_SHARE`` +
+    ``LOCAL_SHARE`` times how telling the term is among them (``_telling``): the words of a
+    story that all its articles hold say less than those only some of them do."""
+    scores = dict.fromkeys(docs, 0.0)
     for _, scale, p in terms:
-        held = [d for d in top if d in p.tfs]
-        if not held:
-            continue
-        factor = 1 - LOCAL_SHARE + LOCAL_SHARE * _telling(len(held), len(top))
-        for d in held:
-            out[d] += factor * bm25_impact(scale, p.tfs[d], p.norms[d])
-    return out
+        held = [d for d in docs if d in p.tfs]
+        if held:
+            factor = 1 - LOCAL_SHARE + LOCAL_SHARE * _telling(len(held), len(docs))
+            for d in held:
+                scores[d] += factor * bm25_impact(scale, p.tfs[d], p.norms[d])
+    return scores
 
 
 def _proximity(docs: list[int], pairs) -> dict[int, float]:
