@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import math
-import re
 import sqlite3
 import statistics
 import sys
@@ -19,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hnp_search import SearchEngine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bigram_bm25 import BigramBM25, fold, words  # the reference shared with eval_xquad.py
 
 HERE = Path(__file__).resolve().parent
 SHARED = next((p / "shared" for p in HERE.parents if (p / "shared" / "corpora").is_dir()), Path("/work/shared"))
@@ -92,22 +93,6 @@ def load_queries(corpus: str) -> list[Query]:
 def variants(q: Query) -> list[tuple[str, str]]:
     """(variant, text) pairs to run: as typed, and as meant when the set has a clean form."""
     return [("typed", q.text)] + ([("meant", q.meant)] if q.meant is not None else [])
-
-
-# -- the peers' own trivial analysis: fold, lowercase, split on non-word ------
-
-_MARKS = re.compile(r"[\u0300-\u036f]")
-_WORD = re.compile(r"[^\W_]+")
-
-
-def fold(text: str) -> str:
-    """Lowercase without diacritics, đ as d (the same on documents and queries)."""
-    text = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
-    return unicodedata.normalize("NFC", _MARKS.sub("", text))
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(fold(text))
 
 
 # -- methods: each a context manager yielding search(text) -> top-K ids --------
@@ -190,63 +175,10 @@ def tantivy_or(docs: list[Doc], workdir: Path):
     yield search
 
 
-class BigramBM25:
-    """Plain BM25 over folded syllables and adjacent-syllable pairs, the title counted twice.
-
-    A document's terms are its syllables and the pairs of neighbours within one field;
-    tf is 2·tf(title) + tf(body), the length likewise; k1 = 1.2, b = 0.75, idf =
-    ln(1 + (N − df + 0.5) / (df + 0.5)). A query scores its distinct syllables and pairs.
-    Postings are numpy arrays sorted by a 64-bit hash of the term.
-    """
-
-    K1, B, TITLE = 1.2, 0.75, 2
-
-    def __init__(self, docs: list[Doc]):
-        import numpy as np
-
-        self.np = np
-        self.ids = [d.id for d in docs]
-        keys, doc_numbers, tfs, lengths = [], [], [], []
-        for number, d in enumerate(docs):
-            counts: Counter[str] = Counter()
-            for weight, text in ((self.TITLE, d.title), (1, d.body)):
-                for term in self.terms(words(text)):
-                    counts[term] += weight
-            lengths.append(sum(counts.values()))
-            keys.extend(hash(term) for term in counts)
-            tfs.extend(counts.values())
-            doc_numbers.extend([number] * len(counts))
-        keys = np.array(keys, dtype=np.int64)
-        doc_numbers = np.array(doc_numbers, dtype=np.int32)
-        tfs = np.array(tfs, dtype=np.float32)
-        lengths = np.array(lengths, dtype=np.float32)
-        norm = self.K1 * (1 - self.B + self.B * lengths / lengths.mean())
-        weights = tfs * (self.K1 + 1) / (tfs + norm[doc_numbers])
-        order = np.argsort(keys, kind="stable")
-        self.keys, self.docs, self.weights = keys[order], doc_numbers[order], weights[order]
-        self.count = len(docs)
-
-    @staticmethod
-    def terms(syllables: list[str]) -> list[str]:
-        return syllables + [f"{a} {b}" for a, b in zip(syllables, syllables[1:])]
-
-    def search(self, text: str) -> list[str]:
-        np = self.np
-        scores = np.zeros(self.count, dtype=np.float32)
-        for term in dict.fromkeys(self.terms(words(text))):
-            key = hash(term)
-            start, end = np.searchsorted(self.keys, [key, key + 1])
-            df = end - start
-            if df:
-                idf = math.log(1 + (self.count - df + 0.5) / (df + 0.5))
-                np.add.at(scores, self.docs[start:end], idf * self.weights[start:end])
-        top = np.argsort(-scores, kind="stable")[:K]
-        return [self.ids[i] for i in top if scores[i] > 0]
-
-
 @contextmanager
 def bigram_bm25(docs: list[Doc]):
-    yield BigramBM25(docs).search
+    model = BigramBM25(docs)
+    yield lambda text: model.search(text, K)
 
 
 # -- running and scoring ----------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Retrieval quality on XQuAD-vi: hnp-search beside SQLite FTS5 and stock Whoosh.
+"""Retrieval quality on XQuAD-vi: hnp-search beside SQLite FTS5, stock Whoosh and a bigram BM25.
 
 Questions are asked with and without diacritics.
 """
@@ -31,7 +31,11 @@ from whoosh.support.charset import accent_map
 from hnp_search import Article, SearchEngine
 from hnp_search.text.normalize import fold
 
-SHARED = Path(os.environ.get("HNP_SEARCH_SHARED") or Path(__file__).resolve().parents[2] / "shared")  # the shared data
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bigram_bm25 import BigramBM25  # the reference shared with eval_queries.py
+
+SHARED = Path(os.environ.get("HNP_SEARCH_SHARED") or next(  # the shared data, beside the checkout or a worktree's
+    (p / "shared" for p in Path(__file__).resolve().parents if (p / "shared" / "eval").is_dir()), "/work/shared"))
 PASSAGES = SHARED / "eval" / "xquad-vi-passages.jsonl"
 QUESTIONS = SHARED / "eval" / "xquad-vi-queries.jsonl"
 EXPECTED = Path(__file__).with_name("expected_xquad.json")
@@ -92,9 +96,19 @@ def in_form(text: str, form: str) -> str:
 
 
 @contextmanager
-def hnp_search(passages: list[Article], workdir: Path, jobs: int):
-    with SearchEngine(workdir / "hnp-search") as engine:
-        engine.index(passages, jobs=jobs)
+def hnp_search(passages: list[Article], path: Path, jobs: int, reuse: bool):
+    """Index the passages into ``path`` (or, with ``reuse``, open what an earlier run built there)."""
+    if reuse and path.is_dir() and any(path.iterdir()):
+        engine = SearchEngine(path, create=False)
+        if len(engine) != len(passages):
+            engine.close()
+            raise SystemExit(f"hnp-search: {path} holds {len(engine)} articles, not the {len(passages)} passages; "
+                             "name another --index-dir or run without --reuse")
+        print(f"hnp-search: reusing {len(engine)} passages in {path}", flush=True)
+    else:
+        engine = SearchEngine(path)
+        engine.index(passages, jobs=jobs, rebuild=True)
+    with engine:
         yield lambda question: [hit.id for hit in engine.search(question, limit=K)]
 
 
@@ -146,6 +160,13 @@ def stock_whoosh(passages: list[Article], workdir: Path):
             return [hit["id"] for hit in searcher.search(query, limit=K)]
 
         yield search
+
+
+@contextmanager
+def bigram_bm25(passages: list[Article]):
+    """The plain BM25 over folded syllables and adjacent pairs that eval_queries.py also runs."""
+    model = BigramBM25(passages)
+    yield lambda question: model.search(question, K)
 
 
 # -- running and scoring ------------------------------------------------------
@@ -248,13 +269,20 @@ def print_misses(summary: dict, questions: list[Question], passages: dict[str, A
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="hnp-search analysis processes")
+    parser.add_argument("--index-dir", type=Path, metavar="DIR",
+                        help="hnp-search index directory (default a temporary one)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="open the passages' index already in --index-dir (built there first if it is empty)")
     parser.add_argument("--limit-queries", type=int, metavar="N", help="only the first N questions (quick run)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="save figures and per-question ranks")
     parser.add_argument(
         "--show-misses", type=int, default=0, metavar="N",
         help="print N hnp-search questions per form whose passage is not ranked first",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.reuse and args.index_dir is None:
+        parser.error("--reuse needs --index-dir")
+    return args
 
 
 def main() -> int:
@@ -268,10 +296,12 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         methods = {
-            "hnp-search": lambda: hnp_search(passages, Path(tmp), args.jobs),
+            "hnp-search": lambda: hnp_search(passages, args.index_dir or Path(tmp) / "hnp-search", args.jobs,
+                                             args.reuse),
             "FTS5 folded": lambda: sqlite_fts5(passages, folded=True),
             "FTS5 as written": lambda: sqlite_fts5(passages, folded=False),
             "Whoosh stock": lambda: stock_whoosh(passages, Path(tmp)),
+            "BM25 bigram": lambda: bigram_bm25(passages),
         }
         for method, build in methods.items():
             start = time.perf_counter()
