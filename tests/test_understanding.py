@@ -207,3 +207,24 @@ def test_a_question_weighs_the_words_every_article_of_a_story_holds_less(tmp_pat
         engine.index(STORY, jobs=1)
         found = ids(engine.search("tàu ngầm Indonesia mất tích có còn ai sống sót không"))
     assert found.index("song-sot") < found.index("tim-kiem")
+
+
+TOWN = [
+    Article(id="phao-hoa", title="Cửa Lò bắn pháo hoa khai trương mùa du lịch năm 2021",
+            body=("Thị xã Cửa Lò tổ chức bắn pháo hoa tối 30/4 để khai trương mùa du lịch biển. "
+                  "Nhiều khách sạn đã kín phòng dịp lễ.")),
+    Article(id="le-hoi", title="Du lịch Cửa Lò năm 2021 có gì mới",
+            body="Lễ hội du lịch biển diễn ra với nhiều hoạt động văn hóa, thể thao trên bãi biển."),
+    Article(id="don-khach", title="Đón hơn 3,1 triệu lượt",
+            body=("Năm 2021, du lịch Cửa Lò đón hơn 3,1 triệu lượt khách, tăng 20% so với năm trước, "
+                  "doanh thu du lịch đạt hơn 4.000 tỷ đồng.")),
+]
+
+
+def test_a_question_looks_for_its_answer_in_the_text_more_than_in_titles(tmp_path):
+    # Every title names the story ("Cửa Lò", "du lịch", "năm 2021"); only one text says how many came.
+    with SearchEngine(tmp_path) as engine:
+        engine.index(TOWN, jobs=1)
+        assert ids(engine.search("du lịch Cửa Lò năm 2021 đón bao nhiêu khách"))[0] == "don-khach"
+        assert ids(engine.search("du lich Cua Lo nam 2021 don bao nhieu khach"))[0] == "don-khach"
+        assert ids(engine.search("du lịch Cửa Lò năm 2021"))[0] != "don-khach"  # not a question: titles count

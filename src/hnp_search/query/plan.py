@@ -39,6 +39,10 @@ RESTORED_SHARE = 0.15
 #: times how telling the pair is among the candidates (see ``retrieve.rank._proximity``).
 PROXIMITY_BOOST = 1.2
 
+#: Weight of the title in a question, relative to ``FIELD_WEIGHTS``: a question asks a detail
+#: its answer's text holds, while a title names the story every article of it shares.
+QUESTION_TITLE_SHARE = 0.25
+
 #: Words that ask rather than tell: "what", "which", "who", "where", "how many", "why"…
 QUESTION_WORDS = frozenset(
     {"gì", "nào", "ai", "đâu", "mấy", "bao nhiêu", "bao lâu", "bao giờ", "tại sao", "vì sao", "thế nào", "làm sao"}
@@ -188,7 +192,8 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
     with diacritics); runs found in ``synonyms`` also find the group's other forms. Diacritics
     typed rank exact spellings first but are not required: a wrong tone still finds the word;
     unless the index holds the syllable as typed beside its neighbour as typed
-    (``side_by_side``): then "giãn cách" is meant, and an article holding "gian" lacks a word."""
+    (``side_by_side``): then "giãn cách" is meant, and an article holding "gian" lacks a word.
+    In a question (``is_question``) the title weighs ``QUESTION_TITLE_SHARE`` of its weight."""
     fields = node.fields or TEXT_FIELDS
     words = analyze.query_words(node.text)
     syllables = [s for w in words for s in w.syllables]
@@ -255,8 +260,16 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
         for (a, b), w in sorted(paired.items())
         for f in fields
     ]
+    if is_question(node.text):
+        terms = [t._replace(weight=t.weight * QUESTION_TITLE_SHARE) if _in_title(t.field) else t for t in terms]
+        pairs = [p._replace(weight=p.weight * QUESTION_TITLE_SHARE) if _in_title(p.field) else p for p in pairs]
     required = tuple(requirements)
     return Plan(required, tuple(terms), tuple(pairs), tuple(understood), tuple(expansions))
+
+
+def _in_title(field: str) -> bool:
+    """Whether an index field name (``title_s``, ``title_wf``…) is one of the title's."""
+    return field.split("_", 1)[0] == "title"
 
 
 #: A syllable typed with diacritics must be held as typed (when its neighbour confirms the
