@@ -54,7 +54,8 @@ _FOLDED_QUESTION_WORDS = frozenset({"gi", "bao nhieu", "bao lau", "bao gio", "ta
 def is_question(text: str) -> bool:
     """Whether a query is asked as a question: a question mark, a question word (with
     diacritics, one syllable must be a segmented word of its own: "Ai Cập" asks nothing;
-    two, as "vì sao", may be segmented apart), or "có … không" ending it."""
+    two, as "vì sao", may be segmented apart), or "có … không" ending it (also typed
+    without diacritics: "co … khong")."""
     if "?" in text:
         return True
     words = analyze.query_words(text)
@@ -62,10 +63,17 @@ def is_question(text: str) -> bool:
     if any(has_diacritics(s) for s in syllables):
         if any(" ".join(w.syllables) in QUESTION_WORDS for w in words):
             return True
-        if len(syllables) > 2 and syllables[-1] == "không" and "có" in syllables[:-1]:
+        if _asks_yes_or_no(syllables, "có", "không"):
             return True
         return any(" ".join(syllables[i : i + 2]) in QUESTION_WORDS for i in range(len(syllables) - 1))
+    if _asks_yes_or_no([fold(s) for s in syllables], "co", "khong"):
+        return True
     return any(" ".join(syllables[i : i + n]) in _FOLDED_QUESTION_WORDS for n in (1, 2) for i in range(len(syllables)))
+
+
+def _asks_yes_or_no(syllables: list[str], has: str, not_: str) -> bool:
+    """Whether ``syllables`` end in "không" with a "có" before it ("có … không")."""
+    return len(syllables) > 2 and syllables[-1] == not_ and has in syllables[:-1]
 
 
 class Term(NamedTuple):
