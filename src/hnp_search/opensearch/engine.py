@@ -429,7 +429,7 @@ class OpenSearchEngine:
                 )
             done += size
         flags = self._ids_within(strict.filter, [d for d, _ in ranked]) if question else None
-        matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight and ranked else None
+        matcher = Matcher.for_search(tree, tuple(wanted), compiler.plan) if highlight and ranked else None
         keys = {person_key(p.name) for p in wanted}
         sources = self._sources([d for d, _ in ranked])
         hits = tuple(
