@@ -40,7 +40,7 @@ from .retrieve.similar import related
 from .store.directory import create_index, index_exists, index_size, lexicon_stamp, open_index
 from .store.integrity import Report, guard_reads, verify
 from .text.analyze import ANALYZER_VERSION
-from .text.normalize import clean_text, fold
+from .text.normalize import clean_text, fold, is_utf8
 
 DEFAULT_INDEX_DIR = "index"
 #: Longest a search reads queries with the previous commit's lexicon while another process
@@ -285,7 +285,7 @@ class SearchEngine:
     @guard_reads
     def get(self, article_id: str) -> Article | None:
         """The stored article with this id, or None."""
-        if not _is_text(article_id):  # no indexed id holds a lone surrogate
+        if not is_utf8(article_id):  # no indexed id holds a lone surrogate
             return None
         fields = self._search_with().document(id=article_id)
         return _article(fields) if fields else None
@@ -329,7 +329,7 @@ class SearchEngine:
     @guard_reads
     def persons_of(self, article_id: str) -> list[str]:
         """The persons an indexed article names (empty if none, or no such article)."""
-        if not _is_text(article_id):
+        if not is_utf8(article_id):
             return []
         fields = self._search_with().document(id=article_id)
         return list(fields.get("persons") or ()) if fields else []
@@ -539,15 +539,6 @@ class SearchEngine:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _is_text(value: str) -> bool:
-    """Whether ``value`` is UTF-8-encodable (a command-line argument that was not UTF-8 arrives as lone surrogates)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _persons_in(node: Node | None) -> list[Person]:
