@@ -125,9 +125,10 @@ def test_same_totals_and_top_ten_as_the_embedded_index(remote, local):
     assert sum(overlaps) / len(overlaps) >= 0.95
 
 
-def test_hits_carry_the_article_snippets_and_persons(remote, local):
-    mine = remote.search('"sông Tô Lịch"', limit=3)
-    theirs = local.search('"sông Tô Lịch"', limit=3)
+@pytest.mark.parametrize("query", ['"sông Tô Lịch"', "hoof taay", "HN giao thông"])  # a phrase, Telex, synonyms
+def test_hits_carry_the_article_snippets_and_persons(remote, local, query):
+    mine = remote.search(query, limit=3)
+    theirs = local.search(query, limit=3)
     assert _ids(mine) == _ids(theirs)
     for a, b in zip(mine, theirs):
         assert (a.article, a.snippets, a.title_snippet, a.persons) == (

@@ -27,8 +27,7 @@ from .persons import person_key
 from .query import vocabulary
 from .query import explain as explaining
 from .query.explain import Explanation
-from .query.parse import All, DateFilter, Node, Person, Phrase, Words, date_bound, facet_filter, parse, person_filter
-from .query.parse import Any as AnyOf
+from .query.parse import All, DateFilter, Node, Person, date_bound, facet_filter, parse, person_filter
 from .query.parse import understand
 from .query.synonyms import Synonyms
 from .query.synonyms import load as load_synonyms
@@ -41,7 +40,7 @@ from .retrieve.similar import related
 from .store.directory import create_index, index_exists, index_size, lexicon_stamp, open_index
 from .store.integrity import Report, guard_reads, verify
 from .text.analyze import ANALYZER_VERSION
-from .text.normalize import clean_text, fold
+from .text.normalize import clean_text, fold, is_utf8
 
 DEFAULT_INDEX_DIR = "index"
 #: Longest a search reads queries with the previous commit's lexicon while another process
@@ -286,7 +285,7 @@ class SearchEngine:
     @guard_reads
     def get(self, article_id: str) -> Article | None:
         """The stored article with this id, or None."""
-        if not _is_text(article_id):  # no indexed id holds a lone surrogate
+        if not is_utf8(article_id):  # no indexed id holds a lone surrogate
             return None
         fields = self._search_with().document(id=article_id)
         return _article(fields) if fields else None
@@ -330,7 +329,7 @@ class SearchEngine:
     @guard_reads
     def persons_of(self, article_id: str) -> list[str]:
         """The persons an indexed article names (empty if none, or no such article)."""
-        if not _is_text(article_id):
+        if not is_utf8(article_id):
             return []
         fields = self._search_with().document(id=article_id)
         return list(fields.get("persons") or ()) if fields else []
@@ -380,8 +379,7 @@ class SearchEngine:
         page = retriever.page(tree, filters, offset, limit, sort)
         matcher = None
         if highlight and page.ranked:
-            synonyms = _synonyms_in(tree, retriever.matcher.plan)
-            matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted, *synonyms)), retriever.matcher.plan)
+            matcher = Matcher.for_search(tree, tuple(wanted), retriever.matcher.plan)
         keys = {person_key(p.name) for p in wanted}
         hits = tuple(self._hit(searcher, docnum, score, matcher, keys, all_words)
                      for docnum, score, all_words in page.ranked)  # fmt: skip
@@ -541,26 +539,6 @@ class SearchEngine:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _synonyms_in(node: Node | None, plan_of) -> list[Phrase]:
-    """The other forms of the runs of a query tree's words (outside exclusions) found in
-    the synonyms list, each as a ``Phrase`` (highlighted whole, diacritics ignored)."""
-    if isinstance(node, Words):
-        plan = plan_of(node)
-        return [Phrase(form, node.fields) for e in (plan.expansions if plan else ()) for form in e.forms]
-    if isinstance(node, (All, AnyOf)):
-        return [w for child in node.nodes for w in _synonyms_in(child, plan_of)]
-    return []
-
-
-def _is_text(value: str) -> bool:
-    """Whether ``value`` is UTF-8-encodable (a command-line argument that was not UTF-8 arrives as lone surrogates)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _persons_in(node: Node | None) -> list[Person]:

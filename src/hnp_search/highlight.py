@@ -87,6 +87,13 @@ class Matcher:
         matcher._add(node, plan)
         return matcher
 
+    @classmethod
+    def for_search(cls, tree: Node | None, also: tuple[Node, ...], plan: Callable[[Words], Plan | None]) -> "Matcher":
+        """The matcher of a search: its query ``tree``, ``also`` (the persons its filters name)
+        and the other forms of the tree's runs that the synonyms list gave the ``plan``."""
+        synonyms = _synonyms_in(tree, plan)
+        return cls.from_tree(All((*([tree] if tree else []), *also, *synonyms)), plan)
+
     def _add(self, node, plan):
         if isinstance(node, (All, Any)):
             for child in node.nodes:
@@ -358,3 +365,14 @@ def highlight_article(title: str, text: str, matcher: Matcher) -> tuple[Snippet,
     title_spans = [span for span in spans if span[1] <= len(title)]
     text_spans = [(a - offset, b - offset) for a, b in spans if a >= offset]
     return _fragment(title, 0, len(title), title_spans), snippets(text, text_spans)
+
+
+def _synonyms_in(node: Node | None, plan: Callable[[Words], Plan | None]) -> list[Phrase]:
+    """The other forms of the runs of a query tree's words (outside exclusions) found in
+    the synonyms list, each as a ``Phrase`` (highlighted whole, diacritics ignored)."""
+    if isinstance(node, Words):
+        found = plan(node)
+        return [Phrase(form, node.fields) for e in (found.expansions if found else ()) for form in e.forms]
+    if isinstance(node, (All, Any)):
+        return [w for child in node.nodes for w in _synonyms_in(child, plan)]
+    return []

@@ -17,7 +17,7 @@ from itertools import takewhile
 from pathlib import Path
 
 from .errors import IngestError, display_path
-from .text.normalize import clean_text
+from .text.normalize import clean_text, is_utf8
 
 __all__ = ["Article", "read_articles"]
 
@@ -366,7 +366,7 @@ def _parse_record(raw: bytes, path: Path, line: int) -> Article:
         value = record.get(name)
         if value is not None and not isinstance(value, str):
             raise IngestError(path, f"{name!r} must be a string, not {_json_type(value)}", line)
-        if value and not _encodable(value):
+        if value and not is_utf8(value):
             message = f"{name!r} holds a lone surrogate escape (\\ud800-\\udfff), which is no character"
             raise IngestError(path, f"{message}: line rejected", line)
         return (clean_text(value).strip() or None) if value else None
@@ -394,14 +394,6 @@ def _parse_record(raw: bytes, path: Path, line: int) -> Article:
         source=str(path),
         category=text("category"),
     )
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 _JSON_TYPES = {

@@ -36,7 +36,7 @@ from ..query.vocabulary import Lexicon
 from ..query.vocabulary import suggest as suggest_query
 from ..results import Hit, Results
 from ..retrieve.facets import FACET_TOP, check_facets
-from ..retrieve.rank import PROXIMITY_DEPTH
+from ..retrieve.rank import LOCAL_SHARE, PROXIMITY_DEPTH, local_factor
 from ..retrieve.similar import telling_terms
 from ..retrieve.view import IndexView
 from ..query.plan import FIELD_WEIGHTS
@@ -255,7 +255,7 @@ class OpenSearchEngine:
 
     def _compiler(self) -> tuple[Compiler, vocabulary.TermStatistics]:
         stats = vocabulary.TermStatistics(self.client, self.index_name, self._params)
-        return Compiler(self._lexicon_now, stats.known, self.synonyms()), stats
+        return Compiler(self._lexicon_now, stats.known, self.synonyms(), stats.held, stats.adjacent), stats
 
     def synonyms(self) -> Synonyms:
         """The synonyms queries are expanded with: the built-in list and the user's."""
@@ -424,10 +424,12 @@ class OpenSearchEngine:
         done = 0  # articles of earlier tiers
         for matched, size in tiers:
             if done < stop and done + size > offset:
-                ranked += self._tier(matched, strict, max(0, offset - done), min(stop, done + size) - done, sort)
+                ranked += self._tier(
+                    matched, strict, max(0, offset - done), min(stop, done + size) - done, sort, local=question
+                )
             done += size
         flags = self._ids_within(strict.filter, [d for d, _ in ranked]) if question else None
-        matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted))) if highlight and ranked else None
+        matcher = Matcher.for_search(tree, tuple(wanted), compiler.plan) if highlight and ranked else None
         keys = {person_key(p.name) for p in wanted}
         sources = self._sources([d for d, _ in ranked])
         hits = tuple(
@@ -451,11 +453,12 @@ class OpenSearchEngine:
         return self.client.search(index=self.index_name, body=body, params={**self._params, **params})
 
     def _tier(
-        self, matched: dict | None, compiled: Compiled, start: int, stop: int, sort: str
+        self, matched: dict | None, compiled: Compiled, start: int, stop: int, sort: str, local: bool = False
     ) -> list[tuple[str, float]]:
         """Hits ``start``..``stop`` of one tier (articles matching ``matched``, scored by
         ``compiled``'s clauses, the proximity bonus among the best ``PROXIMITY_DEPTH``) as
-        (id, score)."""
+        (id, score); with ``local`` (a question), as ``retrieve.rank`` ranks it: terms most of
+        the best candidates hold weigh less."""
         if sort != "relevance":
             order = "asc" if sort == "date" else "desc"
             dated: dict = {
@@ -468,13 +471,35 @@ class OpenSearchEngine:
             "sort": [{"_score": "desc"}, {"id": "asc"}],
             "track_scores": True,
         }
-        if not compiled.pairs or start >= PROXIMITY_DEPTH:
-            return self._read(body, start, stop)
+        rest_share = 1 - LOCAL_SHARE if local else 1.0  # of the score of each article past the best
+        if not (compiled.pairs or local) or start >= PROXIMITY_DEPTH:
+            return [(d, s * rest_share) for d, s in self._read(body, start, stop)]
         hits = self._read(body, 0, max(stop, PROXIMITY_DEPTH))
         top = hits[:PROXIMITY_DEPTH]
-        bonus = self._proximity([d for d, _ in top], compiled.pairs)
+        ids = [d for d, _ in top]
+        if local:
+            rescored = self._local(ids, compiled.scoring)
+            top = [(d, rescored.get(d, 0.0)) for d in ids]
+        bonus = self._proximity(ids, compiled.pairs) if compiled.pairs else {}
         top = sorted(((d, s + bonus.get(d, 0.0)) for d, s in top), key=lambda x: (-x[1], x[0]))
-        return (top + hits[PROXIMITY_DEPTH:])[start:stop]
+        return (top + [(d, s * rest_share) for d, s in hits[PROXIMITY_DEPTH:]])[start:stop]
+
+    def _local(self, ids: list[str], scoring: list[dict]) -> dict[str, float]:
+        """Per article of ``ids``, its score with each clause's impact times
+        ``retrieve.rank.local_factor`` of how many of ``ids`` hold it."""
+        among = {"ids": {"values": ids}}
+        filters = {str(i): clause for i, clause in enumerate(scoring)}
+        body = {"size": 0, "query": among, "aggs": {"held": {"filters": {"filters": filters}}}}
+        counts = self._search(body)["aggregations"]["held"]["buckets"]
+        weighed = [
+            {"bool": {"should": [clause], "boost": local_factor(counts[str(i)]["doc_count"], len(ids))}}
+            for i, clause in enumerate(scoring)
+            if counts[str(i)]["doc_count"]
+        ]
+        if not weighed:
+            return {}
+        found = self._search({"query": scored(among, weighed), "size": len(ids), "_source": False})
+        return {h["_id"]: h["_score"] for h in found["hits"]["hits"]}
 
     def _read(self, body: dict, start: int, stop: int) -> list[tuple[str, float]]:
         """(id, score) of hits ``start``..``stop`` in ``body``'s sort order: from/size within

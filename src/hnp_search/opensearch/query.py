@@ -69,18 +69,22 @@ def date_range(start: datetime | None, end: datetime | None) -> dict:
 
 class Compiler:
     """Compiles query nodes the way ``retrieve.match.NodeMatcher`` matches them; ``lexicon``,
-    ``known`` and ``synonyms`` are the plan's (restoring diacritics, correcting unknown
-    syllables, expanding runs)."""
+    ``known``, ``synonyms``, ``held`` and ``side_by_side`` are the plan's (restoring diacritics,
+    correcting unknown syllables, expanding runs, requiring a spelling the index holds)."""
 
     def __init__(
         self,
         lexicon: Callable[[], Lexicon] | None,
         known: Callable[[str], int] | None,
         synonyms: Synonyms | None = None,
+        held: Callable[[str], int] | None = None,
+        side_by_side: Callable[[str, str], bool] | None = None,
     ):
         self.lexicon = lexicon
         self.known = known
         self.synonyms = synonyms
+        self.held = held
+        self.side_by_side = side_by_side
         self._plans: dict[Words, planning.Plan | None] = {}
 
     def compile(self, node: Node) -> Compiled:
@@ -123,7 +127,8 @@ class Compiler:
     def plan(self, node: Words) -> planning.Plan | None:
         """The plan of ``node`` (made once per node), as ``retrieve.match.NodeMatcher.plan``."""
         if node not in self._plans:
-            self._plans[node] = planning.plan_words(node, self.lexicon, self.known, self.synonyms)
+            self._plans[node] = planning.plan_words(node, self.lexicon, self.known, self.synonyms, self.held,
+                                                    self.side_by_side)
         return self._plans[node]
 
     def requirements(self, node: Words) -> list[dict]:

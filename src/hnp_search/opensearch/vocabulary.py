@@ -87,6 +87,7 @@ class TermStatistics:
         self.index = index
         self.params = search_params or {}
         self._frequencies: dict[tuple[str, str], int] = {}
+        self._adjacent: dict[tuple[str, str], bool] = {}
 
     def prefetch(self, pairs: list[tuple[str, str]]) -> None:
         """Count the articles of each (field, term) not yet known, in one request."""
@@ -112,6 +113,21 @@ class TermStatistics:
         pairs = [(f"{f}_sf", folded) for f in TEXT_FIELDS]
         self.prefetch(pairs)
         return sum(self._frequencies[p] for p in pairs)
+
+    def held(self, syllable: str) -> int:
+        """In how many articles' text fields the accented syllable is (summed over fields)."""
+        pairs = [(f"{f}_s", syllable) for f in TEXT_FIELDS]
+        self.prefetch(pairs)
+        return sum(self._frequencies[p] for p in pairs)
+
+    def adjacent(self, first: str, second: str) -> bool:
+        """Whether some article holds the syllable ``first`` right before ``second`` in a text field."""
+        if (first, second) not in self._adjacent:
+            phrases = [{"match_phrase": {f"{f}_s": f"{first} {second}"}} for f in TEXT_FIELDS]
+            body = {"size": 0, "track_total_hits": 1, "query": {"bool": {"should": phrases, "minimum_should_match": 1}}}
+            found = self.client.search(index=self.index, body=body, params=self.params)
+            self._adjacent[first, second] = found["hits"]["total"]["value"] > 0
+        return self._adjacent[first, second]
 
     def indexed_field_names(self) -> set[str]:
         return {f"{f}_{v}" for f in TEXT_FIELDS for v in ("s", "sf", "w", "wf")}

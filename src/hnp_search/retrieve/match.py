@@ -32,8 +32,6 @@ FILTER_PHRASES_FROM = 0.01
 LAZY_PHRASES_FROM = 200
 PHRASE_SAMPLE = 32
 LAZY_SHARE = 1 / PHRASE_SAMPLE
-#: Articles holding two syllables checked for them side by side when a plan asks.
-PAIR_CHECKS = 50
 
 
 @dataclass
@@ -151,15 +149,14 @@ class NodeMatcher:
         return sum(self.view.doc_frequency(f"{f}_s", syllable) for f in TEXT_FIELDS)
 
     def _side_by_side(self, first: str, second: str) -> bool:
-        """Whether some article holds the syllable ``first`` right before ``second`` (checking
-        at most ``PAIR_CHECKS`` articles holding both, per field)."""
+        """Whether some article holds the syllable ``first`` right before ``second`` (the
+        articles holding both are checked until one does)."""
         for f in TEXT_FIELDS:
             a, b = self.view.postings(f"{f}_s", first), self.view.postings(f"{f}_s", second)
             if a.positions is None or b.positions is None:
                 continue
             small, large = sorted((a.tfs, b.tfs), key=len)
-            both = [d for d in small if d in large]
-            for d in both[:PAIR_CHECKS]:
+            for d in (d for d in small if d in large):
                 after = {p - 1 for p in iter_positions(b.positions[d])}
                 if not after.isdisjoint(iter_positions(a.positions[d])):
                     return True

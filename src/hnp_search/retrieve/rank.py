@@ -116,7 +116,7 @@ def _local(docs: list[int], terms: list) -> dict[int, float]:
     for _, scale, p in terms:
         held = [d for d in docs if d in p.tfs]
         if held:
-            factor = 1 - LOCAL_SHARE + LOCAL_SHARE * _telling(len(held), len(docs))
+            factor = local_factor(len(held), len(docs))
             for d in held:
                 scores[d] += factor * bm25_impact(scale, p.tfs[d], p.norms[d])
     return scores
@@ -134,6 +134,11 @@ def _proximity(docs: list[int], pairs) -> dict[int, float]:
             for d in near:
                 bonus[d] += telling * weight * (a.impact(d) + b.impact(d))
     return bonus
+
+
+def local_factor(held: int, candidates: int) -> float:
+    """What a question's term impact counts among its best ``candidates``, ``held`` of which hold it."""
+    return 1 - LOCAL_SHARE + LOCAL_SHARE * _telling(held, candidates)
 
 
 def _telling(near: int, both: int) -> float:

@@ -171,3 +171,13 @@ def fold_ascii(text: str) -> str:
 def has_diacritics(text: str) -> bool:
     """True when folding would change ``text``."""
     return fold(text) != text
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: a file name or command-line argument that was
+    not UTF-8 reaches Python as lone surrogates, and so does a JSON escape such as ``\\ud800``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
