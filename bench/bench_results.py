@@ -36,7 +36,7 @@ from pathlib import Path
 from hnp_search import SearchEngine
 from hnp_search.highlight import Matcher
 from hnp_search.persons import person_key
-from hnp_search.query.parse import All
+from hnp_search.query.parse import All, parse_with_filters
 from hnp_search.results import FACETS
 from hnp_search.text.normalize import fold
 
@@ -96,7 +96,7 @@ def correctness(engine: SearchEngine, queries: list[str]) -> dict:
         every = engine.search(query, limit=max(results.total, 1), highlight=False)
         totals.append(results.total)
         searcher = engine._search_with()
-        tree, filters, _ = engine._filters(query)
+        tree, filters, _ = parse_with_filters(query)
         matching = engine._retriever(searcher).matching(tree, filters)
         if not (len(every) == results.total == len(matching) == every.total):
             failures["total"].append(query)
@@ -129,7 +129,7 @@ def page_before_totals(engine: SearchEngine, query: str):
     from hnp_search.persons import person_key as key_of
 
     searcher = engine._search_with()
-    tree, filters, wanted = engine._filters(query)
+    tree, filters, wanted = parse_with_filters(query)
     ranked = engine._retriever(searcher).search(tree, filters, 10)
     matcher = Matcher.from_tree(All((*([tree] if tree else []), *wanted)))
     keys = {key_of(p.name) for p in wanted}

@@ -45,7 +45,10 @@ def load_version(number: int, src: Path, packages: Path):
 
 def exact_hits(engine, q) -> list[tuple[int, float]]:
     """The (docnum, unrounded score) pairs a search ranks: what ``Hit.score`` rounds."""
-    tree, filters, _ = engine._filters(q.text, **q.options())
+    parse = getattr(engine, "_filters", None)  # versions before query.parse.parse_with_filters
+    if parse is None:
+        parse = sys.modules[type(engine).__module__.rsplit(".", 1)[0] + ".query.parse"].parse_with_filters
+    tree, filters, _ = parse(q.text, **q.options())
     page = engine._retriever(engine._search_with()).page(tree, filters, 0, 10)
     return [(docnum, score) for docnum, score, _ in page.ranked]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Iterable, Union
 
@@ -27,8 +26,7 @@ from .persons import person_key
 from .query import vocabulary
 from .query import explain as explaining
 from .query.explain import Explanation
-from .query.parse import All, DateFilter, Node, Person, date_bound, facet_filter, parse, person_filter
-from .query.parse import understand
+from .query.parse import DateLike, check_sort, parse, parse_with_filters, understand
 from .query.synonyms import Synonyms
 from .query.synonyms import load as load_synonyms
 from .query.vocabulary import Lexicon
@@ -46,11 +44,9 @@ DEFAULT_INDEX_DIR = "index"
 #: Longest a search reads queries with the previous commit's lexicon while another process
 #: saves the lexicon of its commit (``hnp-search index`` does so right after committing).
 LEXICON_WAIT = 5.0
-SORTS = ("relevance", "date", "-date")
 #: ``Results.suggestion`` is looked for when a search finds fewer articles than this.
 SUGGEST_BELOW = 3
 
-DateLike = Union[date, datetime, str, None]
 
 
 def default_index_dir() -> Path:
@@ -307,10 +303,9 @@ class SearchEngine:
 
         >>> print(engine.explain("dduwowngf sắt Cát Linh TPHCM"))  # doctest: +SKIP
         """
-        if sort not in SORTS:
-            raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
+        check_sort(query, sort)
         notes = understand(query).notes
-        tree, filters, _ = self._filters(query, date_from, date_to, person, category, source)
+        tree, filters, _ = parse_with_filters(query, date_from, date_to, person, category, source)
         searcher = self._search_with()
         retriever = self._retriever(searcher)
         every, most = retriever.tiers(tree, filters)
@@ -366,15 +361,14 @@ class SearchEngine:
         >>> results.total, len(results), results.facets["month"][:2]
         (10, 5, [('2023-03', 1), ('2023-06', 2)])
         """
-        if sort not in SORTS:
-            raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
+        check_sort(query, sort)
         try:
             facets = check_facets(facets)
         except ValueError as exc:
             raise QuerySyntaxError(query, str(exc)) from None
         offset, limit = max(int(offset), 0), max(int(limit), 0)
         searcher = self._search_with()
-        tree, filters, wanted = self._filters(query, date_from, date_to, person, category, source)
+        tree, filters, wanted = parse_with_filters(query, date_from, date_to, person, category, source)
         retriever = self._retriever(searcher)
         page = retriever.page(tree, filters, offset, limit, sort)
         matcher = None
@@ -450,7 +444,7 @@ class SearchEngine:
         if query is None and not filters:
             docs = view.all_docs()
         else:
-            tree, filters_, _ = self._filters(query or "", **filters)
+            tree, filters_, _ = parse_with_filters(query or "", **filters)
             docs = self._retriever(searcher).page(tree, filters_, 0, 0).docs
         return facet_counts(view, docs, ["person"], top=top)["person"]
 
@@ -463,28 +457,6 @@ class SearchEngine:
             return better if self._retriever(searcher).search(parse(better), [], 1, relax=False) else None
         except QuerySyntaxError:  # it breaks an operator ("date:2023-11" → "date:2023-"), or costs too much
             return None
-
-    @staticmethod
-    def _filters(
-        query: str,
-        date_from: DateLike = None,
-        date_to: DateLike = None,
-        person: str | None = None,
-        category: str | None = None,
-        source: str | None = None,
-    ):
-        """The parsed query, the filters the options add, and every person filter."""
-        tree = parse(query)
-        filters: list[Node] = []
-        start, end = date_bound(date_from, upper=False), date_bound(date_to, upper=True)
-        if start or end:
-            filters.append(DateFilter(start, end))
-        wanted = _persons_in(tree)
-        if person:
-            wanted.append(person_filter(person))
-            filters.append(wanted[-1])
-        filters += [facet_filter(name, value) for name, value in (("category", category), ("source", source)) if value]
-        return tree, filters, wanted
 
     @staticmethod
     def _hit(searcher, docnum: int, score: float, matcher: Matcher | None, person_keys: set[str],
@@ -539,15 +511,6 @@ class SearchEngine:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _persons_in(node: Node | None) -> list[Person]:
-    """The ``person:`` filters of a query tree (outside exclusions)."""
-    if isinstance(node, Person):
-        return [node]
-    if isinstance(node, All):
-        return [p for child in node.nodes for p in _persons_in(child)]
-    return []
 
 
 def _person_matches(name: str, keys: set[str]) -> bool:

@@ -13,7 +13,8 @@ import time
 import click
 
 from . import render
-from .api import SORTS, SearchEngine, default_index_dir
+from .api import SearchEngine, default_index_dir
+from .query.parse import SORTS
 from .errors import HnpSearchError
 from .ingest import estimate_articles
 from .results import FACETS

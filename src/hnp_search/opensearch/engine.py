@@ -13,7 +13,7 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConnectionError as Unreachable
 from opensearchpy.exceptions import NotFoundError, TransportError
 
-from ..api import SORTS, SUGGEST_BELOW, DateLike, SearchEngine, _person_matches
+from ..api import SUGGEST_BELOW, _person_matches
 from ..errors import (
     EngineClosedError,
     HnpSearchError,
@@ -29,7 +29,7 @@ from ..persons import person_key
 from ..query import plan as planning
 from ..query import explain as explaining
 from ..query.explain import Explanation
-from ..query.parse import All, Node, Words, parse, understand
+from ..query.parse import All, DateLike, Node, Words, check_sort, conjuncts, parse, parse_with_filters, understand
 from ..query.synonyms import Synonyms
 from ..query.synonyms import load as load_synonyms
 from ..query.vocabulary import Lexicon
@@ -274,16 +274,15 @@ class OpenSearchEngine:
         sort: str = "relevance",
     ) -> Explanation:
         """How ``query`` is understood and how many articles it matches, as ``SearchEngine.explain``."""
-        if sort not in SORTS:
-            raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
+        check_sort(query, sort)
         notes = understand(query).notes
-        tree, filters, _ = SearchEngine._filters(query, date_from, date_to, person, category, source)
+        tree, filters, _ = parse_with_filters(query, date_from, date_to, person, category, source)
         self._check_exists()
         compiler, stats = self._compiler()
         stats.prefetch(_syllable_lookups(tree))
         all_words = most_words = 0
         if tree is not None or filters:
-            required = list(tree.nodes) if isinstance(tree, All) else [tree] if tree is not None else []
+            required = conjuncts(tree)
             strict = compiler.compile(All(tuple(required + filters))).filter or {"match_all": {}}
             aggs: dict = {"every": {"filter": strict}}
             if any(isinstance(n, Words) for n in required):
@@ -377,15 +376,14 @@ class OpenSearchEngine:
         highlight: bool = True,
         relax: bool = True,
     ) -> Results:
-        if sort not in SORTS:
-            raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
-        tree, filters, wanted = SearchEngine._filters(query, date_from, date_to, person, category, source)
+        check_sort(query, sort)
+        tree, filters, wanted = parse_with_filters(query, date_from, date_to, person, category, source)
         self._check_exists()
         if tree is None and not filters:
             return Results(offset=offset, limit=limit, facets={name: [] for name in facets})
         compiler, stats = self._compiler()
         stats.prefetch(_syllable_lookups(tree))
-        required = list(tree.nodes) if isinstance(tree, All) else [tree] if tree is not None else []
+        required = conjuncts(tree)
         strict = compiler.compile(All(tuple(required + filters)))
         if sort == "relevance" and not strict.scoring:
             sort = "-date"  # nothing to score: newest first
@@ -597,12 +595,12 @@ class OpenSearchEngine:
         source: str | None = None,
     ) -> dict | None:
         """The filter of every article ``search`` could return for these (None: none)."""
-        tree, filters, _ = SearchEngine._filters(query, date_from, date_to, person, category, source)
+        tree, filters, _ = parse_with_filters(query, date_from, date_to, person, category, source)
         if tree is None and not filters:
             return None
         compiler, stats = self._compiler()
         stats.prefetch(_syllable_lookups(tree))
-        required = list(tree.nodes) if isinstance(tree, All) else [tree] if tree is not None else []
+        required = conjuncts(tree)
         strict = compiler.compile(All(tuple(required + filters))).filter or {"match_all": {}}
         if not any(isinstance(n, Words) for n in required):
             return strict

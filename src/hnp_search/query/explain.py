@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from . import plan as planning
-from .parse import All, DateFilter, Facet, Node, Not, Person, Phrase, Words
+from .parse import All, DateFilter, Facet, Node, Not, Person, Phrase, Words, conjuncts
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ def ranking_rule(node: Node | None, sort: str) -> str:
     """How the matches of a query are ordered."""
     if sort != "relevance":
         return "by date, newest first" if sort == "-date" else "by date, oldest first"
-    required = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+    required = conjuncts(node)
     words = [n for n in required if isinstance(n, Words)]
     if any(planning.is_question(n.text) for n in words):
         return "a question: by score among articles with most of its words (its answer seldom repeats 'what', 'who'…)"

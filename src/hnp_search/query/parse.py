@@ -374,3 +374,51 @@ def date_bound(value, *, upper: bool) -> datetime | None:
         start, end = _day_span(value.strip(), value, 0)
         return end if upper else start
     raise QuerySyntaxError(str(value), "a date bound must be a date, a datetime or a string like 2024-05-07")
+
+
+#: Orders a search can be sorted in.
+SORTS = ("relevance", "date", "-date")
+DateLike = Union[date, datetime, str, None]
+
+
+def check_sort(query: str, sort: str) -> None:
+    """Raise ``QuerySyntaxError`` for a sort that is none of ``SORTS``."""
+    if sort not in SORTS:
+        raise QuerySyntaxError(query, f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
+
+
+def parse_with_filters(
+    query: str,
+    date_from: DateLike = None,
+    date_to: DateLike = None,
+    person: str | None = None,
+    category: str | None = None,
+    source: str | None = None,
+) -> tuple[Node | None, list[Node], list[Person]]:
+    """A search's query and options → the parsed tree, the filters the options add, and every
+    person it asks for (in ``person:`` or ``person=``), as both backends need them."""
+    tree = parse(query)
+    filters: list[Node] = []
+    start, end = date_bound(date_from, upper=False), date_bound(date_to, upper=True)
+    if start or end:
+        filters.append(DateFilter(start, end))
+    wanted = _persons_in(tree)
+    if person:
+        wanted.append(person_filter(person))
+        filters.append(wanted[-1])
+    filters += [facet_filter(name, value) for name, value in (("category", category), ("source", source)) if value]
+    return tree, filters, wanted
+
+
+def conjuncts(node: Node | None) -> list[Node]:
+    """The nodes a tree requires every one of (none for an empty query)."""
+    return list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+
+
+def _persons_in(node: Node | None) -> list[Person]:
+    """The ``person:`` filters of a query tree (outside exclusions)."""
+    if isinstance(node, Person):
+        return [node]
+    if isinstance(node, All):
+        return [p for child in node.nodes for p in _persons_in(child)]
+    return []

@@ -13,7 +13,7 @@ from itertools import chain
 from typing import Callable
 
 from ..query import plan as planning
-from ..query.parse import All, Node, Words
+from ..query.parse import All, Node, Words, conjuncts
 from ..query.synonyms import Synonyms
 from ..query.vocabulary import Lexicon
 from .match import Match, NodeMatcher
@@ -58,7 +58,7 @@ class Retriever:
     def _search(
         self, node: Node | None, filters: list[Node], limit: int, sort: str, relax: bool
     ) -> list[tuple[int, float]]:
-        required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        required = conjuncts(node)
         strict = self.match(All(tuple(required + filters)), lazy=True)
         question = any(isinstance(n, Words) and planning.is_question(n.text) for n in required)
         if relax and sort == "relevance" and question:
@@ -83,7 +83,7 @@ class Retriever:
             return self._page(node, filters, offset, limit, sort)
 
     def _page(self, node: Node | None, filters: list[Node], offset: int, limit: int, sort: str) -> Page:
-        required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        required = conjuncts(node)
         strict = self.match(All(tuple(required + filters)))
         strict_docs = self.view.all_docs() if strict.docs is None else strict.docs
         if sort == "relevance" and not strict.terms:
@@ -117,7 +117,7 @@ class Retriever:
             return self._tiers(node, filters)
 
     def _tiers(self, node: Node | None, filters: list[Node]) -> tuple[set[int], set[int]]:
-        required: list[Node] = list(node.nodes) if isinstance(node, All) else [node] if node is not None else []
+        required = conjuncts(node)
         strict = self.match(All(tuple(required + filters)))
         docs = self.view.all_docs() if strict.docs is None else strict.docs
         if any(isinstance(n, Words) for n in required):

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, render
-from ..api import SORTS
+from ..query.parse import SORTS
 from ..errors import (
     EngineClosedError,
     HnpSearchError,
