@@ -58,9 +58,7 @@ def sample(set_name: str, extra: int = 0) -> list[dict]:
         taken = targets(KNOWN_ITEMS, HERE / "known_items.jsonl", HERE / "typed.jsonl")
         rows = [row for row in rows if row["id"] not in taken and len(row.get("body") or "") >= 400]
     if set_name == "known-dantri":
-        taken = {id_ for line in KNOWN_ITEMS.read_text(encoding="utf-8").splitlines() if line.strip()
-                 for id_ in json.loads(line)["relevant"]}
-        taken |= {row["id"] for row in sample("typed")}
+        taken = targets(KNOWN_ITEMS) | {row["id"] for row in sample("typed")}
         rows = [row for row in rows if row["id"] not in taken]
     if set_name == "known-baomoi":  # skip stubs a reader could not remember anything from
         rows = [row for row in rows if len(row.get("body") or "") >= 400]
@@ -92,14 +90,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("set", choices=sorted(SETS))
     parser.add_argument("--start", type=int, default=0)
-    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--count", type=int, default=None,
+                        help="how many to print (default: to the end of the set; more draws further)")
     parser.add_argument("--chars", type=int, default=400, help="characters of lead and body to show")
     parser.add_argument("--similar", type=int, default=0, metavar="N",
                         help="also list the N articles most like each one (title and lead word pairs)")
     args = parser.parse_args()
     rows = read(SETS[args.set][0]) if args.similar else []
-    drawn = sample(args.set, extra=max(0, args.start + args.count - SETS[args.set][2]))
-    for i, row in enumerate(drawn[args.start:args.start + args.count], args.start):
+    count = max(0, SETS[args.set][2] - args.start) if args.count is None else args.count
+    drawn = sample(args.set, extra=max(0, args.start + count - SETS[args.set][2]))
+    for i, row in enumerate(drawn[args.start:args.start + count], args.start):
         text = ((row.get("lead") or "") + " | " + row["body"]).replace("\n", " ")[: args.chars]
         print(f"[{i}] {row['id']} {row.get('date', '')} {row['title']}\n    {text}")
         for overlap, other in similar(row, rows, args.similar):
