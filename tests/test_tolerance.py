@@ -3,7 +3,7 @@
 import pytest
 
 from hnp_search.query.telex import decode_telex, decode_vni, decodings
-from hnp_search.query.typos import Corrector, one_edit
+from hnp_search.query.typos import Corrector, misspelled, one_edit
 from hnp_search.text.normalize import fold
 
 
@@ -98,3 +98,32 @@ def test_a_spelling_required_as_typed_is_highlighted_only_as_typed():
     found = Matcher.from_tree(parse("giãn cách"), plan).find(text)
     marked = "Thời gian cách ly là 28 ngày. Cần [[giãn cách]] triệt để, thay đổi cách làm."
     assert Snippet(text, tuple(found)).marked() == marked
+
+
+@pytest.mark.parametrize(
+    "syllable, wrong",
+    [("mặy", True), ("bắy", True), ("độg", True), ("mảt", True), ("ăy", True), ("bấ", True),
+     ("mặt", False), ("trụ", False), ("phéo", False), ("người", False), ("nghiêng", False), ("quấy", False),
+     ("khuỷu", False), ("giữa", False), ("ỡ", False), ("zoé", False)],
+)
+def test_misspelled_syllables_break_vietnamese_spelling(syllable, wrong):
+    assert misspelled(syllable) is wrong
+
+
+def test_a_misspelling_of_known_letters_is_read_as_the_spelling_beside_its_neighbour():
+    from hnp_search.query.parse import parse
+    from hnp_search.query.plan import plan_words
+    from hnp_search.query.vocabulary import Lexicon
+
+    folded = {"lat": 50, "mat": 900, "may": 700, "tau": 80, "vu": 60, "tru": 40}
+    spelled = {"lật": 50, "mặt": 300, "máy": 600, "tàu": 80, "vũ": 60}  # "trụ": a word this index lacks
+    lexicon = Lexicon({s: s for s in folded})
+
+    def readings(text):
+        plan = plan_words(parse(text), lambda: lexicon, known=lambda s: folded.get(s, 0),
+                          held=lambda s: spelled.get(s, 0), side_by_side=lambda a, b: (a, b) == ("lật", "mặt"))
+        return {r.typed: [m for _, m in r.corrections] for r in plan.readings}
+
+    assert readings("lật mặy")["mặy"] == ["mặt"]  # not the commoner "máy": "lật mặt" is in the index
+    assert readings("mặy")["mặy"] == ["máy", "mặt"]  # no neighbour to tell: the commonest first
+    assert readings("tàu vũ trụ")["trụ"] == []  # spelled as Vietnamese is: not a typo

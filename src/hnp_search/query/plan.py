@@ -18,7 +18,7 @@ from ..text.normalize import fold, has_diacritics
 from .parse import Phrase, Words
 from . import telex
 from .synonyms import Synonyms
-from .typos import one_edit
+from .typos import misspelled, one_edit
 from .vocabulary import Lexicon, accented_forms
 
 #: BM25F weights of the fields.
@@ -143,7 +143,7 @@ SYNONYM_SHARE = 0.6
 
 def corrections_of(
     typed: str, known: Callable[[str], int], lexicon: Callable[[], Lexicon] | None,
-    held: Callable[[str], int] | None = None,
+    held: Callable[[str], int] | None = None, beside: Callable[[str], bool] | None = None,
 ) -> list[tuple[str, tuple[str, ...]]]:
     """What a query syllable the index lacks (``known``: in how many articles a folded
     syllable is) may have been meant as, as (kind, syllables): typed without diacritics,
@@ -153,11 +153,19 @@ def corrections_of(
     folded, or typed with diacritics, the spellings one edit from the typed one that the
     index holds (``held``: in how many articles an accented syllable is), most frequent
     first ("nộj" -> "nội", not the Telex reading "nọ" of keys the diacritics say were
-    not Telex). Empty for a known syllable."""
+    not Telex). For a syllable of known letters, only when typed with diacritics the index
+    never holds so and that break Vietnamese spelling (``misspelled``): the held spellings
+    one edit away. Spellings standing ``beside`` a neighbour as typed are taken alone when
+    some do ("trái phéo" -> "phép", not "pháo"). Else empty."""
     folded = fold(typed)
-    if known(folded) or lexicon is None:
-        return []
     accented = has_diacritics(typed)
+    if lexicon is None:
+        return []
+    if known(folded):  # only its letters are, not so spelled ("mặy"), or known as typed
+        if held is None or not accented or held(typed) or not misspelled(typed):
+            return []
+        found = [folded] + [t for t, _ in lexicon().corrector().corrections(folded, limit=200)]
+        return [("typo", (r,)) for r in _spellings(typed, found, held, beside)]
     decoded = [] if accented else [fold(d) for d in telex.decodings(folded) if known(fold(d))]
     if decoded:
         return [("telex", (decoded[0],))]
@@ -166,11 +174,21 @@ def corrections_of(
         return [("split", split)]
     found = [t for t, _ in lexicon().corrector().corrections(folded, limit=200)]
     if accented and held is not None:
-        near = {r: held(r) for t in found for r in accented_forms(t) if one_edit(typed, r)}
-        spelled = sorted((r for r, n in near.items() if n), key=lambda r: (-near[r], r))
+        spelled = _spellings(typed, found, held, beside)
         if spelled:
-            return [("typo", (r,)) for r in spelled[:CORRECTIONS]]
+            return [("typo", (r,)) for r in spelled]
     return [("typo", (t,)) for t in sorted(found, key=known, reverse=True)[:CORRECTIONS]]
+
+
+def _spellings(typed: str, folded: list[str], held: Callable[[str], int],
+               beside: Callable[[str], bool] | None) -> list[str]:
+    """The ``CORRECTIONS`` most frequent spellings the index holds one edit from ``typed``
+    (diacritics included) and folding to one of ``folded``; only those found ``beside`` a
+    neighbour as typed, when some are ("trái phéo" -> "phép", not the commoner "pháo")."""
+    near = {r: held(r) for t in folded for r in accented_forms(t) if one_edit(typed, r)}
+    spelled = sorted((r for r, n in near.items() if n), key=lambda r: (-near[r], r))
+    confirmed = [r for r in spelled if beside is not None and beside(r)]
+    return (confirmed or spelled)[:CORRECTIONS]
 
 
 def _split(folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexicon]) -> tuple[str, str] | None:
@@ -226,7 +244,7 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
             terms += [Term(f"{f}_sf", s, weight * FIELD_WEIGHTS[f]) for f in fields]
         lookups = [(f"{f}_s" if i in exact else f"{f}_sf", s if i in exact else folded) for f in fields]
         alternatives = []
-        corrections = corrections_of(s, known, lexicon, held) if known else []
+        corrections = corrections_of(s, known, lexicon, held, _beside(syllables, i, side_by_side)) if known else []
         for _, meant in corrections:
             share = weight * CORRECTED_SHARE / len(meant)
             for m in meant:
@@ -273,6 +291,16 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
         pairs = [p._replace(weight=p.weight * QUESTION_TITLE_SHARE) if _in_title(p.field) else p for p in pairs]
     required = tuple(requirements)
     return Plan(required, tuple(terms), tuple(pairs), tuple(understood), tuple(expansions))
+
+
+def _beside(syllables: list[str], i: int,
+            side_by_side: Callable[[str, str], bool] | None) -> Callable[[str], bool] | None:
+    """Whether a reading of syllable ``i`` stands in the index beside a neighbour as typed."""
+    if side_by_side is None:
+        return None
+    before = syllables[i - 1] if i and syllables[i - 1].isalpha() else None
+    after = syllables[i + 1] if i + 1 < len(syllables) and syllables[i + 1].isalpha() else None
+    return lambda r: bool(before and side_by_side(before, r) or after and side_by_side(r, after))
 
 
 def _in_title(field: str) -> bool:

@@ -10,6 +10,7 @@ query term's deletions against that table, then checks the true distance.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 
 #: Terms shorter than this are not corrected: a two-letter typo could be any of dozens of words.
@@ -63,3 +64,37 @@ class Corrector:
         found = {t for t in found if one_edit(term, t)}
         ranked = sorted(found, key=lambda t: (-self.frequencies[t], t))[:limit]
         return [(t, self.frequencies[t]) for t in ranked]
+
+
+_TONES = {"\u0301": "sắc", "\u0300": "huyền", "\u0309": "hỏi", "\u0303": "ngã", "\u0323": "nặng"}
+_ONSETS = sorted("b c ch d đ g gh gi h k kh l m n ng ngh nh p ph qu r s t th tr v x".split(), key=len, reverse=True)
+_VOWELS = frozenset("aăâeêioôơuưy")
+_CODAS = frozenset({"", "c", "ch", "m", "n", "ng", "nh", "p", "t"})
+_STOPPED = frozenset({"c", "ch", "p", "t"})  # codas that take only the sắc or nặng tone
+
+
+def misspelled(syllable: str) -> bool:
+    """Whether a lower-case syllable written with Vietnamese letters breaks Vietnamese
+    spelling: no vowel after its onset, a final consonant no syllable ends in ("độg",
+    "nộj"), ă or â ending it or followed by a vowel ("mặy", "bắy"), or a stopped final
+    (c, ch, p, t) with a tone other than sắc or nặng ("mảt"). A plausible syllable is not
+    ("phéo"), nor one with letters Vietnamese lacks ("zoé"); a foreign word may be ("café")."""
+    letters, tones = [], []
+    for c in unicodedata.normalize("NFD", syllable):
+        if c in _TONES:
+            tones.append(c)
+        else:
+            letters.append(c)
+    bare = unicodedata.normalize("NFC", "".join(letters))
+    if len(tones) > 1 or not all(c in _VOWELS or c in "bcdđghklmnpqrstvx" for c in bare):
+        return False
+    onset = next((o for o in _ONSETS if bare.startswith(o) and len(bare) > len(o)), "")
+    rest = bare[len(onset) :]
+    vowels = len(rest) - len(rest.lstrip("".join(_VOWELS)))
+    nucleus, coda = rest[:vowels], rest[vowels:]
+    if not nucleus or coda not in _CODAS:
+        return True
+    for i, c in enumerate(nucleus):
+        if c in "ăâ" and (i + 1 < len(nucleus) or not coda) and not (c == "â" and nucleus[i + 1 :] in ("u", "y")):
+            return True
+    return coda in _STOPPED and bool(tones) and _TONES[tones[0]] not in ("sắc", "nặng")
