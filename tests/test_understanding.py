@@ -120,6 +120,8 @@ def test_syllables_written_together_are_split_where_the_index_holds_the_word(eng
     ("vì sao trẻ dễ bị xâm hại", True), ("tàu ngầm có còn ai sống sót không", True), ("ai là người thắng", True),
     ("Ai Cập mở cửa du lịch", False), ("không khí lạnh tràn về", False), ("vi sao tre de bi xam hai", True),
     ("tau ngam co con ai song sot khong", True), ("khong co ai", False),
+    ("phu nu may tuoi nen tiem vac xin", True), ("gia may giat", False), ("ha noi mua khi nao ket thuc", True),
+    ("ban nha o dau", True), ("dau tu o Da Nang", False), ("ra sao", True),
 ])
 def test_questions_are_told_from_statements(text, asks):
     assert is_question(text) is asks

@@ -47,8 +47,13 @@ QUESTION_TITLE_SHARE = 0.25
 QUESTION_WORDS = frozenset(
     {"gì", "nào", "ai", "đâu", "mấy", "bao nhiêu", "bao lâu", "bao giờ", "tại sao", "vì sao", "thế nào", "làm sao"}
 )
-#: Those still telling when typed without diacritics ("nao" may be "não", "dau" "đầu").
-_FOLDED_QUESTION_WORDS = frozenset({"gi", "bao nhieu", "bao lau", "bao gio", "tai sao", "vi sao", "the nao", "lam sao"})
+#: Those still telling when typed without diacritics ("nao" may be "não", "dau" "đầu"), and
+#: runs that are: "khi nao", "o dau", "ra sao", "la ai", "may" (mấy) before a unit ("may tuoi").
+_FOLDED_QUESTION_WORDS = frozenset(
+    {"gi", "bao nhieu", "bao lau", "bao gio", "tai sao", "vi sao", "the nao", "lam sao", "khi nao", "o dau",
+     "ra sao", "la ai"}
+    | {f"may {unit}" for unit in ("tuoi", "gio", "ngay", "tuan", "thang", "nam", "lan", "nguoi", "loai", "cach")}
+)
 
 
 def is_question(text: str) -> bool:
