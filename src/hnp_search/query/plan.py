@@ -167,7 +167,7 @@ def corrections_of(
     if lexicon is None:
         return []
     if known(folded):  # only its letters are, not so spelled ("mặy"), or known as typed
-        if held is None or not accented or held(typed) or not misspelled(typed):
+        if held is None or not accented or not misspelled(typed) or held(typed):
             return []
         found = [folded] + [t for t, _ in lexicon().corrector().corrections(folded, limit=200)]
         return [("typo", (r,)) for r in _spellings(typed, found, held, beside)]
