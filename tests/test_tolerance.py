@@ -127,3 +127,15 @@ def test_a_misspelling_of_known_letters_is_read_as_the_spelling_beside_its_neigh
     assert readings("lật mặy")["mặy"] == ["mặt"]  # not the commoner "máy": "lật mặt" is in the index
     assert readings("mặy")["mặy"] == ["máy", "mặt"]  # no neighbour to tell: the commonest first
     assert readings("tàu vũ trụ")["trụ"] == []  # spelled as Vietnamese is: not a typo
+
+
+@pytest.mark.parametrize(
+    "typed, form",
+    [("5560", "5.560"), ("5,560", "5.560"), ("1234567", "1.234.567"), ("6.67", "6,67"), ("3000", "3.000"),
+     ("2021", None), ("0123", None), ("5.560", None), ("12,5", None)],
+)
+def test_numbers_are_also_read_as_vietnamese_text_writes_them(typed, form):
+    from hnp_search.query.plan import number_forms
+
+    assert number_forms(typed, known=lambda s: 1) == ([("number", (form,))] if form else [])
+    assert number_forms(typed, known=lambda s: 0) == []  # only where the index holds that form

@@ -72,7 +72,8 @@ class Part:
                 kinds = sorted({_KINDS[k] for k, _ in r.corrections})
                 readings = " or ".join(repr(m) for _, m in r.corrections)
                 share = planning.CORRECTED_SHARE
-                line += f"; not in the index: read as {readings} ({', '.join(kinds)}; {share:.1f} of its weight)"
+                how = "also" if kinds == [_KINDS["number"]] else "not in the index:"
+                line += f"; {how} read as {readings} ({', '.join(kinds)}; {share:.1f} of its weight)"
             out.append(line)
         for e in self.synonyms:
             out.append(f"{pad}  {e.typed!r} also finds {', '.join(repr(f) for f in e.forms)} "
@@ -80,7 +81,8 @@ class Part:
         return out
 
 
-_KINDS = {"telex": "Telex/VNI typing", "typo": "one-edit correction", "split": "syllables written together"}
+_KINDS = {"telex": "Telex/VNI typing", "typo": "one-edit correction", "split": "syllables written together",
+          "number": "the number as Vietnamese text writes it"}
 
 
 def _plain(text: str) -> str:

@@ -109,7 +109,7 @@ class Reading(NamedTuple):
 
     typed: str
     weight: float
-    corrections: tuple[tuple[str, str], ...]  # (kind: "telex", "typo" or "split", reading)
+    corrections: tuple[tuple[str, str], ...]  # (kind: "telex", "typo", "split" or "number", reading)
     restored: str | None  # the accented reading of a run typed without diacritics
     exact: bool = False  # typed with diacritics an article must hold (see ``plan_words``)
 
@@ -185,6 +185,23 @@ def corrections_of(
     return [("typo", (t,)) for t in sorted(found, key=known, reverse=True)[:CORRECTIONS]]
 
 
+def number_forms(typed: str, known: Callable[[str], int]) -> list[tuple[str, tuple[str, ...]]]:
+    """The same number as Vietnamese text writes it, where the index holds that: thousands
+    grouped by dots ("5560" or "5,560" -> "5.560"; not a year such as "2021"), a decimal
+    comma ("6.67" -> "6,67")."""
+    digits = typed.replace(",", "")
+    if digits.isdigit() and not digits.startswith("0") and (len(digits) > 4 or len(digits) == 4 and not
+                                                               ("1900" <= digits < "2100" and typed == digits)):
+        if typed == digits or all(len(g) == 3 for g in typed.split(",")[1:]):
+            form = f"{int(digits):,}".replace(",", ".")
+            return [("number", (form,))] if known(form) else []
+    whole, dot, fraction = typed.partition(".")
+    if dot and whole.isdigit() and fraction.isdigit() and len(fraction) != 3:
+        form = f"{whole},{fraction}"
+        return [("number", (form,))] if known(form) else []
+    return []
+
+
 def _spellings(typed: str, folded: list[str], held: Callable[[str], int],
                beside: Callable[[str], bool] | None) -> list[str]:
     """The ``CORRECTIONS`` most frequent spellings the index holds one edit from ``typed``
@@ -249,7 +266,8 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
             terms += [Term(f"{f}_sf", s, weight * FIELD_WEIGHTS[f]) for f in fields]
         lookups = [(f"{f}_s" if i in exact else f"{f}_sf", s if i in exact else folded) for f in fields]
         alternatives = []
-        corrections = corrections_of(s, known, lexicon, held, _beside(syllables, i, side_by_side)) if known else []
+        corrections = (number_forms(s, known) or corrections_of(s, known, lexicon, held,
+                                                                 _beside(syllables, i, side_by_side))) if known else []
         for _, meant in corrections:
             share = weight * CORRECTED_SHARE / len(meant)
             for m in meant:
