@@ -132,7 +132,7 @@ def test_a_misspelling_of_known_letters_is_read_as_the_spelling_beside_its_neigh
 @pytest.mark.parametrize(
     "typed, form",
     [("5560", "5.560"), ("5,560", "5.560"), ("1234567", "1.234.567"), ("6.67", "6,67"), ("3000", "3.000"),
-     ("2021", None), ("0123", None), ("5.560", None), ("12,5", None)],
+     ("2021", None), ("0123", None), ("5.560", None), ("12,5", None), ("²³⁴⁵⁶", None)],
 )
 def test_numbers_are_also_read_as_vietnamese_text_writes_them(typed, form):
     from hnp_search.query.plan import number_forms

@@ -189,6 +189,8 @@ def number_forms(typed: str, known: Callable[[str], int]) -> list[tuple[str, tup
     """The same number as Vietnamese text writes it, where the index holds that: thousands
     grouped by dots ("5560" or "5,560" -> "5.560"; not a year such as "2021"), a decimal
     comma ("6.67" -> "6,67")."""
+    if not typed.isascii():
+        return []
     digits = typed.replace(",", "")
     if digits.isdigit() and not digits.startswith("0") and (len(digits) > 4 or len(digits) == 4 and not
                                                                ("1900" <= digits < "2100" and typed == digits)):
