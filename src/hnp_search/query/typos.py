@@ -66,17 +66,18 @@ class Corrector:
         return [(t, self.frequencies[t]) for t in ranked]
 
 
-_TONES = {"\u0301": "sắc", "\u0300": "huyền", "\u0309": "hỏi", "\u0303": "ngã", "\u0323": "nặng"}
+_TONES = frozenset("\u0301\u0300\u0309\u0303\u0323")  # sắc, huyền, hỏi, ngã, nặng (combining)
 _ONSETS = sorted("b c ch d đ g gh gi h k kh l m n ng ngh nh p ph qu r s t th tr v x".split(), key=len, reverse=True)
 _VOWELS = frozenset("aăâeêioôơuưy")
 _CODAS = frozenset({"", "c", "ch", "m", "n", "ng", "nh", "p", "t"})
 _STOPPED = frozenset({"c", "ch", "p", "t"})  # codas that take only the sắc or nặng tone
+_STOPPED_TONES = frozenset("\u0301\u0323")
 
 
 def misspelled(syllable: str) -> bool:
     """Whether a lower-case syllable written with Vietnamese letters breaks Vietnamese
     spelling: no vowel after its onset, a final consonant no syllable ends in ("độg",
-    "nộj"), ă or â ending it or followed by a vowel ("mặy", "bắy"), or a stopped final
+    "bạk"), ă or â ending it or followed by a vowel ("mặy", "bắy"), or a stopped final
     (c, ch, p, t) with a tone other than sắc or nặng ("mảt"). A plausible syllable is not
     ("phéo"), nor one with letters Vietnamese lacks ("zoé"); a foreign word may be ("café")."""
     letters, tones = [], []
@@ -97,4 +98,4 @@ def misspelled(syllable: str) -> bool:
     for i, c in enumerate(nucleus):
         if c in "ăâ" and (i + 1 < len(nucleus) or not coda) and not (c == "â" and nucleus[i + 1 :] in ("u", "y")):
             return True
-    return coda in _STOPPED and bool(tones) and _TONES[tones[0]] not in ("sắc", "nặng")
+    return coda in _STOPPED and bool(tones) and tones[0] not in _STOPPED_TONES
