@@ -99,6 +99,23 @@ def test_a_million_rejected_lines_keep_memory_bounded(tmp_path):
     assert len(errors) == 1_000_000 and errors[-1] == f"{source}:1000000: missing or empty 'id'"
 
 
+def test_what_reading_rejects_is_counted_first_and_kept_bounded_for_both_engines(tmp_path, monkeypatch):
+    # SearchEngine and OpenSearchEngine both read their inputs through indexing.job.Sources.
+    from hnp_search.indexing import job
+
+    monkeypatch.setattr(job, "MAX_ERRORS_KEPT", 3)
+    source = tmp_path / "bai.jsonl"
+    source.write_text('{"id": "a", "title": "Hà Nội", "body": "Phố cổ"}\n{}\n{}\n{}\n{}\n', encoding="utf-8")
+    met = []
+    sources = job.Sources([source, Article(id="b", title="Hồ Tây", body="Mùa thu")], met.append)
+    assert [a.id for a in sources] == ["a", "b"] and sources.seen == {"a", "b"}
+    summary = job.IndexSummary(errors=["the job's own"], rejected=1)
+    sources.counted(summary)
+    assert summary.rejected == 5 and len(met) == 4
+    assert summary.errors == [f"{source}:2: missing or empty 'id'", f"{source}:3: missing or empty 'id'",
+                              f"{source}:4: missing or empty 'id'"]
+
+
 # -- 11. small items ---------------------------------------------------------------------
 
 

@@ -20,8 +20,8 @@ from .errors import (
     QuerySyntaxError,
 )
 from .highlight import Matcher, Snippet, highlight_article
-from .indexing.job import MAX_ERRORS_KEPT, IndexSummary, delete_articles, rebuild_articles, write_articles
-from .ingest import Article, read_articles
+from .indexing.job import IndexSummary, Sources, delete_articles, rebuild_articles, write_articles
+from .ingest import Article
 from .persons import person_key
 from .query import vocabulary
 from .query import explain as explaining
@@ -117,31 +117,11 @@ class SearchEngine:
         be read: its articles' ids are unknown). Files and folders in ``exclude``, and the
         index's own folder, are never read.
         """
-        if isinstance(sources, (str, os.PathLike, Article)):
-            sources = [sources]
-        sources = list(sources)
-        unread = IndexSummary()  # what reading rejected, before the job's own rejections
-
-        def report(error: IngestError):
-            unread.reject(str(error))
-            if on_error is not None:
-                on_error(error)
-
-        seen: set[str] = set()
-        skip = [self.path, *exclude]
-
-        def articles():
-            for source in sources:
-                found = [source] if isinstance(source, Article) else read_articles(
-                    source, on_error=report, exclude=skip)
-                for article in found:
-                    seen.add(article.id)
-                    yield article
-
+        articles = Sources(sources, on_error, exclude=[self.path, *exclude])
         self._check_open()
         jobs = jobs or os.cpu_count() or 1
         if rebuild:
-            summary = rebuild_articles(self.path, articles(), jobs=jobs, progress=progress, on_error=on_error)
+            summary = rebuild_articles(self.path, articles, jobs=jobs, progress=progress, on_error=on_error)
             self._close_searcher()
             if self._ix is not None:
                 self._ix.close()
@@ -151,12 +131,10 @@ class SearchEngine:
                 self._close_searcher()
                 self._ix, self._outdated = create_index(self.path), None
             self._check_version()
-            summary = write_articles(self._ix, articles(), jobs=jobs, progress=progress, on_error=on_error)
-        summary.errors[:0] = unread.errors
-        del summary.errors[MAX_ERRORS_KEPT:]
-        summary.rejected += unread.rejected
+            summary = write_articles(self._ix, articles, jobs=jobs, progress=progress, on_error=on_error)
+        articles.counted(summary)
         if prune and not summary.rejected:
-            summary.pruned = delete_articles(self._ix, (), keep=seen.__contains__)
+            summary.pruned = delete_articles(self._ix, (), keep=articles.seen.__contains__)
         self.refresh()
         return summary
 

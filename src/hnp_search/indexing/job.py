@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..errors import HnpSearchError, IngestError, JobError
-from ..ingest import Article
+from ..ingest import Article, read_articles
 from ..store import integrity
 from ..store.directory import (
     create_staging,
@@ -333,6 +333,46 @@ class IndexSummary:
     @property
     def indexed(self) -> int:
         return self.added + self.updated
+
+
+class Sources:
+    """The articles one indexing run reads, in order, from paths (files, folders) and
+    ``Article`` objects: each input it rejects passed to ``on_error`` and counted in
+    ``unread``, the ids it met kept in ``seen`` (what ``prune`` spares)."""
+
+    def __init__(
+        self,
+        sources: Iterable[str | os.PathLike | Article] | str | os.PathLike | Article,
+        on_error: Callable[[IngestError], object] | None = None,
+        exclude: Iterable[str | os.PathLike] = (),
+    ):
+        if isinstance(sources, (str, os.PathLike, Article)):
+            sources = [sources]
+        self._sources = list(sources)
+        self._on_error = on_error
+        self._exclude = list(exclude)
+        self.unread = IndexSummary()
+        self.seen: set[str] = set()
+
+    def __iter__(self) -> Iterator[Article]:
+        for source in self._sources:
+            found = [source] if isinstance(source, Article) else read_articles(
+                source, on_error=self._report, exclude=self._exclude)
+            for article in found:
+                self.seen.add(article.id)
+                yield article
+
+    def _report(self, error: IngestError) -> None:
+        self.unread.reject(str(error))
+        if self._on_error is not None:
+            self._on_error(error)
+
+    def counted(self, summary: IndexSummary) -> IndexSummary:
+        """``summary`` with the inputs reading rejected counted, and listed first."""
+        summary.errors[:0] = self.unread.errors
+        del summary.errors[MAX_ERRORS_KEPT:]
+        summary.rejected += self.unread.rejected
+        return summary
 
 
 class _KnownDigests:

@@ -23,8 +23,8 @@ from ..errors import (
     QuerySyntaxError,
 )
 from ..highlight import Matcher, Snippet, highlight_article
-from ..indexing.job import IndexSummary
-from ..ingest import Article, read_articles
+from ..indexing.job import IndexSummary, Sources
+from ..ingest import Article
 from ..persons import person_key
 from ..query import plan as planning
 from ..query import explain as explaining
@@ -158,26 +158,7 @@ class OpenSearchEngine:
         """Add or replace articles by id, as ``SearchEngine.index`` does (``prune`` then deletes
         the articles whose ids none of ``sources`` holds, unless some input was rejected); the
         index is created on first use with ``shards`` and ``replicas`` (``rebuild`` deletes it first)."""
-        if isinstance(sources, (str, os.PathLike, Article)):
-            sources = [sources]
-        sources = list(sources)
-        errors: list[IngestError] = []
-
-        def report(error: IngestError):
-            errors.append(error)
-            if on_error is not None:
-                on_error(error)
-
-        seen: set[str] = set()
-
-        def articles():
-            for source in sources:
-                read = [source] if isinstance(source, Article) else read_articles(
-                    source, on_error=report, exclude=exclude)
-                for article in read:
-                    seen.add(article.id)
-                    yield article
-
+        articles = Sources(sources, on_error, exclude=exclude)
         if rebuild:
             self.client.indices.delete(
                 index=[self.index_name, vocabulary.lexicon_index(self.index_name)], ignore_unavailable=True
@@ -188,17 +169,17 @@ class OpenSearchEngine:
             summary = write_articles(
                 self.client,
                 self.index_name,
-                articles(),
+                articles,
                 jobs=jobs or os.cpu_count() or 1,
                 progress=progress,
                 on_error=on_error,
             )
         finally:
             self.refresh()
-        summary.errors[:0] = [str(e) for e in errors]
-        summary.rejected += len(errors)
+        articles.counted(summary)
         if prune and not summary.rejected:
-            summary.pruned = self.delete([i for i, _ in self._composite({"match_all": {}}, "id") if i not in seen])
+            summary.pruned = self.delete([i for i, _ in self._composite({"match_all": {}}, "id")
+                                          if i not in articles.seen])
         if summary.indexed:
             self._lexicon = vocabulary.save_lexicon(self.client, self.index_name)
         return summary
