@@ -4,7 +4,9 @@
 bodies under 400 characters. typed_fresh.jsonl, 160 queries (20 per form) written at stop 26
 from the "typed-2" sample (seed 21), before any tuning of that stop, is kept as the reported
 test split. typed_dev2.jsonl, 160 dev queries (20 per form) written at stop 26 from the
-"typed-3" sample (seed 22), leaving out the typed_fresh.jsonl targets too.
+"typed-3" sample (seed 22), leaving out the typed_fresh.jsonl targets too. typed_dev3.jsonl,
+160 dev queries (20 per form) written at stop 26 from the "typed-4" sample (seed 23), leaving
+out the typed_dev2.jsonl targets as well.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ SETS = {
     "known-baomoi": ("baomoi.jsonl.gz", 20, 60),
     "typed-2": ("dantri-unc.jsonl.gz", 21, 160),
     "typed-3": ("dantri-unc.jsonl.gz", 22, 160),
+    "typed-4": ("dantri-unc.jsonl.gz", 23, 160),
 }
 
 
@@ -52,14 +55,17 @@ def sample(set_name: str, extra: int = 0) -> list[dict]:
 
     Known-item articles on dantri leave out the targets of bench/known_items.jsonl and of
     the typed set, so that every set asks about different articles; "typed-2" leaves out the
-    targets of typed.jsonl and of both known-item files, and bodies under 400 characters.
+    targets of typed.jsonl and of both known-item files, and bodies under 400 characters;
+    "typed-3" also those of typed_fresh.jsonl, and "typed-4" those of typed_dev2.jsonl too.
     """
     corpus, seed, count = SETS[set_name]
     rows = read(corpus)
-    if set_name in ("typed-2", "typed-3"):
+    if set_name in ("typed-2", "typed-3", "typed-4"):
         taken = targets(KNOWN_ITEMS, HERE / "known_items.jsonl", HERE / "typed.jsonl")
-        if set_name == "typed-3":
+        if set_name in ("typed-3", "typed-4"):
             taken |= targets(HERE / "typed_fresh.jsonl")
+        if set_name == "typed-4":
+            taken |= targets(HERE / "typed_dev2.jsonl")
         rows = [row for row in rows if row["id"] not in taken and len(row.get("body") or "") >= 400]
     if set_name == "known-dantri":
         taken = targets(KNOWN_ITEMS) | {row["id"] for row in sample("typed")}
