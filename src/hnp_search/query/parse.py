@@ -4,7 +4,7 @@ Syntax (see README "Query language"):
 
     hà nội mùa thu          bare words: all of them first, then most of them
     "văn hóa thể thao"      phrase: with diacritics exact, without folded
-    -word  -"phrase"        exclude
+    -word  -"phrase"        exclude (a minus before a digit is a sign: -20 độ C)
     a OR b, ( ... )         alternatives and grouping
     title:x  author:"..."   restrict to a field
     person:"Doãn Trung Tuấn"   articles naming that person (not a street named after them)
@@ -106,7 +106,7 @@ _TOKEN = re.compile(
   | (?P<field>(?P<fname>(?i:%s)):(?=[^\s)]))
   | (?P<phrase>"[^"]*")
   | (?P<quote>")
-  | (?P<minus>-(?=["(\w]))
+  | (?P<minus>-(?=["(]|[^\W\d]))
   | (?P<word>[^\s()"]+)
     """
     % "|".join(FIELD_NAMES),
