@@ -132,6 +132,7 @@ def test_a_misspelling_of_known_letters_is_read_as_the_spelling_beside_its_neigh
 @pytest.mark.parametrize(
     "typed, form",
     [("5560", "5.560"), ("5,560", "5.560"), ("1234567", "1.234.567"), ("6.67", "6,67"), ("3000", "3.000"),
+     ("1219,75", "1.219,75"), ("1219.75", "1.219,75"),
      ("2021", None), ("0123", None), ("5.560", None), ("12,5", None), ("²³⁴⁵⁶", None)],
 )
 def test_numbers_are_also_read_as_vietnamese_text_writes_them(typed, form):
@@ -139,3 +140,17 @@ def test_numbers_are_also_read_as_vietnamese_text_writes_them(typed, form):
 
     assert number_forms(typed, known=lambda s: 1) == ([("number", (form,))] if form else [])
     assert number_forms(typed, known=lambda s: 0) == []  # only where the index holds that form
+
+
+def test_a_day_typed_with_a_hyphen_also_finds_it_as_news_writes_it():
+    from hnp_search.query.parse import parse
+    from hnp_search.query.plan import plan_words
+
+    held = {"30/4": 250, "1/5": 170}  # "2/1" is in no article: the score "2-1" finds only itself
+
+    def expansions(text):
+        plan = plan_words(parse(text), known=lambda s: held.get(s, 0))
+        return [(e.typed, e.forms, e.kind) for e in plan.expansions]
+
+    assert expansions("Nội Bài đón khách dịp 30-4 1-5") == [("30 4", ("30/4",), "date"), ("1 5", ("1/5",), "date")]
+    assert expansions("MU thắng 2-1") == expansions("ngày 30/4") == expansions("mã 130-45") == []

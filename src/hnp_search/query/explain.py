@@ -38,7 +38,8 @@ class Part:
                 for r in self.syllables
             ]
             out["synonyms"] = [
-                {"typed": e.typed, "forms": list(e.forms), "weight": round(e.weight, 3)} for e in self.synonyms
+                {"typed": e.typed, "forms": list(e.forms), "weight": round(e.weight, 3), "kind": e.kind}
+                for e in self.synonyms
             ]
         if self.exact is not None:
             out["exact"] = self.exact
@@ -77,12 +78,13 @@ class Part:
             out.append(line)
         for e in self.synonyms:
             out.append(f"{pad}  {e.typed!r} also finds {', '.join(repr(f) for f in e.forms)} "
-                       f"(synonyms; {planning.SYNONYM_SHARE:.1f} of its weight)")
+                       f"({_KINDS[e.kind]}; {planning.SYNONYM_SHARE:.1f} of its weight)")
         return out
 
 
 _KINDS = {"telex": "Telex/VNI typing", "typo": "one-edit correction", "split": "syllables written together",
-          "number": "the number as Vietnamese text writes it"}
+          "number": "the number as Vietnamese text writes it", "synonyms": "synonyms",
+          "date": "the day as news writes it"}
 
 
 def _plain(text: str) -> str:

@@ -9,6 +9,7 @@ and scores what a plan lists.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
@@ -115,11 +116,13 @@ class Reading(NamedTuple):
 
 
 class Expansion(NamedTuple):
-    """A run of the query found in the synonyms list, and the other forms it also finds."""
+    """A run of the query found in the synonyms list (or a day typed "30-4"), and the other
+    forms it also finds."""
 
     typed: str
     forms: tuple[str, ...]
     weight: float
+    kind: str = "synonyms"  # or "date": the day as news writes it
 
 
 @dataclass(frozen=True)
@@ -188,20 +191,22 @@ def corrections_of(
 def number_forms(typed: str, known: Callable[[str], int]) -> list[tuple[str, tuple[str, ...]]]:
     """The same number as Vietnamese text writes it, where the index holds that: thousands
     grouped by dots ("5560" or "5,560" -> "5.560"; not a year such as "2021"), a decimal
-    comma ("6.67" -> "6,67")."""
-    if not typed.isascii():
+    comma ("6.67" -> "6,67", "1219,75" -> "1.219,75")."""
+    found = _NUMBER.fullmatch(typed)
+    if found is None:
         return []
-    digits = typed.replace(",", "")
-    if digits.isdigit() and not digits.startswith("0") and (len(digits) > 4 or len(digits) == 4 and not
-                                                               ("1900" <= digits < "2100" and typed == digits)):
-        if typed == digits or all(len(g) == 3 for g in typed.split(",")[1:]):
-            form = f"{int(digits):,}".replace(",", ".")
-            return [("number", (form,))] if known(form) else []
-    whole, dot, fraction = typed.partition(".")
-    if dot and whole.isdigit() and fraction.isdigit() and len(fraction) != 3:
-        form = f"{whole},{fraction}"
-        return [("number", (form,))] if known(form) else []
-    return []
+    whole, fraction = found.group(1).replace(",", ""), found.group(3)
+    if fraction is not None and len(fraction) == 3 and found.group(2) == ".":
+        return []  # "5.560": already grouped the Vietnamese way
+    if len(whole) > 4 or len(whole) == 4 and (fraction is not None or not "1900" <= whole < "2100"):
+        if whole.startswith("0"):
+            return []
+        whole = f"{int(whole):,}".replace(",", ".")
+    form = whole if fraction is None else f"{whole},{fraction}"
+    return [("number", (form,))] if form != typed and known(form) else []
+
+
+_NUMBER = re.compile(r"(\d+(?:,\d{3})*)(?:([.,])(\d+))?", re.ASCII)
 
 
 def _spellings(typed: str, folded: list[str], held: Callable[[str], int],
@@ -293,8 +298,12 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
         key = (fold(a), fold(b))
         paired[key] = max(paired.get(key, 0.0), (wa + wb) / 2)
     expansions = []
-    if synonyms is not None:
-        for start, end, forms in synonyms.find(syllables):
+    runs = [(*run, "synonyms") for run in synonyms.find(syllables)] if synonyms is not None else []
+    if known is not None:
+        taken = {i for start, end, _, _ in runs for i in range(start, end)}
+        runs += [(*r, "date") for r in _day_months(node.text, syllables, known) if taken.isdisjoint(range(*r[:2]))]
+    if runs:
+        for start, end, forms, kind in runs:
             run_weight = sum(weights[start:end])
             typed = tuple(lookup for r in requirements[start:end] for lookup in r[0])
             others = tuple(tuple(tuple((f"{f}_sf", s) for f in fields) for s in form) for form in forms)
@@ -305,7 +314,7 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
                 for a, b in zip(form, form[1:]):
                     paired[(a, b)] = max(paired.get((a, b), 0.0), share)
             expansions.append(Expansion(" ".join(syllables[start:end]), tuple(" ".join(f) for f in forms),
-                                        run_weight * SYNONYM_SHARE))
+                                        run_weight * SYNONYM_SHARE, kind))
     pairs = [
         Pair(f"{f}_sf", a, b, FIELD_WEIGHTS[f] * PROXIMITY_BOOST * w)
         for (a, b), w in sorted(paired.items())
@@ -316,6 +325,27 @@ def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
         pairs = [p._replace(weight=p.weight * QUESTION_TITLE_SHARE) if _in_title(p.field) else p for p in pairs]
     required = tuple(requirements)
     return Plan(required, tuple(terms), tuple(pairs), tuple(understood), tuple(expansions))
+
+
+def _day_months(text: str, syllables: list[str],
+                known: Callable[[str], int]) -> list[tuple[int, int, tuple[tuple[str, ...], ...]]]:
+    """Days typed "30-4", as runs of syllables also found as news writes them ("30/4"),
+    where the index holds that: (start, end, forms) as ``Synonyms.find`` gives them."""
+    out: list[tuple[int, int, tuple[tuple[str, ...], ...]]] = []
+    i = 0
+    for found in _DAY_MONTH.finditer(text):
+        day, month = found.groups()
+        at = next((k for k in range(i, len(syllables) - 1) if syllables[k : k + 2] == [day, month]), None)
+        if at is None:
+            continue
+        i = at + 2
+        form = f"{int(day)}/{int(month)}"
+        if 1 <= int(day) <= 31 and 1 <= int(month) <= 12 and known(form):
+            out.append((at, at + 2, ((form,),)))
+    return out
+
+
+_DAY_MONTH = re.compile(r"(?<![\w/.,-])(\d{1,2})-(\d{1,2})(?![\w/.,-])", re.ASCII)
 
 
 def _beside(syllables: list[str], i: int,
