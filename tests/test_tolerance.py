@@ -92,7 +92,7 @@ def test_a_spelling_required_as_typed_is_highlighted_only_as_typed():
 
     def plan(node):
         return plan_words(node, known=lambda s: articles.get(s, 0), held=lambda s: spelled.get(s, 0),
-                          side_by_side=lambda a, b: (a, b) == ("giãn", "cách"))
+                          side_by_side=lambda a, b, enough=1: int((a, b) == ("giãn", "cách")))
 
     text = "Thời gian cách ly là 28 ngày. Cần giãn cách triệt để, thay đổi cách làm."
     found = Matcher.from_tree(parse("giãn cách"), plan).find(text)
@@ -121,7 +121,7 @@ def test_a_misspelling_of_known_letters_is_read_as_the_spelling_beside_its_neigh
 
     def readings(text):
         plan = plan_words(parse(text), lambda: lexicon, known=lambda s: folded.get(s, 0),
-                          held=lambda s: spelled.get(s, 0), side_by_side=lambda a, b: (a, b) == ("lật", "mặt"))
+                          held=lambda s: spelled.get(s, 0), side_by_side=lambda a, b, enough=1: int((a, b) == ("lật", "mặt")))
         return {r.typed: [m for _, m in r.corrections] for r in plan.readings}
 
     assert readings("lật mặy")["mặy"] == ["mặt"]  # not the commoner "máy": "lật mặt" is in the index
@@ -154,3 +154,20 @@ def test_a_day_typed_with_a_hyphen_also_finds_it_as_news_writes_it():
 
     assert expansions("Nội Bài đón khách dịp 30-4 1-5") == [("30 4", ("30/4",), "date"), ("1 5", ("1/5",), "date")]
     assert expansions("MU thắng 2-1") == expansions("ngày 30/4") == expansions("mã 130-45") == []
+
+
+def test_a_spelling_beside_its_neighbour_is_required_unless_another_stands_there_far_more_often():
+    from hnp_search.query.parse import parse
+    from hnp_search.query.plan import plan_words
+
+    folded = {"gian": 1200, "cach": 900, "doi": 1500, "so": 1400, "chuyen": 900}
+    spelled = {"giãn": 100, "gian": 1100, "cách": 800, "đôi": 400, "đổi": 800, "đội": 900, "số": 1300, "chuyển": 900}
+    pairs = {("giãn", "cách"): 20, ("gian", "cách"): 19, ("đôi", "số"): 1, ("đổi", "số"): 20, ("chuyển", "đổi"): 20}
+
+    def exact(text):
+        plan = plan_words(parse(text), known=lambda s: folded.get(s, 0), held=lambda s: spelled.get(s, 0),
+                          side_by_side=lambda a, b, enough=1: min(pairs.get((a, b), 0), enough))
+        return [r.typed for r in plan.readings if r.exact]
+
+    assert exact("giãn cách") == ["giãn", "cách"]  # "thời gian cách ly" is common, but not more so
+    assert exact("chuyển đôi số") == ["số"]  # "gấp đôi số" exists, "chuyển đổi số" is what is meant

@@ -78,7 +78,7 @@ class Compiler:
         known: Callable[[str], int] | None,
         synonyms: Synonyms | None = None,
         held: Callable[[str], int] | None = None,
-        side_by_side: Callable[[str, str], bool] | None = None,
+        side_by_side: planning.SideBySide | None = None,
     ):
         self.lexicon = lexicon
         self.known = known

@@ -87,7 +87,7 @@ class TermStatistics:
         self.index = index
         self.params = search_params or {}
         self._frequencies: dict[tuple[str, str], int] = {}
-        self._adjacent: dict[tuple[str, str], bool] = {}
+        self._adjacent: dict[tuple[str, str], tuple[int, int]] = {}  # (first, second) -> (count, counted up to)
 
     def prefetch(self, pairs: list[tuple[str, str]]) -> None:
         """Count the articles of each (field, term) not yet known, in one request."""
@@ -120,14 +120,17 @@ class TermStatistics:
         self.prefetch(pairs)
         return sum(self._frequencies[p] for p in pairs)
 
-    def adjacent(self, first: str, second: str) -> bool:
-        """Whether some article holds the syllable ``first`` right before ``second`` in a text field."""
-        if (first, second) not in self._adjacent:
+    def adjacent(self, first: str, second: str, enough: int = 1) -> int:
+        """In how many articles the syllable ``first`` stands right before ``second`` in a text
+        field, counted up to ``enough``."""
+        cached = self._adjacent.get((first, second))
+        if cached is None or cached[0] >= cached[1] < enough:  # none yet, or capped below what is asked
             phrases = [{"match_phrase": {f"{f}_s": f"{first} {second}"}} for f in TEXT_FIELDS]
-            body = {"size": 0, "track_total_hits": 1, "query": {"bool": {"should": phrases, "minimum_should_match": 1}}}
+            body = {"size": 0, "track_total_hits": enough,
+                    "query": {"bool": {"should": phrases, "minimum_should_match": 1}}}
             found = self.client.search(index=self.index, body=body, params=self.params)
-            self._adjacent[first, second] = found["hits"]["total"]["value"] > 0
-        return self._adjacent[first, second]
+            self._adjacent[first, second] = (min(found["hits"]["total"]["value"], enough), enough)
+        return min(self._adjacent[first, second][0], enough)
 
     def indexed_field_names(self) -> set[str]:
         return {f"{f}_{v}" for f in TEXT_FIELDS for v in ("s", "sf", "w", "wf")}

@@ -82,6 +82,11 @@ def _asks_yes_or_no(syllables: list[str], has: str, not_: str) -> bool:
     return len(syllables) > 2 and syllables[-1] == not_ and has in syllables[:-1]
 
 
+#: In how many articles one syllable stands right before another, counted up to a number
+#: (default 1: whether any does).
+SideBySide = Callable[..., int]
+
+
 class Term(NamedTuple):
     """One index term a query means, and its weight (before BM25)."""
 
@@ -239,7 +244,7 @@ def _split(folded: str, known: Callable[[str], int], lexicon: Callable[[], Lexic
 def plan_words(node: Words, lexicon: Callable[[], Lexicon] | None = None,
                known: Callable[[str], int] | None = None, synonyms: Synonyms | None = None,
                held: Callable[[str], int] | None = None,
-               side_by_side: Callable[[str, str], bool] | None = None) -> Plan | None:
+               side_by_side: SideBySide | None = None) -> Plan | None:
     """The plan of a ``Words`` node (None when it holds no syllables); ``lexicon`` is called
     only for a query typed without diacritics, to restore their likely readings, or holding
     a syllable the index lacks (``known``: in how many articles a folded syllable is), to
@@ -349,7 +354,7 @@ _DAY_MONTH = re.compile(r"(?<![\w/.,-])(\d{1,2})-(\d{1,2})(?![\w/.,-])", re.ASCI
 
 
 def _beside(syllables: list[str], i: int,
-            side_by_side: Callable[[str, str], bool] | None) -> Callable[[str], bool] | None:
+            side_by_side: SideBySide | None) -> Callable[[str], bool] | None:
     """Whether a reading of syllable ``i`` stands in the index beside a neighbour as typed."""
     if side_by_side is None:
         return None
@@ -369,19 +374,45 @@ def _in_title(field: str) -> bool:
 LOOSE_SPELLING = 2
 
 
+#: ... unless another spelling stands beside that neighbour more than this many times as often
+#: (counted up to ``SIDE_BY_SIDE_ENOUGH``): then the spelling typed is more likely a slip
+#: ("chuyển đôi số": "đổi số" is the common pair, though "gấp đôi số" exists too).
+OTHER_SPELLING = 2
+OTHER_SPELLINGS = 3
+SIDE_BY_SIDE_ENOUGH = 20
+
+
 def _confirmed(syllables: list[str], known: Callable[[str], int], held: Callable[[str], int] | None,
-               side_by_side: Callable[[str, str], bool] | None) -> set[int]:
+               side_by_side: SideBySide | None) -> set[int]:
     """The indexes of syllables typed with diacritics that an article must hold as typed:
     those whose other readings are common, typed beside a neighbour the index holds them
-    beside, as typed ("giãn cách": not "gian", in "thời gian")."""
+    beside, as typed ("giãn cách": not "gian", in "thời gian"), and more often than beside
+    another spelling."""
     if held is None or side_by_side is None:
         return set()
     loose = [has_diacritics(s) and held(s) * LOOSE_SPELLING < known(fold(s)) for s in syllables]
     out = set()
     for i, (a, b) in enumerate(zip(syllables, syllables[1:])):
         if (loose[i] or loose[i + 1]) and a.isalpha() and b.isalpha() and side_by_side(a, b):
-            out |= {j for j in (i, i + 1) if has_diacritics(syllables[j])}
+            pair = side_by_side(a, b, SIDE_BY_SIDE_ENOUGH)
+            for j in (i, i + 1):
+                if has_diacritics(syllables[j]) and not (loose[j] and _slip(syllables, i, j, pair, held, side_by_side)):
+                    out.add(j)
     return out
+
+
+def _slip(syllables: list[str], i: int, j: int, pair: int, held: Callable[[str], int],
+          side_by_side: SideBySide) -> bool:
+    """Whether one of the ``OTHER_SPELLINGS`` most frequent other spellings of syllable ``j``
+    of the pair at ``i`` stands beside the pair's other syllable more than ``OTHER_SPELLING``
+    times as often as the one typed."""
+    typed = syllables[j]
+    others = sorted((r for r in accented_forms(fold(typed)) if r != typed), key=held, reverse=True)[:OTHER_SPELLINGS]
+    for other in others:
+        a, b = (other, syllables[i + 1]) if j == i else (syllables[i], other)
+        if side_by_side(a, b, SIDE_BY_SIDE_ENOUGH) > OTHER_SPELLING * pair:
+            return True
+    return False
 
 
 def _word_terms(fields: tuple[str, ...], words, syllables: list[str], accented: bool) -> list[Term]:

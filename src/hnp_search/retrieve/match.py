@@ -148,19 +148,22 @@ class NodeMatcher:
         """In how many articles' text fields the accented syllable ``syllable`` is (at most)."""
         return sum(self.view.doc_frequency(f"{f}_s", syllable) for f in TEXT_FIELDS)
 
-    def _side_by_side(self, first: str, second: str) -> bool:
-        """Whether some article holds the syllable ``first`` right before ``second`` (the
-        articles holding both are checked until one does)."""
+    def _side_by_side(self, first: str, second: str, enough: int = 1) -> int:
+        """In how many articles the syllable ``first`` stands right before ``second``, counted
+        up to ``enough`` (the articles holding both are checked until that many do)."""
+        found: set[int] = set()
         for f in TEXT_FIELDS:
             a, b = self.view.postings(f"{f}_s", first), self.view.postings(f"{f}_s", second)
             if a.positions is None or b.positions is None:
                 continue
             small, large = sorted((a.tfs, b.tfs), key=len)
-            for d in (d for d in small if d in large):
+            for d in (d for d in small if d in large and d not in found):
                 after = {p - 1 for p in iter_positions(b.positions[d])}
                 if not after.isdisjoint(iter_positions(a.positions[d])):
-                    return True
-        return False
+                    found.add(d)
+                    if len(found) >= enough:
+                        return enough
+        return len(found)
 
     def plan(self, node: Words) -> planning.Plan | None:
         """The plan of ``node`` (made once per node)."""
