@@ -121,7 +121,8 @@ def test_a_misspelling_of_known_letters_is_read_as_the_spelling_beside_its_neigh
 
     def readings(text):
         plan = plan_words(parse(text), lambda: lexicon, known=lambda s: folded.get(s, 0),
-                          held=lambda s: spelled.get(s, 0), side_by_side=lambda a, b, enough=1: int((a, b) == ("lật", "mặt")))
+                          held=lambda s: spelled.get(s, 0),
+                          side_by_side=lambda a, b, enough=1: int((a, b) == ("lật", "mặt")))
         return {r.typed: [m for _, m in r.corrections] for r in plan.readings}
 
     assert readings("lật mặy")["mặy"] == ["mặt"]  # not the commoner "máy": "lật mặt" is in the index

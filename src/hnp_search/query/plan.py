@@ -374,43 +374,44 @@ def _in_title(field: str) -> bool:
 LOOSE_SPELLING = 2
 
 
-#: ... unless another spelling stands beside that neighbour more than this many times as often
-#: (counted up to ``SIDE_BY_SIDE_ENOUGH``): then the spelling typed is more likely a slip
-#: ("chuyển đôi số": "đổi số" is the common pair, though "gấp đôi số" exists too).
+#: ... unless the pair typed is rare (in fewer than ``RARE_PAIR`` articles) and another
+#: spelling stands beside that neighbour more than ``OTHER_SPELLING`` times as often: then
+#: the spelling typed is more likely a slip ("chuyển đôi số": "gấp đôi số" exists, but
+#: "đổi số" is the common pair). The ``OTHER_SPELLINGS`` most frequent others are tried.
+RARE_PAIR = 3
 OTHER_SPELLING = 2
 OTHER_SPELLINGS = 3
-SIDE_BY_SIDE_ENOUGH = 20
 
 
 def _confirmed(syllables: list[str], known: Callable[[str], int], held: Callable[[str], int] | None,
                side_by_side: SideBySide | None) -> set[int]:
     """The indexes of syllables typed with diacritics that an article must hold as typed:
     those whose other readings are common, typed beside a neighbour the index holds them
-    beside, as typed ("giãn cách": not "gian", in "thời gian"), and more often than beside
-    another spelling."""
+    beside, as typed ("giãn cách": not "gian", in "thời gian"), unless that looks a slip."""
     if held is None or side_by_side is None:
         return set()
     loose = [has_diacritics(s) and held(s) * LOOSE_SPELLING < known(fold(s)) for s in syllables]
     out = set()
     for i, (a, b) in enumerate(zip(syllables, syllables[1:])):
         if (loose[i] or loose[i + 1]) and a.isalpha() and b.isalpha() and side_by_side(a, b):
-            pair = side_by_side(a, b, SIDE_BY_SIDE_ENOUGH)
+            pair = side_by_side(a, b, RARE_PAIR)
             for j in (i, i + 1):
-                if has_diacritics(syllables[j]) and not (loose[j] and _slip(syllables, i, j, pair, held, side_by_side)):
+                slip = loose[j] and pair < RARE_PAIR and _slip(syllables, i, j, pair, held, side_by_side)
+                if has_diacritics(syllables[j]) and not slip:
                     out.add(j)
     return out
 
 
 def _slip(syllables: list[str], i: int, j: int, pair: int, held: Callable[[str], int],
           side_by_side: SideBySide) -> bool:
-    """Whether one of the ``OTHER_SPELLINGS`` most frequent other spellings of syllable ``j``
-    of the pair at ``i`` stands beside the pair's other syllable more than ``OTHER_SPELLING``
-    times as often as the one typed."""
+    """Whether another spelling of syllable ``j`` of the pair at ``i`` (found in ``pair``
+    articles) stands beside the pair's other syllable ``OTHER_SPELLING`` times as often."""
     typed = syllables[j]
-    others = sorted((r for r in accented_forms(fold(typed)) if r != typed), key=held, reverse=True)[:OTHER_SPELLINGS]
-    for other in others:
+    others = sorted((r for r in accented_forms(fold(typed)) if r != typed), key=held, reverse=True)
+    enough = OTHER_SPELLING * pair + 1
+    for other in others[:OTHER_SPELLINGS]:
         a, b = (other, syllables[i + 1]) if j == i else (syllables[i], other)
-        if side_by_side(a, b, SIDE_BY_SIDE_ENOUGH) > OTHER_SPELLING * pair:
+        if side_by_side(a, b, enough) >= enough:
             return True
     return False
 
